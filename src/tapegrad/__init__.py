@@ -1,0 +1,60 @@
+"""tapegrad: a from-scratch deep-learning framework on NumPy.
+
+Reverse-mode automatic differentiation (first and higher order), neural-network
+layers, optimizers, data loading and a GAN toolkit, with PyTorch's names where a
+concept is the same.
+"""
+
+from . import autograd, backend, random
+from .autograd import enable_grad, grad, no_grad, set_grad_enabled
+from .autograd.function import Function
+from .creation import (
+    arange,
+    empty,
+    empty_like,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .dtypes import (
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    uint8,
+)
+from .ops.activation import *  # noqa: F403
+from .ops.conv import *  # noqa: F403
+from .ops.dropout import *  # noqa: F403
+from .ops.elementwise import *  # noqa: F403
+from .ops.linalg import *  # noqa: F403
+from .ops.loss import *  # noqa: F403
+from .ops.reduce import *  # noqa: F403
+from .ops.shape import *  # noqa: F403
+from .random import get_rng_state, manual_seed, set_rng_state
+from .tensor import Tensor, as_tensor, is_tensor
+
+float = float32  # noqa: A001 - torch.float is float32
+bool = bool_  # noqa: A001 - torch.bool
+
+__version__ = "0.1.0"

@@ -1,0 +1,257 @@
+"""Reverse-mode backward pass over the recorded graph.
+
+The graph is made of :class:`~tapegrad.autograd.function.Function` nodes. Each
+node's ``next_edges`` says where the gradient of each input goes: ``None`` (no
+gradient wanted), ``(leaf_tensor, -1)`` (accumulate into ``leaf.grad``) or
+``(parent_node, i)`` (output ``i`` of another node). The engine
+
+1. orders the nodes reachable from the roots topologically (iterative
+   depth-first search, so deep graphs such as long RNNs do not hit Python's
+   recursion limit);
+2. walks them from the roots down, summing the gradients that reach each node's
+   outputs, calling its ``backward`` once, and reducing each input gradient to
+   the input's shape where broadcasting widened it (the one central place where
+   broadcast gradients are reduced);
+3. frees each node's saved values as soon as it is done, unless
+   ``retain_graph``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .grad_mode import state
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..tensor import Tensor
+    from .function import Function
+
+
+def _toposort(roots: Sequence[Function]) -> list[Function]:
+    """Nodes reachable from ``roots``, each before every node it feeds from."""
+    order: list[Function] = []
+    seen: set[int] = set()
+    stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        edges = node.next_edges
+        if edges is None:
+            continue
+        for e in edges:
+            if e is not None and e[1] >= 0 and id(e[0]) not in seen:
+                stack.append((e[0], False))
+    order.reverse()
+    return order
+
+
+def _freed_error(node: Function) -> RuntimeError:
+    return RuntimeError(
+        f"backward through {node.name} a second time: its saved values were freed by the "
+        "first backward. Pass retain_graph=True to the first backward (or tapegrad.grad) "
+        "if you need to go through the graph again."
+    )
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+    allow_unused: bool = True,
+) -> list[Tensor | None] | None:
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    With ``inputs=None`` gradients are accumulated into the ``.grad`` of every
+    leaf reached (``Tensor.backward``). With ``inputs`` given, nothing is
+    accumulated anywhere: the gradients with respect to those tensors are
+    returned, in order, ``None`` for an input the roots do not depend on
+    (``tapegrad.grad``). Only the part of the graph that leads to ``inputs`` is
+    then computed.
+    """
+    from ..ops.shape import sum_to
+
+    prev_mode = state.enabled
+    state.enabled = create_graph
+    try:
+        return _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to)
+    finally:
+        state.enabled = prev_mode
+
+
+def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa: C901
+    from ..backend import xp
+    from ..tensor import _wrap
+
+    grads: dict[int, list[Any]] = {}  # id(node) -> gradient of each output
+    leaf_grads: dict[int, Any] = {}  # id(leaf) -> gradient (capture mode)
+    capture = inputs is not None
+    want_leaf: set[int] = set()
+    want_node: dict[tuple[int, int], int] = {}  # (id(node), output) -> position in inputs
+    if capture:
+        for pos, t in enumerate(inputs):
+            if t._node is None:
+                want_leaf.add(id(t))
+            else:
+                want_node[(id(t._node), t._index)] = pos
+    results: list[Any] = [None] * (len(inputs) if capture else 0)
+
+    def add_to_node(node: Function, i: int, g: Any) -> None:
+        slot = grads.get(id(node))
+        if slot is None:
+            slot = grads[id(node)] = [None] * node.n_outputs
+        slot[i] = g if slot[i] is None else slot[i] + g
+
+    # Arrays already handed to a leaf's .grad in this pass: a second leaf that
+    # would receive the same memory (x + y gives both the same gradient) gets a
+    # copy, so an in-place change of one .grad (gradient clipping) never
+    # changes another.
+    handed: set[int] = set()
+
+    def to_leaf(leaf: Tensor, g: Any) -> None:
+        if capture:
+            key = id(leaf)
+            if key in want_leaf:
+                prev = leaf_grads.get(key)
+                leaf_grads[key] = g if prev is None else prev + g
+            return
+        if leaf._hooks:
+            for hook in leaf._hooks:
+                out = hook(g)
+                if out is not None:
+                    g = out
+        if g.dtype != leaf.dtype:
+            g = g.to(leaf.dtype)
+        if not create_graph:
+            arr = g.data
+            # A view (a broadcast, a reshape) is copied into memory of its own,
+            # so every .grad is writable and owned by that leaf alone.
+            if arr.base is not None or id(arr) in handed:
+                g = _wrap(xp.array(arr))
+            elif g.requires_grad:
+                g = g.detach()
+            handed.add(id(g.data))
+        if leaf.grad is None:
+            leaf.grad = g
+        else:
+            # Out of place: the old .grad may be shared with user code.
+            leaf.grad = leaf.grad + g if create_graph else type(g)(leaf.grad.data + g.data)
+
+    root_nodes = []
+    for t, g in zip(roots, root_grads):
+        if t._node is None:
+            to_leaf(t, g)
+        else:
+            add_to_node(t._node, t._index, g)
+            root_nodes.append(t._node)
+
+    order = _toposort(root_nodes)
+
+    # In capture mode, skip every node that cannot reach a wanted input.
+    useful: set[int] | None = None
+    if capture:
+        useful = set()
+        for node in reversed(order):  # inputs-side first
+            edges = node.next_edges
+            if edges is None:
+                continue
+            hit = any(k[0] == id(node) for k in want_node)
+            for e in edges:
+                if e is None:
+                    continue
+                if (e[1] < 0 and id(e[0]) in want_leaf) or (e[1] >= 0 and id(e[0]) in useful):
+                    hit = True
+            if hit:
+                useful.add(id(node))
+
+    for node in order:
+        slot = grads.pop(id(node), None)
+        if slot is None:
+            continue
+        if node._freed:
+            raise _freed_error(node)
+        if useful is not None and id(node) not in useful:
+            continue
+        if node._tensor_hooks:
+            for i, hooks in node._tensor_hooks.items():
+                if slot[i] is not None:
+                    for hook in hooks:
+                        out = hook(slot[i])
+                        if out is not None:
+                            slot[i] = out
+        if capture:
+            for i, g in enumerate(slot):
+                pos = want_node.get((id(node), i))
+                if pos is not None:
+                    results[pos] = g
+        gys = _fill_missing(node, slot)
+        edges = node.next_edges
+        need = node.needs_input_grad
+        if useful is not None:
+            need = tuple(
+                e is not None
+                and ((e[1] < 0 and id(e[0]) in want_leaf) or (e[1] >= 0 and id(e[0]) in useful))
+                for e in edges
+            )
+            saved_need = node.needs_input_grad
+            node.needs_input_grad = need
+        anomaly = state.anomaly
+        state.anomaly = False  # ops inside a backward are judged by check_backward
+        try:
+            gxs = node.backward(*gys)
+        finally:
+            state.anomaly = anomaly
+            if useful is not None:
+                node.needs_input_grad = saved_need
+        if not isinstance(gxs, tuple):
+            gxs = (gxs,)
+        if len(gxs) != len(edges):
+            raise RuntimeError(
+                f"{node.name}.backward returned {len(gxs)} gradients for {len(edges)} inputs"
+            )
+        if state.anomaly:
+            from .anomaly import check_backward
+
+            check_backward(node, gxs)
+        for e, shape, gx, wanted in zip(edges, node.in_shapes, gxs, need):
+            if e is None or gx is None or not wanted:
+                continue
+            if gx.shape != shape:
+                gx = sum_to(gx, shape)
+            target, i = e
+            if i < 0:
+                to_leaf(target, gx)
+            else:
+                add_to_node(target, i, gx)
+        if not retain_graph:
+            node.release()
+
+    if capture:
+        for pos, t in enumerate(inputs):
+            if t._node is None:
+                results[pos] = leaf_grads.get(id(t))
+        return results
+    return None
+
+
+def _fill_missing(node: Function, slot: list[Any]) -> list[Any]:
+    """Zeros for outputs no gradient reached, so backward always gets Tensors."""
+    if len(slot) == 1 or all(g is not None for g in slot):
+        return slot
+    from ..backend import xp
+    from ..tensor import _wrap
+
+    out = list(slot)
+    for i, g in enumerate(out):
+        if g is None:
+            shape, dtype = node._out_meta[i]
+            out[i] = _wrap(xp.zeros(shape, dtype=dtype))
+    return out

@@ -1,0 +1,153 @@
+"""``Function``: one node of the graph, with its forward and backward side by side.
+
+A Function instance is created per call. ``forward`` works on raw arrays and
+returns array(s); ``backward`` receives the gradients of the outputs as
+Tensors and returns the gradients of the inputs as Tensors (or ``None`` for an
+input that needs none), written in tapegrad ops. Because backward is made of
+ordinary differentiable ops, running it while a graph is being recorded
+(``create_graph=True``) gives second and higher derivatives for free; when no
+graph is asked for, the engine runs it under ``no_grad`` where each op is a
+thin wrapper around one NumPy call.
+
+A node keeps only what its backward needs (Chainer's rule): its input Tensors
+when ``keep_inputs`` is set, the arrays of its outputs when ``keep_outputs`` is
+set, and whatever else ``forward`` stores on ``self``. It never holds its
+output Tensors, so no reference cycle ties a graph to its tensors; an output is
+rebuilt for backward with :meth:`output`, a Tensor that stands for the same
+graph value.
+
+Subclass it for a custom op, like ``torch.autograd.Function``::
+
+    class Cube(Function):
+        keep_inputs = True
+
+        def forward(self, x):
+            return x ** 3
+
+        def backward(self, gy):
+            (x,) = self.inputs
+            return gy * 3 * x * x
+
+    y = Cube()(x)          # or Cube.apply(x)
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from .grad_mode import state
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..tensor import Tensor
+
+
+class Function:
+    """Base class of every differentiable operation. See the module docstring."""
+
+    #: keep the input Tensors on the node as ``self.inputs`` for backward
+    keep_inputs: bool = False
+    #: keep the output arrays on the node; :meth:`output` rebuilds them as Tensors
+    keep_outputs: bool = False
+
+    # Set by __call__ when a graph is recorded.
+    inputs: tuple[Tensor, ...] | None = None
+    next_edges: tuple[tuple[Any, int] | None, ...] | None = None
+    needs_input_grad: tuple[bool, ...] = ()
+    in_shapes: tuple[tuple[int, ...], ...] = ()
+    n_outputs: int = 1
+    _out_data: tuple[Any, ...] | None = None
+    _out_meta: tuple[tuple[tuple[int, ...], Any], ...] | None = None
+    _tensor_hooks: dict[int, list[Any]] | None = None
+    _trace: list[str] | None = None
+    _freed: bool = False
+
+    def forward(self, *xs: Any) -> Any:
+        """Compute the outputs from input arrays. Returns one array or a tuple."""
+        raise NotImplementedError(f"{type(self).__name__} has no forward")
+
+    def backward(self, *gys: Tensor) -> Any:
+        """Gradients of the inputs (Tensors or None) from those of the outputs."""
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    @classmethod
+    def apply(cls, *inputs: Any, **kwargs: Any) -> Any:
+        """Construct the Function with ``kwargs`` and call it on ``inputs``."""
+        return cls(**kwargs)(*inputs)
+
+    def __call__(self, *inputs: Any) -> Any:
+        from ..tensor import Tensor, _wrap, as_tensor
+
+        inputs = tuple(x if type(x) is Tensor else as_tensor(x) for x in inputs)
+        ys = self.forward(*[x.data for x in inputs])
+        single = not isinstance(ys, tuple)
+        if single:
+            ys = (ys,)
+        if state.anomaly:
+            from .anomaly import check_forward
+
+            check_forward(self, ys)
+
+        need = tuple(x.requires_grad for x in inputs)
+        if not (state.enabled and True in need):
+            outs = tuple(_wrap(y) for y in ys)
+            return outs[0] if single else outs
+
+        self.needs_input_grad = need
+        self.next_edges = tuple(
+            None if not r else ((x, -1) if x._node is None else (x._node, x._index))
+            for x, r in zip(inputs, need)
+        )
+        self.in_shapes = tuple(x.data.shape for x in inputs)
+        self.n_outputs = len(ys)
+        if len(ys) > 1:
+            self._out_meta = tuple((y.shape, y.dtype) for y in ys)
+        if self.keep_inputs:
+            self.inputs = inputs
+        if self.keep_outputs:
+            self._out_data = ys
+        if state.anomaly:
+            self._trace = traceback.format_stack()[:-2]
+        outs = tuple(_wrap(y, self, i) for i, y in enumerate(ys))
+        return outs[0] if single else outs
+
+    def output(self, i: int = 0) -> Tensor:
+        """Output ``i`` as a Tensor attached to this node (needs ``keep_outputs``)."""
+        from ..tensor import _wrap
+
+        if self._out_data is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.output({i}): outputs were not kept "
+                "(set keep_outputs = True) or the graph was freed"
+            )
+        return _wrap(self._out_data[i], self, i)
+
+    def release(self) -> None:
+        """Drop what backward needed; a later backward through here raises."""
+        self.inputs = None
+        self._out_data = None
+        self._freed = True
+        for k in list(self.__dict__):
+            if k not in _KEEP_ON_RELEASE:
+                del self.__dict__[k]
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+
+# Attributes the engine still needs after a node's saved values are dropped.
+_KEEP_ON_RELEASE = frozenset(
+    {
+        "next_edges",
+        "needs_input_grad",
+        "in_shapes",
+        "n_outputs",
+        "_freed",
+        "_tensor_hooks",
+        "_out_meta",
+    }
+)

@@ -1,0 +1,5 @@
+"""Activations and the softmax family (being written)."""
+
+from __future__ import annotations
+
+__all__ = []

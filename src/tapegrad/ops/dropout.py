@@ -1,0 +1,5 @@
+"""dropout ops (being written)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,557 @@
+"""Elementwise arithmetic and math: each op's forward and backward side by side.
+
+Binary ops broadcast like NumPy; their backward returns gradients of the
+broadcast shape, and the engine reduces them to each input's shape (the one
+central place for that). A Python scalar operand takes the dtype of the tensor
+it meets, so ``x * 2.0`` stays float32. Backward passes are written in tapegrad
+ops, so every op here is twice differentiable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import xp
+from ..dtypes import get_default_dtype
+from ..tensor import Tensor, _wrap
+
+__all__ = [
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "pow",
+    "exp",
+    "log",
+    "log1p",
+    "sqrt",
+    "rsqrt",
+    "abs",
+    "sin",
+    "cos",
+    "sign",
+    "square",
+    "clamp",
+    "clip",
+    "maximum",
+    "minimum",
+    "where",
+    "cast",
+    "clone",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "isnan",
+    "isfinite",
+]
+
+
+def _scalar_like(s: Any, ref: Tensor) -> Tensor:
+    """A 0-d constant for Python scalar ``s`` next to tensor ``ref``."""
+    dt = ref.data.dtype
+    if isinstance(s, (bool, np.bool_)):
+        pass
+    elif isinstance(s, (float, np.floating)) and dt.kind not in "fc":
+        dt = get_default_dtype()
+    elif not isinstance(s, (int, float, complex, np.number)):
+        return Tensor(s)
+    return _wrap(xp.asarray(s, dtype=dt))
+
+
+def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    if type(a) is Tensor:
+        if type(b) is Tensor:
+            return a, b
+        return a, _scalar_like(b, a) if np.ndim(b) == 0 else Tensor(b, dtype=a.dtype)
+    if type(b) is Tensor:
+        return (_scalar_like(a, b) if np.ndim(a) == 0 else Tensor(a, dtype=b.dtype)), b
+    return Tensor(a), Tensor(b)
+
+
+def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
+    return ValueError(
+        f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
+    )
+
+
+def _binary(fn_cls: type[Function], op: str, a: Any, b: Any) -> Tensor:
+    a, b = _pair(a, b)
+    try:
+        return fn_cls()(a, b)
+    except ValueError as e:
+        if "broadcast" in str(e) and a.shape != b.shape:
+            raise _broadcast_error(op, a, b) from None
+        raise
+
+
+# --------------------------------------------------------------- arithmetic
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        na, nb = self.needs_input_grad
+        return (gy if na else None), (gy if nb else None)
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        na, nb = self.needs_input_grad
+        return (gy if na else None), (-gy if nb else None)
+
+
+class Mul(Function):
+    keep_inputs = True
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        na, nb = self.needs_input_grad
+        return (gy * b if na else None), (gy * a if nb else None)
+
+
+class Div(Function):
+    keep_inputs = True
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        na, nb = self.needs_input_grad
+        ga = gy / b if na else None
+        gb = -gy * a / (b * b) if nb else None
+        return ga, gb
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class PowScalar(Function):
+    """x ** c for a constant exponent c."""
+
+    keep_inputs = True
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    def forward(self, x):
+        c = self.c
+        if c == 2:
+            return x * x
+        return x**c
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        c = self.c
+        if c == 2:
+            return gy * 2.0 * x
+        if c == 1:
+            return gy
+        return gy * c * x ** (c - 1)
+
+
+class Pow(Function):
+    """a ** b with both tensors."""
+
+    keep_inputs = True
+    keep_outputs = True
+
+    def forward(self, a, b):
+        return a**b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        na, nb = self.needs_input_grad
+        ga = gy * b * a ** (b - 1) if na else None
+        gb = None
+        if nb:
+            # d/db a**b = a**b log a; PyTorch takes it as 0 where a == 0 and b >= 0.
+            zero = (a.data == 0) & (b.data >= 0)
+            safe_a = where(zero, 1.0, a)
+            gb = gy * where(zero, 0.0, self.output() * log(safe_a))
+        return ga, gb
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """a + b, broadcasting."""
+    return _binary(Add, "add", a, b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b, broadcasting."""
+    return _binary(Sub, "sub", a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b, broadcasting."""
+    return _binary(Mul, "mul", a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b, broadcasting (true division; integer inputs give floats)."""
+    return _binary(Div, "div", a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg()(x)
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
+    """a ** b. A Python-number exponent uses the cheaper constant-exponent op."""
+    if type(a) is Tensor and not isinstance(b, Tensor) and np.ndim(b) == 0:
+        return PowScalar(b)(a)
+    return _binary(Pow, "pow", a, b)
+
+
+# --------------------------------------------------------------- unary math
+class Exp(Function):
+    keep_outputs = True
+
+    def forward(self, x):
+        return xp.exp(x)
+
+    def backward(self, gy):
+        return gy * self.output()
+
+
+class Log(Function):
+    keep_inputs = True
+
+    def forward(self, x):
+        return xp.log(x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+class Log1p(Function):
+    keep_inputs = True
+
+    def forward(self, x):
+        return xp.log1p(x)
+
+    def backward(self, gy):
+        return gy / (self.inputs[0] + 1.0)
+
+
+class Sqrt(Function):
+    keep_outputs = True
+
+    def forward(self, x):
+        return xp.sqrt(x)
+
+    def backward(self, gy):
+        return gy * 0.5 / self.output()
+
+
+class Rsqrt(Function):
+    keep_outputs = True
+
+    def forward(self, x):
+        return 1.0 / xp.sqrt(x)
+
+    def backward(self, gy):
+        y = self.output()
+        return gy * -0.5 * y * y * y
+
+
+class Abs(Function):
+    keep_inputs = True
+
+    def forward(self, x):
+        return xp.abs(x)
+
+    def backward(self, gy):
+        # sign(0) = 0: the subgradient PyTorch uses
+        return gy * _wrap(xp.sign(self.inputs[0].data))
+
+
+class Sin(Function):
+    keep_inputs = True
+
+    def forward(self, x):
+        return xp.sin(x)
+
+    def backward(self, gy):
+        return gy * cos(self.inputs[0])
+
+
+class Cos(Function):
+    keep_inputs = True
+
+    def forward(self, x):
+        return xp.cos(x)
+
+    def backward(self, gy):
+        return -gy * sin(self.inputs[0])
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp()(x)
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm."""
+    return Log()(x)
+
+
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), accurate for small x."""
+    return Log1p()(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt()(x)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    """1 / sqrt(x)."""
+    return Rsqrt()(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    return Abs()(x)
+
+
+def sin(x: Tensor) -> Tensor:
+    return Sin()(x)
+
+
+def cos(x: Tensor) -> Tensor:
+    return Cos()(x)
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 elementwise; its gradient is zero, so it is a constant."""
+    return _wrap(xp.sign(x.data))
+
+
+def square(x: Tensor) -> Tensor:
+    return PowScalar(2)(x)
+
+
+# --------------------------------------------------- selection and clamping
+def _mask(cond: Any, like: Tensor) -> Tensor:
+    """A constant 0/1 tensor of ``like``'s dtype."""
+    return _wrap(cond.astype(like.data.dtype))
+
+
+class Clamp(Function):
+    keep_inputs = True
+
+    def __init__(self, lo: Any, hi: Any) -> None:
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        return xp.clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        # The gradient passes where lo <= x <= hi, as in PyTorch.
+        x = self.inputs[0].data
+        keep = xp.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            keep &= x >= self.lo
+        if self.hi is not None:
+            keep &= x <= self.hi
+        return gy * _mask(keep, gy)
+
+
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Limit x to [min, max] (either may be None). Bounds are Python numbers or tensors."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    return Clamp(min, max)(x)
+
+
+clip = clamp
+
+
+class Maximum(Function):
+    keep_inputs = True
+
+    def forward(self, a, b):
+        return xp.maximum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        na, nb = self.needs_input_grad
+        # Ties share the gradient equally, as PyTorch documents.
+        ma = (a.data > b.data) + 0.5 * (a.data == b.data)
+        ga = gy * _mask(ma, gy) if na else None
+        gb = gy * _mask(1.0 - ma, gy) if nb else None
+        return ga, gb
+
+
+class Minimum(Function):
+    keep_inputs = True
+
+    def forward(self, a, b):
+        return xp.minimum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        na, nb = self.needs_input_grad
+        ma = (a.data < b.data) + 0.5 * (a.data == b.data)
+        ga = gy * _mask(ma, gy) if na else None
+        gb = gy * _mask(1.0 - ma, gy) if nb else None
+        return ga, gb
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise max; at ties each side gets half the gradient."""
+    return _binary(Maximum, "maximum", a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise min; at ties each side gets half the gradient."""
+    return _binary(Minimum, "minimum", a, b)
+
+
+class Where(Function):
+    def __init__(self, cond: Any) -> None:
+        self.cond = cond
+
+    def forward(self, a, b):
+        return xp.where(self.cond, a, b)
+
+    def backward(self, gy):
+        na, nb = self.needs_input_grad
+        zero = _wrap(xp.zeros((), dtype=gy.data.dtype))
+        ga = Where(self.cond)(gy, zero) if na else None
+        gb = Where(self.cond)(zero, gy) if nb else None
+        return ga, gb
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b``; broadcasting. ``cond`` gets no gradient."""
+    c = cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
+    if c.dtype != bool:
+        c = c.astype(bool)
+    a, b = _pair(a, b)
+    try:
+        np.broadcast_shapes(c.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"where: condition {tuple(c.shape)}, x {tuple(a.shape)} and y {tuple(b.shape)} "
+            "cannot be broadcast together"
+        ) from None
+    return Where(c)(a, b)
+
+
+# ------------------------------------------------------------ dtype, copies
+class Cast(Function):
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.src = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return Cast(self.src)(gy)
+
+
+def cast(x: Tensor, dtype: Any) -> Tensor:
+    """x converted to ``dtype``; differentiable between floating dtypes."""
+    d = np.dtype(dtype)
+    if d.kind != "f" and x.requires_grad:
+        # Integer results carry no gradient: cut the graph.
+        return _wrap(x.data.astype(d))
+    return Cast(d)(x)
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of x's data that stays in the graph."""
+    return Clone()(x)
+
+
+# ------------------------------------------- comparisons and logic (no grad)
+def _cmp(ufunc: Any, op: str, a: Any, b: Any) -> Tensor:
+    ad = a.data if isinstance(a, Tensor) else a
+    bd = b.data if isinstance(b, Tensor) else b
+    try:
+        return _wrap(xp.asarray(ufunc(ad, bd)))
+    except ValueError:
+        raise ValueError(
+            f"{op}: shapes {np.shape(ad)} and {np.shape(bd)} cannot be broadcast together"
+        ) from None
+
+
+def eq(a: Any, b: Any) -> Tensor:
+    return _cmp(np.equal, "eq", a, b)
+
+
+def ne(a: Any, b: Any) -> Tensor:
+    return _cmp(np.not_equal, "ne", a, b)
+
+
+def lt(a: Any, b: Any) -> Tensor:
+    return _cmp(np.less, "lt", a, b)
+
+
+def le(a: Any, b: Any) -> Tensor:
+    return _cmp(np.less_equal, "le", a, b)
+
+
+def gt(a: Any, b: Any) -> Tensor:
+    return _cmp(np.greater, "gt", a, b)
+
+
+def ge(a: Any, b: Any) -> Tensor:
+    return _cmp(np.greater_equal, "ge", a, b)
+
+
+def logical_and(a: Any, b: Any) -> Tensor:
+    return _cmp(np.logical_and, "logical_and", a, b)
+
+
+def logical_or(a: Any, b: Any) -> Tensor:
+    return _cmp(np.logical_or, "logical_or", a, b)
+
+
+def logical_not(a: Tensor) -> Tensor:
+    return _wrap(xp.logical_not(a.data))
+
+
+def isnan(a: Tensor) -> Tensor:
+    return _wrap(xp.isnan(a.data))
+
+
+def isfinite(a: Tensor) -> Tensor:
+    return _wrap(xp.isfinite(a.data))
