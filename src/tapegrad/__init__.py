@@ -52,9 +52,14 @@ from .ops.loss import *  # noqa: F403
 from .ops.reduce import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
 from .random import get_rng_state, manual_seed, set_rng_state
+from .serialization import load, save
 from .tensor import Tensor, as_tensor, is_tensor
 
 float = float32  # noqa: A001 - torch.float is float32
 bool = bool_  # noqa: A001 - torch.bool
 
 __version__ = "0.1.0"
+
+# Subpackages, after the core names they build on.
+from . import data, nn, optim  # noqa: E402
+from .ops.norm import *  # noqa: E402, F403

@@ -575,6 +575,12 @@ class Tensor:
     def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
         return _red.norm(self, p, dim, keepdim)
 
+    def amax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        return _red.amax(self, dim, keepdim, **kw)
+
+    def amin(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        return _red.amin(self, dim, keepdim, **kw)
+
     # ------------------------------------------------------------ shape
     def reshape(self, *shape: Any) -> Tensor:
         return _sh.reshape(self, *shape)
@@ -644,6 +650,21 @@ class Tensor:
     def flip(self, *dims: Any) -> Tensor:
         return _sh.flip(self, *dims)
 
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        return _sh.unbind(self, dim)
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        return _sh.narrow(self, dim, start, length)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        return _sh.gather(self, dim, index)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        return _sh.index_select(self, dim, index)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return _sh.masked_fill(self, mask, value)
+
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
@@ -703,6 +724,10 @@ def as_tensor(x: Any, dtype: Any = None) -> Tensor:
 def is_tensor(x: Any) -> bool:
     return isinstance(x, Tensor)
 
+
+from .autograd import function as _function  # noqa: E402
+
+_function.Tensor, _function._wrap, _function.as_tensor = Tensor, _wrap, as_tensor
 
 # Op modules import Tensor from here, so they are bound after the class exists.
 from .ops import activation as _act  # noqa: E402

@@ -76,8 +76,6 @@ class Function:
         return cls(**kwargs)(*inputs)
 
     def __call__(self, *inputs: Any) -> Any:
-        from ..tensor import Tensor, _wrap, as_tensor
-
         inputs = tuple(x if type(x) is Tensor else as_tensor(x) for x in inputs)
         ys = self.forward(*[x.data for x in inputs])
         single = not isinstance(ys, tuple)
@@ -113,8 +111,6 @@ class Function:
 
     def output(self, i: int = 0) -> Tensor:
         """Output ``i`` as a Tensor attached to this node (needs ``keep_outputs``)."""
-        from ..tensor import _wrap
-
         if self._out_data is None:
             raise RuntimeError(
                 f"{type(self).__name__}.output({i}): outputs were not kept "
@@ -137,6 +133,13 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+# tensor.py imports this module, so it binds these three names here once it
+# has defined them (an import inside __call__ would cost microseconds per op).
+Tensor: Any = None
+_wrap: Any = None
+as_tensor: Any = None
 
 
 # Attributes the engine still needs after a node's saved values are dropped.

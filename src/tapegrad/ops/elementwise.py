@@ -72,8 +72,14 @@ def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     if type(a) is Tensor:
         if type(b) is Tensor:
             return a, b
+        if not isinstance(b, Tensor):
+            return a, _scalar_like(b, a) if np.ndim(b) == 0 else Tensor(b, dtype=a.dtype)
+    # Tensor subclasses (nn.Parameter) miss the fast paths: keep them, never copy them.
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            return a, b
         return a, _scalar_like(b, a) if np.ndim(b) == 0 else Tensor(b, dtype=a.dtype)
-    if type(b) is Tensor:
+    if isinstance(b, Tensor):
         return (_scalar_like(a, b) if np.ndim(a) == 0 else Tensor(a, dtype=b.dtype)), b
     return Tensor(a), Tensor(b)
 
@@ -168,6 +174,9 @@ class PowScalar(Function):
             return gy * 2.0 * x
         if c == 1:
             return gy
+        if c == 0:
+            # x ** 0 is constant; c * x ** -1 would give 0 * inf = nan at x == 0
+            return _wrap(xp.zeros_like(gy.data))
         return gy * c * x ** (c - 1)
 
 
@@ -183,7 +192,13 @@ class Pow(Function):
     def backward(self, gy):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        ga = gy * b * a ** (b - 1) if na else None
+        ga = None
+        if na:
+            ga = gy * b * a ** (b - 1)
+            b0 = b.data == 0
+            if b0.any():
+                # as PyTorch: 0 where the exponent is 0 (not 0 * inf = nan at a == 0)
+                ga = where(b0, 0.0, ga)
         gb = None
         if nb:
             # d/db a**b = a**b log a; PyTorch takes it as 0 where a == 0 and b >= 0.
@@ -382,13 +397,50 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
+        bounds = [_pair(x, b)[1] for b in (min, max) if b is not None]
+        try:
+            return ClampTensor(min is not None, max is not None)(x, *bounds)
+        except ValueError as e:
+            if "broadcast" not in str(e):
+                raise
+            shapes = ", ".join(str(tuple(t.shape)) for t in (x, *bounds))
+            raise ValueError(f"clamp: shapes {shapes} cannot be broadcast together") from None
     return Clamp(min, max)(x)
+
+
+class ClampTensor(Function):
+    """clamp(x, lo, hi) with tensor bounds; inputs are x and the bounds given.
+
+    Not maximum/minimum: at ties PyTorch gives x the whole gradient (x == lo
+    counts as inside) and the bound none, instead of splitting it.
+    """
+
+    keep_inputs = True
+
+    def __init__(self, has_lo: bool, has_hi: bool) -> None:
+        self.has_lo, self.has_hi = has_lo, has_hi
+
+    def _bounds(self, bounds):
+        return (bounds[0] if self.has_lo else None), (bounds[-1] if self.has_hi else None)
+
+    def forward(self, x, *bounds):
+        lo, hi = self._bounds(bounds)
+        y = x if lo is None else xp.maximum(x, lo)
+        return y if hi is None else xp.minimum(y, hi)
+
+    def backward(self, gy):
+        # PyTorch's clamp_backward and clamp_backward_min_max masks
+        x = self.inputs[0].data
+        lo, hi = self._bounds([t.data for t in self.inputs[1:]])
+        if lo is not None and hi is not None:
+            masks = [(x >= lo) & (x <= hi), (x < lo) & (lo < hi), (x > hi) | (hi < lo)]
+        elif lo is not None:
+            masks = [x >= lo, x < lo]
+        else:
+            masks = [x <= hi, x > hi]
+        return tuple(
+            gy * _mask(m, gy) if need else None for m, need in zip(masks, self.needs_input_grad)
+        )
 
 
 clip = clamp

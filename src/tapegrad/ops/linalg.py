@@ -1,15 +1,26 @@
-"""Linear algebra: batched matmul, ``linear`` (x @ W.T + b), ``einsum``."""
+"""Linear algebra: batched matmul, ``linear`` (x @ W.T + b), ``einsum``.
+
+Every backward is written with these same ops (matmul, linear's pieces,
+einsum, sums), so all of them are differentiable to any order.
+"""
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
+import numpy as np
+
 from ..autograd.function import Function
+from ..backend import xp
 from ..tensor import Tensor, as_tensor
-from .shape import sum_to, transpose
+from .reduce import sum as _sum
+from .shape import broadcast_to, reshape, sum_to, transpose
 
 __all__ = [
     "matmul",
+    "linear",
+    "einsum",
 ]
 
 
@@ -62,3 +73,257 @@ def matmul(a: Any, b: Any) -> Tensor:
         raise ValueError(
             f"matmul: batch dims of {tuple(a.shape)} and {tuple(b.shape)} do not broadcast"
         ) from None
+
+
+# ------------------------------------------------------------------ linear
+class Linear(Function):
+    """y = x @ W.T (+ b) as one node: one GEMM over all leading dims flattened."""
+
+    keep_inputs = True
+
+    def forward(self, x, w, b=None):
+        if x.ndim == 2:
+            y = x @ w.T
+        else:
+            y = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy):
+        x, w = self.inputs[0], self.inputs[1]
+        need = self.needs_input_grad
+        gx = gw = gb = None
+        if x.ndim == 2:
+            x2, gy2 = x, gy
+        else:
+            x2 = reshape(x, (-1, x.shape[-1]))
+            gy2 = reshape(gy, (-1, gy.shape[-1]))
+        if need[0]:
+            gx = matmul(gy2, w)
+            if x.ndim != 2:
+                gx = reshape(gx, x.shape)
+        if need[1]:
+            gw = matmul(transpose(gy2, 0, 1), x2)
+        if len(need) == 3 and need[2]:
+            gb = _sum(gy2, 0)
+        return (gx, gw, gb) if len(need) == 3 else (gx, gw)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x @ weight.T + bias``, as ``torch.nn.functional.linear``.
+
+    Args:
+        x: (*, in_features); a 1-D x of shape (in_features,) is allowed.
+        weight: (out_features, in_features).
+        bias: (out_features,) or None.
+
+    Returns:
+        (*, out_features).
+    """
+    x, weight = as_tensor(x), as_tensor(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        fin = x.shape[-1] if x.ndim else "none"
+        raise ValueError(
+            f"linear: input {tuple(x.shape)} does not match weight {tuple(weight.shape)}: "
+            f"in_features {fin} != {weight.shape[1]}"
+        )
+    if bias is None:
+        return Linear()(x, weight)
+    bias = as_tensor(bias)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(
+            f"linear: bias {tuple(bias.shape)} does not match weight {tuple(weight.shape)}: "
+            f"expected ({weight.shape[0]},)"
+        )
+    return Linear()(x, weight, bias)
+
+
+# ------------------------------------------------------------------ einsum
+_LETTERS = string.ascii_letters
+_SPEC_CACHE: dict[tuple[Any, ...], tuple[tuple[str, ...], str]] = {}
+_PATH_CACHE: dict[tuple[Any, ...], Any] = {}
+_CACHE_MAX = 4096
+
+
+def _einsum_spec(equation: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[str, ...], str]:
+    """Explicit subscripts of every operand and of the output (letters only).
+
+    Ellipses become fresh letters, right-aligned across operands; the implicit
+    output is the ellipsis dims then the letters seen once, in ASCII order
+    (NumPy's and PyTorch's rule); a size-1 dim that broadcasts against a
+    larger one gets a letter of its own, so it is simply summed away.
+    """
+    key = (equation, shapes)
+    spec = _SPEC_CACHE.get(key)
+    if spec is not None:
+        return spec
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(
+            f"einsum: equation {equation!r} names {len(terms)} operands but "
+            f"{len(shapes)} were given"
+        )
+    used = set(eq) - set(".,->")
+    bad = sorted(c for c in used if c not in _LETTERS)
+    if bad:
+        raise ValueError(f"einsum: invalid subscript characters {bad} in {equation!r}")
+    fresh = iter(c for c in _LETTERS if c not in used)
+
+    n_ell = 0
+    for i, (t, shp) in enumerate(zip(terms, shapes)):
+        if t.count("...") > 1 or t.replace("...", "").count(".") or ("..." not in t and "." in t):
+            raise ValueError(f"einsum: bad ellipsis in operand {i} subscripts {t!r}")
+        named = len(t.replace("...", ""))
+        extra = len(shp) - named
+        if extra < 0 or ("..." not in t and extra != 0):
+            raise ValueError(
+                f"einsum: operand {i} has shape {tuple(shp)} ({len(shp)} dims) but "
+                f"subscripts {t!r} name {named}"
+            )
+        n_ell = max(n_ell, extra)
+    ell = "".join(next(fresh) for _ in range(n_ell))
+    subs = []
+    for t, shp in zip(terms, shapes):
+        named = len(t.replace("...", ""))
+        subs.append(t.replace("...", ell[n_ell - (len(shp) - named) :]))
+
+    if arrow:
+        if rhs.count("...") > 1 or rhs.replace("...", "").count("."):
+            raise ValueError(f"einsum: bad ellipsis in output subscripts {rhs!r}")
+        out = rhs.replace("...", ell)
+        for c in out:
+            if out.count(c) > 1:
+                raise ValueError(f"einsum: output subscript {c!r} appears more than once")
+            if not any(c in s for s in subs):
+                raise ValueError(f"einsum: output subscript {c!r} is not in any operand")
+    else:
+        counts: dict[str, int] = {}
+        for s in subs:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+
+    # Sizes per letter; size-1 dims that broadcast are renamed so they sum away.
+    size: dict[str, int] = {}
+    where: dict[str, tuple[int, tuple[int, ...]]] = {}
+    for i, (s, shp) in enumerate(zip(subs, shapes)):
+        for c, n in zip(s, shp):
+            if n == 1:
+                continue
+            if c in size and size[c] != n:
+                j, shp_j = where[c]
+                raise ValueError(
+                    f"einsum: subscript {c!r} has size {size[c]} in operand {j} {tuple(shp_j)} "
+                    f"but {n} in operand {i} {tuple(shp)}"
+                )
+            size[c] = n
+            where[c] = (i, tuple(shp))
+    renamed = []
+    for s, shp in zip(subs, shapes):
+        if any(n == 1 and size.get(c, 1) != 1 for c, n in zip(s, shp)):
+            s = "".join(
+                next(fresh) if n == 1 and size.get(c, 1) != 1 else c for c, n in zip(s, shp)
+            )
+        renamed.append(s)
+    spec = (tuple(renamed), out)
+    if len(_SPEC_CACHE) > _CACHE_MAX:
+        _SPEC_CACHE.clear()
+    _SPEC_CACHE[key] = spec
+    return spec
+
+
+def _einsum_raw(eq: str, arrays: tuple[Any, ...]) -> Any:
+    """np.einsum with the contraction path looked up once per (equation, shapes)."""
+    if len(arrays) == 1:
+        return xp.einsum(eq, arrays[0])
+    key = (eq,) + tuple(a.shape for a in arrays)
+    path = _PATH_CACHE.get(key)
+    if path is None:
+        # The path depends on shapes only: plan it on stand-ins that take no memory.
+        dummies = [np.broadcast_to(np.empty((), np.float64), a.shape) for a in arrays]
+        path = np.einsum_path(eq, *dummies, optimize="greedy")[0]
+        if len(_PATH_CACHE) > _CACHE_MAX:
+            _PATH_CACHE.clear()
+        _PATH_CACHE[key] = path
+    return xp.einsum(eq, *arrays, optimize=path)
+
+
+class Einsum(Function):
+    keep_inputs = True
+
+    def __init__(self, subs: tuple[str, ...], out: str) -> None:
+        self.subs, self.out = subs, out
+
+    def forward(self, *arrays):
+        return _einsum_raw(",".join(self.subs) + "->" + self.out, arrays)
+
+    def backward(self, gy):
+        xs = self.inputs
+        grads = []
+        for i, need in enumerate(self.needs_input_grad):
+            grads.append(self._grad_of(i, gy, xs) if need else None)
+        return tuple(grads)
+
+    def _grad_of(self, i: int, gy: Tensor, xs: tuple[Tensor, ...]) -> Tensor:
+        # d out / d x_i contracts gy with every other operand onto x_i's letters.
+        target = self.subs[i]
+        others = [s for j, s in enumerate(self.subs) if j != i]
+        avail = set(self.out).union(*others)
+        uniq = "".join(dict.fromkeys(target))
+        keep = "".join(c for c in uniq if c in avail)
+        ops = [gy] + [x for j, x in enumerate(xs) if j != i]
+        g = _einsum_tensors((self.out, *others), keep, ops)
+        if keep != uniq:
+            # Letters only x_i has were summed away: their gradient is a broadcast.
+            shape_u = [xs[i].shape[target.index(c)] for c in uniq]
+            g = reshape(g, tuple(s if c in avail else 1 for c, s in zip(uniq, shape_u)))
+            g = broadcast_to(g, tuple(shape_u))
+        if uniq != target:
+            g = _DiagScatter(target, uniq, xs[i].shape)(g)
+        return g
+
+
+class _DiagScatter(Function):
+    """Write g on the (generalised) diagonal of zeros: the adjoint of einsum('ii->i')."""
+
+    def __init__(self, target: str, uniq: str, shape: tuple[int, ...]) -> None:
+        self.target, self.uniq, self.shape = target, uniq, shape
+
+    def forward(self, g):
+        z = xp.zeros(self.shape, dtype=g.dtype)
+        # einsum with one operand and repeated letters returns a writable view.
+        xp.einsum(f"{self.target}->{self.uniq}", z)[...] = g
+        return z
+
+    def backward(self, gz):
+        return _einsum_tensors((self.target,), self.uniq, [gz])
+
+
+def _einsum_tensors(subs: tuple[str, ...], out: str, ops: list[Tensor]) -> Tensor:
+    if len(ops) == 1 and subs[0] == out:
+        return ops[0]
+    return Einsum(tuple(subs), out)(*ops)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation, like ``torch.einsum``.
+
+    Supports implicit output (``"ij,jk"``), explicit output (``"ij,jk->ik"``),
+    ``...`` for broadcast leading dims (summed when the output omits it, as in
+    PyTorch), repeated letters within one operand (traces and diagonals), and
+    size-1 dims that broadcast. Operands may also be given as one list.
+
+    Returns:
+        the contraction; its gradient for each operand is an einsum of the
+        output gradient with the other operands.
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ts = [as_tensor(o) for o in operands]
+    subs, out = _einsum_spec(equation, tuple(t.shape for t in ts))
+    return _einsum_tensors(subs, out, ts)

@@ -1,36 +1,62 @@
-"""Reductions: sum, mean, max/min, var/std, prod, argmax/argmin, norm.
+"""Reductions: sum, mean, max/min, amax/amin, var/std, prod, argmax/argmin, norm.
 
 Every reduction takes ``dim`` (or NumPy's ``axis``) as an int, a tuple or
-None, and ``keepdim`` (or ``keepdims``).
+None (all axes), and ``keepdim`` (or ``keepdims``). Backward passes are
+written in tapegrad ops on the kept input/output tensors, so each reduction
+is twice differentiable where it has a second derivative.
 """
 
 from __future__ import annotations
 
+import builtins
+import math
 from typing import Any
 
+import numpy as np
+
 from ..autograd.function import Function
-from ..tensor import Tensor
-from .shape import broadcast_to, reshape
+from ..autograd.grad_mode import state
+from ..backend import xp
+from ..dtypes import get_default_dtype
+from ..tensor import ReturnTypes, Tensor, _wrap
+from .shape import ScatterAdd, broadcast_to, reshape
 
 __all__ = [
     "sum",
     "mean",
+    "max",
+    "min",
+    "amax",
+    "amin",
+    "var",
+    "std",
+    "prod",
+    "argmax",
+    "argmin",
+    "norm",
 ]
 
 
 def _norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
+    """Sorted non-negative axes; None means all, an empty tuple none (as in NumPy)."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    out = []
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if not dims:
+        return ()
+    n = builtins.max(ndim, 1)
+    out = set()
     for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
+        if not -n <= d < n:
             raise IndexError(f"{op}: dim {d} is out of range for a tensor of {ndim} dims")
-        out.append(d % max(ndim, 1))
-    return tuple(sorted(set(out)))
+        out.add(int(d) % n)
+    if ndim == 0:
+        return None
+    return tuple(sorted(out))
 
 
 def _args(dim: Any, keepdim: bool, kw: dict[str, Any], op: str) -> tuple[Any, bool]:
+    """Accept NumPy's ``axis``/``keepdims`` as aliases of ``dim``/``keepdim``."""
     if "axis" in kw:
         dim = kw.pop("axis")
     if "keepdims" in kw:
@@ -47,26 +73,6 @@ def _kept_shape(in_shape: tuple[int, ...], dims: tuple[int, ...] | None) -> tupl
     return tuple(1 if i in dims else s for i, s in enumerate(in_shape))
 
 
-class Sum(Function):
-    def __init__(self, dims: tuple[int, ...] | None, keepdim: bool) -> None:
-        self.dims, self.keepdim = dims, keepdim
-
-    def forward(self, x):
-        return x.sum(axis=self.dims, keepdims=self.keepdim)
-
-    def backward(self, gy):
-        shape = self.in_shapes[0]
-        if not self.keepdim:
-            gy = reshape(gy, _kept_shape(shape, self.dims))
-        return broadcast_to(gy, shape)
-
-
-def sum(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
-    """Sum over ``dim`` (all axes when None)."""
-    dim, keepdim = _args(dim, keepdim, kw, "sum")
-    return Sum(_norm_dims(dim, x.ndim, "sum"), keepdim)(x)
-
-
 def _count(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> int:
     n = 1
     for i, s in enumerate(shape):
@@ -75,9 +81,411 @@ def _count(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> int:
     return n
 
 
+def _expand_grad(gy: Tensor, shape: tuple[int, ...], dims: Any, keepdim: bool) -> Tensor:
+    """The gradient of a reduced output broadcast back over the input's shape."""
+    if not state.enabled:
+        # No graph is being recorded: skip the two Function calls.
+        g = gy.data if keepdim else gy.data.reshape(_kept_shape(shape, dims))
+        return _wrap(xp.broadcast_to(g, shape))
+    if not keepdim:
+        gy = reshape(gy, _kept_shape(shape, dims))
+    return broadcast_to(gy, shape)
+
+
+def _float_input(x: Tensor) -> Tensor:
+    """Integer and boolean tensors are averaged in the default float dtype."""
+    if x.data.dtype.kind in "biu":
+        return _wrap(x.data.astype(get_default_dtype()))
+    return x
+
+
+# -------------------------------------------------------------- sum, mean
+class Sum(Function):
+    def __init__(self, dims: tuple[int, ...] | None, keepdim: bool) -> None:
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        return x.sum(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        return _expand_grad(gy, self.in_shapes[0], self.dims, self.keepdim)
+
+
+def sum(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (all axes when None). Booleans and integers sum to int64."""
+    dim, keepdim = _args(dim, keepdim, kw, "sum")
+    return Sum(_norm_dims(dim, x.ndim, "sum"), keepdim)(x)
+
+
+class Mean(Function):
+    def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, n: int) -> None:
+        self.dims, self.keepdim, self.n = dims, keepdim, n
+
+    def forward(self, x):
+        return x.sum(axis=self.dims, keepdims=self.keepdim) / self.n
+
+    def backward(self, gy):
+        return _expand_grad(gy, self.in_shapes[0], self.dims, self.keepdim) * (1.0 / self.n)
+
+
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
-    """Mean over ``dim`` (all axes when None)."""
+    """Mean over ``dim`` (all axes when None); integer inputs give the default float dtype.
+
+    The mean of an empty selection is NaN, as in PyTorch.
+    """
     dim, keepdim = _args(dim, keepdim, kw, "mean")
     dims = _norm_dims(dim, x.ndim, "mean")
+    x = _float_input(x)
     n = _count(x.shape, dims)
-    return Sum(dims, keepdim)(x) * (1.0 / n) if n else Sum(dims, keepdim)(x) * float("nan")
+    if n == 0:
+        return Sum(dims, keepdim)(x) * float("nan")
+    return Mean(dims, keepdim, n)(x)
+
+
+# ------------------------------------------------------------ max and min
+class AMax(Function):
+    """Max (or min) over ``dims``; the gradient is shared evenly among tied extremes."""
+
+    keep_inputs = True
+
+    def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, is_max: bool) -> None:
+        self.dims, self.keepdim, self.is_max = dims, keepdim, is_max
+
+    def forward(self, x):
+        f = xp.max if self.is_max else xp.min
+        y = f(x, axis=self.dims, keepdims=True)
+        self.y = y
+        return y if self.keepdim else y.reshape(_reduced_shape(x.shape, self.dims))
+
+    def backward(self, gy):
+        x, y = self.inputs[0].data, self.y
+        hit = x == y
+        if y.dtype.kind == "f" and xp.isnan(y).any():
+            hit |= xp.isnan(x) & xp.isnan(y)
+        count = hit.sum(axis=self.dims, keepdims=True)
+        w = hit / count.astype(gy.data.dtype)
+        return _expand_grad(gy, x.shape, self.dims, self.keepdim) * _wrap(w.astype(gy.data.dtype))
+
+
+def _reduced_shape(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> tuple[int, ...]:
+    if dims is None:
+        return ()
+    return tuple(s for i, s in enumerate(shape) if i not in dims)
+
+
+class MaxDim(Function):
+    """Max (or min) along one dim; the gradient goes to the returned index only."""
+
+    def __init__(self, dim: int, keepdim: bool, is_max: bool) -> None:
+        self.dim, self.keepdim, self.is_max = dim, keepdim, is_max
+
+    def forward(self, x):
+        d = self.dim
+        if self.is_max:
+            idx, y = xp.argmax(x, axis=d, keepdims=True), xp.max(x, axis=d, keepdims=self.keepdim)
+        else:
+            idx, y = xp.argmin(x, axis=d, keepdims=True), xp.min(x, axis=d, keepdims=self.keepdim)
+        self.idx = idx
+        return y
+
+    def backward(self, gy):
+        if not self.keepdim:
+            gy = reshape(gy, self.idx.shape)
+        return ScatterAdd(self.dim, self.idx, self.in_shapes[0], unique=True)(gy)
+
+
+def _empty_error(op: str, x: Tensor, dims: Any) -> None:
+    if x.data.size == 0 and (dims is None or any(x.shape[d] == 0 for d in dims)):
+        raise ValueError(
+            f"{op}: cannot reduce over an empty dim (tensor of shape {tuple(x.shape)}, dim {dims})"
+        )
+
+
+def _max_min(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], is_max: bool) -> Any:
+    op = "max" if is_max else "min"
+    if isinstance(dim, Tensor):
+        from .elementwise import maximum, minimum
+
+        return maximum(x, dim) if is_max else minimum(x, dim)
+    dim, keepdim = _args(dim, keepdim, kw, op)
+    if dim is None:
+        _empty_error(op, x, None)
+        return AMax(None, False, is_max)(x)
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an int (use amax/amin for several dims), got {dim!r}")
+    d = _norm_dims(dim, x.ndim, op)
+    if d is None:  # a 0-d tensor is its own max, at index 0
+        return ReturnTypes(reshape(x, ()), _wrap(xp.zeros((), dtype=np.int64)))
+    _empty_error(op, x, d)
+    f = MaxDim(d[0], keepdim, is_max)
+    values = f(x)
+    idx = f.idx if keepdim else f.idx.reshape(values.shape)
+    return ReturnTypes(values, _wrap(idx.astype(np.int64, copy=False)))
+
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A001
+    """The largest element (dim None: a 0-d tensor; the gradient is split among ties),
+    or, along an int ``dim``, ``ReturnTypes(values, indices)`` (the gradient goes to
+    the returned index, the first of tied maxima). ``max(x, other_tensor)`` is
+    :func:`maximum`.
+    """
+    return _max_min(x, dim, keepdim, kw, True)
+
+
+def min(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A001
+    """Like :func:`max`, for the smallest element."""
+    return _max_min(x, dim, keepdim, kw, False)
+
+
+def amax(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Max over ``dim`` (an int, a tuple; None or () for all); ties share the gradient."""
+    dim, keepdim = _args(dim, keepdim, kw, "amax")
+    dims = _norm_dims(None if dim == () or dim == [] else dim, x.ndim, "amax")
+    _empty_error("amax", x, dims)
+    return AMax(dims, keepdim, True)(x)
+
+
+def amin(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Min over ``dim`` (an int, a tuple; None or () for all); ties share the gradient."""
+    dim, keepdim = _args(dim, keepdim, kw, "amin")
+    dims = _norm_dims(None if dim == () or dim == [] else dim, x.ndim, "amin")
+    _empty_error("amin", x, dims)
+    return AMax(dims, keepdim, False)(x)
+
+
+def _arg(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], is_max: bool) -> Tensor:
+    op = "argmax" if is_max else "argmin"
+    dim, keepdim = _args(dim, keepdim, kw, op)
+    f = xp.argmax if is_max else xp.argmin
+    if dim is None:
+        _empty_error(op, x, None)
+        return _wrap(f(x.data, keepdims=keepdim).astype(np.int64, copy=False))
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an int or None, got {dim!r}")
+    d = _norm_dims(dim, x.ndim, op)
+    if d is None:
+        return _wrap(xp.zeros((), dtype=np.int64))
+    _empty_error(op, x, d)
+    return _wrap(f(x.data, axis=d[0], keepdims=keepdim).astype(np.int64, copy=False))
+
+
+def argmax(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """int64 indices of the largest elements along ``dim`` (None: into the flattened tensor)."""
+    return _arg(x, dim, keepdim, kw, True)
+
+
+def argmin(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """int64 indices of the smallest elements along ``dim`` (None: into the flattened tensor)."""
+    return _arg(x, dim, keepdim, kw, False)
+
+
+# -------------------------------------------------------------- var, std
+class Var(Function):
+    keep_inputs = True
+
+    def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, ddof: float) -> None:
+        self.dims, self.keepdim, self.ddof = dims, keepdim, ddof
+
+    def forward(self, x):
+        dims = self.dims
+        d = x - x.mean(axis=dims, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (d * d).sum(axis=dims, keepdims=self.keepdim) / self.denom(x.shape)
+
+    def denom(self, shape: tuple[int, ...]) -> float:
+        return builtins.max(_count(shape, self.dims) - self.ddof, 0)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        dims = self.dims
+        den = self.denom(x.shape)
+        scale = 2.0 / den if den else float("inf")
+        centred = x - Mean(dims, True, _count(x.shape, dims))(x)
+        return _expand_grad(gy, x.shape, dims, self.keepdim) * centred * scale
+
+
+def _correction(dim: Any, kw: dict[str, Any], op: str) -> tuple[Any, float]:
+    """PyTorch's ``correction``/``unbiased`` (and NumPy's ``ddof``); the default is 1."""
+    if isinstance(dim, bool):  # the legacy positional form var(x, unbiased)
+        kw.setdefault("unbiased", dim)
+        dim = None
+    given = [k for k in ("correction", "unbiased", "ddof") if kw.get(k) is not None]
+    if len(given) > 1:
+        raise TypeError(f"{op}: give only one of correction, unbiased and ddof, got {given}")
+    c = 1.0
+    if "correction" in given:
+        c = kw["correction"]
+    elif "unbiased" in given:
+        c = 1.0 if kw["unbiased"] else 0.0
+    elif "ddof" in given:
+        c = kw["ddof"]
+    for k in ("correction", "unbiased", "ddof"):
+        kw.pop(k, None)
+    return dim, c
+
+
+def var(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Variance over ``dim``: ``sum((x - mean)**2) / (N - correction)``.
+
+    Keywords: ``correction`` (default 1, Bessel's correction), or
+    ``unbiased`` (True: 1, False: 0), or NumPy's ``ddof``.
+    """
+    return _var(x, dim, keepdim, kw, "var")
+
+
+def _var(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], op: str) -> Tensor:
+    dim, c = _correction(dim, kw, op)
+    dim, keepdim = _args(dim, keepdim, kw, op)
+    return Var(_norm_dims(dim, x.ndim, op), keepdim, c)(_float_input(x))
+
+
+def std(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Standard deviation: the square root of :func:`var` (same keywords)."""
+    from .elementwise import sqrt
+
+    return sqrt(_var(x, dim, keepdim, kw, "std"))
+
+
+# ------------------------------------------------------------------ prod
+class Prod(Function):
+    """Product over ``dims``; the gradient is right where the input has zeros."""
+
+    keep_inputs = True
+    keep_outputs = True
+
+    def __init__(self, dims: tuple[int, ...] | None, keepdim: bool) -> None:
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        return x.prod(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        dims, shape = self.dims, x.shape
+        g = _expand_grad(gy, shape, dims, self.keepdim)
+        zero = x.data == 0
+        y = self.output()
+        if not self.keepdim:
+            y = reshape(y, _kept_shape(shape, dims))
+        if not zero.any():
+            return g * y / x
+        if not state.enabled:
+            # d prod / dx_i = (product of the non-zero others) when x_i is a slice's
+            # only zero, else 0 where the slice has a zero.
+            nz = xp.where(zero, 1, x.data)
+            p_nz = nz.prod(axis=dims, keepdims=True)
+            z = zero.sum(axis=dims, keepdims=True)
+            others = xp.where(z == 0, p_nz / nz, xp.where(zero & (z == 1), p_nz, 0))
+            return g * _wrap(others.astype(x.dtype, copy=False))
+        return g * _prod_others(x, zero, dims)
+
+
+def _prod_others(x: Tensor, zero: Any, dims: tuple[int, ...] | None) -> Tensor:
+    """prod_{j != i} x_j for each i of each slice, in tapegrad ops (for second order).
+
+    With Z the zeros of a slice: the product is (product of the non-zeros except
+    x_i) * (product of the zeros except x_i). The second factor is written so that
+    its value and first derivative are exact for up to two zeros; with three or
+    more both are 0.
+    """
+    from .elementwise import where
+
+    nz = where(zero, 1.0, x)
+    p_nz = Prod(dims, True)(nz)
+    z = zero.sum(axis=dims, keepdims=True)
+    xz = where(zero, x, 0.0)
+    s = sum(xz, dims, keepdim=True)
+    one_zero = where(zero, 1.0, s)
+    two_zeros = where(zero, s - x, (s * s - sum(xz * xz, dims, keepdim=True)) * 0.5)
+    zs = where(z == 0, 1.0, where(z == 1, one_zero, where(z == 2, two_zeros, 0.0)))
+    return p_nz / nz * zs
+
+
+def prod(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Product over ``dim`` (all axes when None); correct gradients with zeros in x."""
+    dim, keepdim = _args(dim, keepdim, kw, "prod")
+    return Prod(_norm_dims(dim, x.ndim, "prod"), keepdim)(x)
+
+
+# ------------------------------------------------------------------ norm
+class Norm2(Function):
+    """sqrt(sum(x**2)); its gradient x / norm is taken as 0 where the norm is 0."""
+
+    keep_inputs = True
+    keep_outputs = True
+
+    def __init__(self, dims: tuple[int, ...] | None, keepdim: bool) -> None:
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        if self.dims is None and not self.keepdim:
+            v = x.reshape(-1)
+            return xp.sqrt(xp.asarray(xp.dot(v, v)))
+        return xp.sqrt((x * x).sum(axis=self.dims, keepdims=self.keepdim))
+
+    def backward(self, gy):
+        from .elementwise import where
+
+        (x,) = self.inputs
+        r = self.output()
+        if not self.keepdim:
+            r = reshape(r, _kept_shape(x.shape, self.dims))
+        r = where(r.data == 0, 1.0, r)
+        return _expand_grad(gy, x.shape, self.dims, self.keepdim) * x / r
+
+
+class NormP(Function):
+    """(sum |x|**p)**(1/p) for a finite p; the gradient is 0 where the norm is 0."""
+
+    keep_inputs = True
+    keep_outputs = True
+
+    def __init__(self, p: float, dims: tuple[int, ...] | None, keepdim: bool) -> None:
+        self.p, self.dims, self.keepdim = p, dims, keepdim
+
+    def forward(self, x):
+        s = (xp.abs(x) ** self.p).sum(axis=self.dims, keepdims=self.keepdim)
+        return s ** (1.0 / self.p)
+
+    def backward(self, gy):
+        from .elementwise import abs as _abs
+        from .elementwise import sign, where
+
+        (x,) = self.inputs
+        p = self.p
+        r = self.output()
+        if not self.keepdim:
+            r = reshape(r, _kept_shape(x.shape, self.dims))
+        r = where(r.data == 0, 1.0, r)
+        g = _expand_grad(gy, x.shape, self.dims, self.keepdim)
+        return g * sign(x) * _abs(x) ** (p - 1) / r ** (p - 1)
+
+
+def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Vector p-norm over ``dim`` (all elements when None), like ``torch.norm``.
+
+    ``p``: 2 (or ``'fro'``, or None), 1, ``inf`` (largest |x|), ``-inf``
+    (smallest |x|), 0 (number of non-zeros, no gradient) or any other number.
+    The gradient of the 2-norm (and of p > 1) at the zero vector is 0, as in
+    PyTorch.
+    """
+    from .elementwise import abs as _abs
+
+    dim, keepdim = _args(dim, keepdim, kw, "norm")
+    dims = _norm_dims(dim, x.ndim, "norm")
+    if p is None or p == "fro":
+        p = 2
+    if isinstance(p, str):
+        raise ValueError(f"norm: p must be a number or 'fro', got {p!r}")
+    x = _float_input(x)
+    if p == 2:
+        return Norm2(dims, keepdim)(x)
+    if p == 1:
+        return sum(_abs(x), dims, keepdim)
+    if p == math.inf:
+        return amax(_abs(x), dims, keepdim)
+    if p == -math.inf:
+        return amin(_abs(x), dims, keepdim)
+    if p == 0:
+        return _wrap((x.data != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype))
+    return NormP(float(p), dims, keepdim)(x)

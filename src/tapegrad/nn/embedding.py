@@ -1,0 +1,198 @@
+"""``Embedding``: a lookup table ``weight[indices]``, and its functional form ``embedding``.
+
+The backward scatters (adds) the output gradient into the rows that were looked
+up, so an index that appears several times accumulates its gradients; the
+``padding_idx`` row receives none. Both directions are Functions whose backward
+is the other one, so second derivatives work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import xp
+from ..dtypes import get_default_dtype
+from ..tensor import Tensor, _wrap, as_tensor
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["Embedding", "embedding"]
+
+
+class _Gather(Function):
+    """``weight[idx]`` for a constant integer array ``idx`` (rows of a 2-D weight)."""
+
+    def __init__(self, idx: Any, padding_idx: int | None) -> None:
+        self.idx = idx
+        self.padding_idx = padding_idx
+
+    def forward(self, w):
+        self.n_rows = w.shape[0]
+        return w[self.idx]
+
+    def backward(self, gy):
+        return _ScatterAdd(self.idx, self.n_rows, self.padding_idx)(gy)
+
+
+class _ScatterAdd(Function):
+    """The adjoint of ``_Gather``: ``out[idx[i]] += g[i]``, with row ``padding_idx`` kept zero."""
+
+    def __init__(self, idx: Any, n_rows: int, padding_idx: int | None) -> None:
+        self.idx = idx
+        self.n_rows = n_rows
+        self.padding_idx = padding_idx
+
+    def forward(self, g):
+        flat = self.idx.reshape(-1)
+        rows = g.reshape((flat.size,) + g.shape[self.idx.ndim :])
+        out = xp.zeros((self.n_rows,) + rows.shape[1:], dtype=g.dtype)
+        np.add.at(out, flat, rows)
+        if self.padding_idx is not None:
+            out[self.padding_idx] = 0
+        return out
+
+    def backward(self, gw):
+        gy = _Gather(self.idx, self.padding_idx)(gw)
+        if self.padding_idx is not None:
+            keep = (self.idx != self.padding_idx).astype(gw.dtype)
+            gy = gy * _wrap(keep.reshape(keep.shape + (1,) * (gy.ndim - keep.ndim)))
+        return gy
+
+
+def embedding(
+    input: Any,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+) -> Tensor:
+    """Rows of ``weight`` ``(num_embeddings, embedding_dim)`` at integer ``input`` (any shape).
+
+    Returns a tensor of shape ``input.shape + (embedding_dim,)``. ``padding_idx``'s
+    row gets no gradient. With ``max_norm``, the looked-up rows whose
+    ``norm_type``-norm exceeds it are rescaled to that norm in ``weight`` itself
+    (in place, not recorded), as in PyTorch.
+    """
+    idx = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
+    weight = as_tensor(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D, got shape {tuple(weight.shape)}")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(
+            f"embedding: index out of range: indices span [{int(idx.min())}, {int(idx.max())}] "
+            f"for {n} embeddings"
+        )
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += n
+    idx = np.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
+    if max_norm is not None:
+        rows = np.unique(idx)
+        w = weight.data
+        norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
+        scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        w[rows] *= scale[:, None].astype(w.dtype)
+    return _Gather(idx, padding_idx)(weight)
+
+
+class Embedding(Module):
+    """A learned table of ``num_embeddings`` vectors of size ``embedding_dim``.
+
+    ``forward(indices)`` maps integer indices of any shape to
+    ``indices.shape + (embedding_dim,)``. ``weight`` is drawn from N(0, 1), as in
+    PyTorch, with the ``padding_idx`` row zeroed (that row gets no gradient).
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight: Any = None,
+        _freeze: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if scale_grad_by_freq or sparse:
+            raise NotImplementedError("Embedding: scale_grad_by_freq and sparse are not supported")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx {padding_idx} must be within num_embeddings "
+                    f"({num_embeddings})"
+                )
+            if padding_idx < 0:
+                padding_idx += num_embeddings
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.padding_idx = padding_idx
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
+        self.sparse = sparse
+        dt = get_default_dtype() if dtype is None else dtype
+        if _weight is None:
+            self.weight = Parameter(xp.empty((num_embeddings, embedding_dim), dtype=dt))
+            self.reset_parameters()
+        else:
+            w = as_tensor(_weight)
+            if tuple(w.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(
+                    f"Embedding: _weight has shape {tuple(w.shape)}, expected "
+                    f"{(num_embeddings, embedding_dim)}"
+                )
+            self.weight = Parameter(w.data, requires_grad=not _freeze)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Any,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+    ) -> Embedding:
+        """An Embedding whose weight is (a copy of) the 2-D ``embeddings``; frozen by default."""
+        e = as_tensor(embeddings)
+        if e.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {e.shape}")
+        return cls(
+            e.shape[0],
+            e.shape[1],
+            padding_idx,
+            max_norm,
+            norm_type,
+            _weight=e.data.copy(),
+            _freeze=freeze,
+        )
+
+    def reset_parameters(self) -> None:
+        """Redraw the weight from N(0, 1) and zero the padding row."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    def forward(self, indices: Any) -> Tensor:
+        """Integer ``indices`` of any shape -> ``indices.shape + (embedding_dim,)``."""
+        return embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        return s
