@@ -116,6 +116,14 @@ def test_sigmoid_tail_is_accurate_not_just_bounded():
     assert tg.sigmoid(tg.Tensor(np.array([-1000.0]))).data[0] == 0.0
 
 
+def test_softplus_relative_accuracy_in_both_tails():
+    z = np.concatenate([np.linspace(-700, 30, 7301), -np.logspace(-12, 2, 200)])
+    ref = np.array([math.log1p(math.exp(v)) for v in z])
+    for beta in (1.0, 2.0):
+        out = tg.softplus(tg.Tensor(z / beta), beta=beta, threshold=1000.0).data
+        np.testing.assert_allclose(out, ref / beta, rtol=1e-14, atol=0)
+
+
 def test_integer_input_gives_default_float():
     for f, g in [(tg.sigmoid, torch.sigmoid), (tg.tanh, torch.tanh), (tg.gelu, F.gelu)]:
         a = np.array([-2, 0, 3])

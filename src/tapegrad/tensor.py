@@ -697,12 +697,13 @@ def _to_array(data: Any, dtype: Any = None) -> Any:
 
 
 _new = object.__new__
+_ndarray = xp.ndarray
 
 
 def _wrap(data: Any, node: Any = None, index: int = 0) -> Tensor:
     """Fast internal constructor: no conversion, no checks."""
     t = _new(Tensor)
-    if type(data) is not xp.ndarray:
+    if type(data) is not _ndarray:
         data = xp.asarray(data)
     t.data = data
     t.grad = None

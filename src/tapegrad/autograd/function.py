@@ -76,38 +76,70 @@ class Function:
         return cls(**kwargs)(*inputs)
 
     def __call__(self, *inputs: Any) -> Any:
-        inputs = tuple(x if type(x) is Tensor else as_tensor(x) for x in inputs)
-        ys = self.forward(*[x.data for x in inputs])
-        single = not isinstance(ys, tuple)
-        if single:
-            ys = (ys,)
+        # One- and two-input ops are nearly all ops; their paths avoid generator
+        # expressions, which cost more than the NumPy call on small arrays.
+        n = len(inputs)
+        if n == 1:
+            x0 = inputs[0]
+            if type(x0) is not Tensor:
+                x0 = as_tensor(x0)
+                inputs = (x0,)
+            ys = self.forward(x0.data)
+            need_any = x0.requires_grad
+        elif n == 2:
+            x0, x1 = inputs
+            if type(x0) is not Tensor or type(x1) is not Tensor:
+                x0, x1 = as_tensor(x0), as_tensor(x1)
+                inputs = (x0, x1)
+            ys = self.forward(x0.data, x1.data)
+            need_any = x0.requires_grad or x1.requires_grad
+        else:
+            inputs = tuple([x if type(x) is Tensor else as_tensor(x) for x in inputs])
+            ys = self.forward(*[x.data for x in inputs])
+            need_any = any([x.requires_grad for x in inputs])
+
+        single = type(ys) is not tuple
         if state.anomaly:
             from .anomaly import check_forward
 
-            check_forward(self, ys)
+            check_forward(self, (ys,) if single else ys)
+        if not (need_any and state.enabled):
+            if single:
+                return _wrap(ys)
+            return tuple([_wrap(y) for y in ys])
 
-        need = tuple(x.requires_grad for x in inputs)
-        if not (state.enabled and True in need):
-            outs = tuple(_wrap(y) for y in ys)
-            return outs[0] if single else outs
-
-        self.needs_input_grad = need
-        self.next_edges = tuple(
-            None if not r else ((x, -1) if x._node is None else (x._node, x._index))
-            for x, r in zip(inputs, need)
-        )
-        self.in_shapes = tuple(x.data.shape for x in inputs)
+        self._record(inputs)
+        if single:
+            if self.keep_outputs:
+                self._out_data = (ys,)
+            return _wrap(ys, self, 0)
         self.n_outputs = len(ys)
-        if len(ys) > 1:
-            self._out_meta = tuple((y.shape, y.dtype) for y in ys)
-        if self.keep_inputs:
-            self.inputs = inputs
+        self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
         if self.keep_outputs:
             self._out_data = ys
+        return tuple([_wrap(y, self, i) for i, y in enumerate(ys)])
+
+    def _record(self, inputs: tuple[Tensor, ...]) -> None:
+        """Link this node into the graph: where each input's gradient goes."""
+        edges = []
+        need = []
+        shapes = []
+        for x in inputs:
+            shapes.append(x.data.shape)
+            if x.requires_grad:
+                need.append(True)
+                node = x._node
+                edges.append((x, -1) if node is None else (node, x._index))
+            else:
+                need.append(False)
+                edges.append(None)
+        self.needs_input_grad = tuple(need)
+        self.next_edges = tuple(edges)
+        self.in_shapes = tuple(shapes)
+        if self.keep_inputs:
+            self.inputs = inputs
         if state.anomaly:
-            self._trace = traceback.format_stack()[:-2]
-        outs = tuple(_wrap(y, self, i) for i, y in enumerate(ys))
-        return outs[0] if single else outs
+            self._trace = traceback.format_stack()[:-3]
 
     def output(self, i: int = 0) -> Tensor:
         """Output ``i`` as a Tensor attached to this node (needs ``keep_outputs``)."""
