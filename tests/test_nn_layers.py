@@ -24,7 +24,7 @@ DTYPES = [np.float32, np.float64]
 TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 
 
-def tols(dtype, rtol64=1e-7):
+def tols(dtype, rtol64=1e-8):
     if np.dtype(dtype) == np.float32:
         return dict(rtol=1e-5, atol=1e-5)
     return dict(rtol=rtol64, atol=1e-10)
@@ -56,7 +56,7 @@ def compare_layer(
     dtype,
     direction="torch->tg",
     grad_x=True,
-    rtol64=1e-7,
+    rtol64=1e-8,
     forward_kw=None,
     seed=0,
 ):
