@@ -1,11 +1,19 @@
+import os
 import sys
 from pathlib import Path
 
+# One BLAS thread for the suite: results do not depend on it, and on a busy
+# 2-core machine two threads make tiny products 10-100 times slower.
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
 import pytest
+import torch
 
 import tapegrad as tg
 
 sys.path.insert(0, str(Path(__file__).parent))
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,9 @@
+"""``tapegrad.gan``: GAN models, losses and regularisers, and evaluation metrics."""
+
+from .losses import *  # noqa: F403
+from .models import *  # noqa: F403
+
+# isort: split
+# --- G2: metrics subpackage (G2 may edit this block) ---
+from . import metrics
+# --- end of block ---
