@@ -54,7 +54,7 @@ __all__ = [
 #: Version string stored in the weights file; metric values are tied to it.
 VERSION = "mnist-classifier-v1"
 #: SHA-256 of the shipped weights file (printed by scripts/train_metric_classifier.py).
-SHA256 = "PLACEHOLDER"
+SHA256 = "b5ed475b5ceca1923c09c4eaa151a16a8b37053ea54ac8956e82b5033f36cfd1"
 #: Width of the feature layer.
 FEATURE_DIM = 128
 #: The shipped weights file.
