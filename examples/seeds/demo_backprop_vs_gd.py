@@ -85,9 +85,12 @@ def sgd_vs_manual(lr: float = 0.1, seed: int = 0) -> dict[str, Any]:
 
 
 def adam_vs_manual(
-    lr: float = 0.1, steps: int = 3, betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8, seed: int = 0,
-) -> dict[str, Any]:  # fmt: skip
+    lr: float = 0.1,
+    steps: int = 3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    seed: int = 0,
+) -> dict[str, Any]:
     """``steps`` ``optim.Adam`` steps and the same steps computed by hand from the
     backprop gradients (Kingma and Ba's algorithm, bias-corrected)."""
     model, x, y = setup(seed)
@@ -150,7 +153,9 @@ def main() -> None:
     first = list(model.parameters())[0].data.ravel()[:3]
     print("\n2. The same gradient, two optimisers' first step (first three weights of layer 1):")
     print(f"   start  {first.round(5)}")
-    print(f"   SGD    {s['optimizer'][0].ravel()[:3].round(5)}  theta - lr*g (vs hand: {d_sgd:.1e})")
+    print(
+        f"   SGD    {s['optimizer'][0].ravel()[:3].round(5)}  theta - lr*g (vs hand: {d_sgd:.1e})"
+    )
     print(
         f"   Adam   {ad['optimizer'][0].ravel()[:3].round(5)}  theta - lr*g/|g| on step 1 "
         f"(vs hand: {d_adam:.1e})"

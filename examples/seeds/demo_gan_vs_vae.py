@@ -109,8 +109,13 @@ def train_vae(
     with tg.no_grad():
         final = model.elbo(tg.tensor(gan.sample_2d(5000, rng))).item()
     x = model.sample(5000)
-    return {"model": model, "elbo": history, "final_elbo": final, "mean": x.mean(0),
-            "std": x.std(0)}  # fmt: skip
+    return {
+        "model": model,
+        "elbo": history,
+        "final_elbo": final,
+        "mean": x.mean(0),
+        "std": x.std(0),
+    }
 
 
 def reparameterisation_check(seed: int = 0, n: int = 100_000) -> dict[str, np.ndarray]:

@@ -31,7 +31,7 @@ LRS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
 
 def make_data(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``x (n, 2)``, features with different scales, and ``y (n, 1)`` = a linear function + noise."""
+    """Inputs ``x (n, 2)`` (features of different scales) and ``y (n, 1)``, linear + noise."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 2)) * np.array([1.0, 0.5]) + np.array([0.5, -0.2])
     y = x @ np.array([[2.0], [-3.0]]) + 0.5 + 0.1 * rng.standard_normal((n, 1))

@@ -37,9 +37,12 @@ from tapegrad import nn, optim
 
 
 def build(
-    depth: int = 20, width: int = 64, act: str = "sigmoid", batchnorm: bool = False,
+    depth: int = 20,
+    width: int = 64,
+    act: str = "sigmoid",
+    batchnorm: bool = False,
     init_scale: float | None = None,
-) -> nn.Sequential:  # fmt: skip
+) -> nn.Sequential:
     """``depth`` hidden Linear layers of ``width`` (each followed by optional BatchNorm1d
     and ``act``), then Linear(width, 1).
 
@@ -112,15 +115,20 @@ def vanishing(depth: int = 20, width: int = 64, seed: int = 0) -> dict[str, np.n
 
 
 def exploding(
-    depth: int = 12, width: int = 64, init_scale: float = 2.0, lr: float = 0.01,
-    max_norm: float = 1.0, seed: int = 0,
-) -> dict[str, Any]:  # fmt: skip
+    depth: int = 12,
+    width: int = 64,
+    init_scale: float = 2.0,
+    lr: float = 0.01,
+    max_norm: float = 1.0,
+    seed: int = 0,
+) -> dict[str, Any]:
     """A ReLU network with too-large weights: gradient norms, then one SGD step each
     without and with ``clip_grad_norm_``.
 
-    Returns ``norms`` (per layer), ``signals`` (``||dL/dz_l||`` per layer), ``total_norm`` (joint norm before clipping, as
-    returned by ``clip_grad_norm_``), ``clipped_grads`` (the gradients after
-    clipping, as arrays), ``unclipped_grads``, ``loss_before``, ``loss_after_plain``,
+    Returns ``norms`` (per layer), ``signals`` (``||dL/dz_l||`` per layer),
+    ``total_norm`` (joint norm before clipping, as returned by ``clip_grad_norm_``),
+    ``clipped_grads`` (the gradients after clipping, as arrays), ``unclipped_grads``,
+    ``loss_before``, ``loss_after_plain``,
     ``loss_after_clipped``.
     """
     x, y = data(width=width, seed=seed)
@@ -144,7 +152,9 @@ def exploding(
             )
             results["loss_before"] = loss.item()
             tg.manual_seed(seed)
-            results["signals"] = signal_norms(build(depth, width, "relu", init_scale=init_scale), x, y)
+            results["signals"] = signal_norms(
+                build(depth, width, "relu", init_scale=init_scale), x, y
+            )
         opt.step()
         with tg.no_grad(), np.errstate(over="ignore", invalid="ignore"):
             after = nn.functional.mse_loss(model(x), y).item()

@@ -139,8 +139,7 @@ def train(
                 f"D(x) {row['d_real']:.3f}  D(G(z)) {row['d_fake']:.3f}  "
                 f"({time.perf_counter() - t0:.0f} s)"
             )
-    return {"G": G, "D": D, "history": history, "note": note,
-            "seconds": time.perf_counter() - t0}  # fmt: skip
+    return {"G": G, "D": D, "history": history, "note": note, "seconds": time.perf_counter() - t0}
 
 
 def sample(G: nn.Module, n: int = 64, noise_kind: str = "uniform") -> np.ndarray:
@@ -163,8 +162,15 @@ def main() -> None:
         help="where to save the sample grid (suffix .png or .npy is added)",
     )
     a = p.parse_args()
-    r = train(a.steps, a.batch_size, a.lr, noise_kind=a.noise, root=a.data, seed=a.seed,
-              log_every=max(1, a.steps // 10))  # fmt: skip
+    r = train(
+        a.steps,
+        a.batch_size,
+        a.lr,
+        noise_kind=a.noise,
+        root=a.data,
+        seed=a.seed,
+        log_every=max(1, a.steps // 10),
+    )
     print(f"data: {r['note']}; {a.steps} steps in {r['seconds']:.1f} s")
     path = save_grid(sample(r["G"], 64, a.noise), a.out)
     print(f"64 samples saved to {path}")

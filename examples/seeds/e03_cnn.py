@@ -43,9 +43,14 @@ def train(
 ) -> dict[str, Any]:
     """The corrected run (real digits and labels); see ``mnist_classifiers.train``."""
     return mc.train(
-        "cnn", epochs=epochs, limit=limit, limit_test=limit_test, seed=seed, root=root,
+        "cnn",
+        epochs=epochs,
+        limit=limit,
+        limit_test=limit_test,
+        seed=seed,
+        root=root,
         verbose=verbose,
-    )  # fmt: skip
+    )
 
 
 def article_self_labels(steps: int = 10, seed: int = 0, n_eval: int = 500) -> dict[str, Any]:

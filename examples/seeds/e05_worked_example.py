@@ -218,9 +218,7 @@ def print_worked_step(h: dict[str, Any], p: dict[str, np.ndarray], output: str, 
     if output == "linear":
         print(f"  delta2 = dC/dz2 = dC/dy_hat * 1 = {h['delta2'][0]:.4f}")
     else:
-        print(
-            f"  delta2 = dC/dz2 = dC/dy_hat * y_hat (1 - y_hat) = {h['delta2'][0]:.4f}"
-        )
+        print(f"  delta2 = dC/dz2 = dC/dy_hat * y_hat (1 - y_hat) = {h['delta2'][0]:.4f}")
     print(f"  dC/dW2 = delta2 * a1 = {_v(h['grads']['W2'])}    dC/db2 = {_v(h['grads']['b2'])}")
     for i in range(3):
         print(

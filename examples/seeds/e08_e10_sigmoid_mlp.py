@@ -167,7 +167,9 @@ def main() -> None:
 
     r = train_layer(X2, Y2, a.epochs, a.lr, a.seed)
     print(f"\nE9: training the layer on x = [[1,2,3],[4,5,6]], y = [0, 1] ({a.epochs} epochs)")
-    print(f"  loss {r['losses'][0]:.4f} -> {r['losses'][-1]:.6f}; outputs {r['out'].ravel().round(3)}")
+    print(
+        f"  loss {r['losses'][0]:.4f} -> {r['losses'][-1]:.6f}; outputs {r['out'].ravel().round(3)}"
+    )
 
     x, y = (X2, Y2) if a.data == "article" else (X_XOR, Y_XOR)
     r = train_two_layer(x, y, a.hidden, a.epochs if a.data == "article" else 5 * a.epochs, a.lr)
@@ -176,7 +178,9 @@ def main() -> None:
     diff = max(float(np.abs(g[k] - ag[k]).max()) for k in g)
     print(f"\nE10: {x.shape[1]} -> {a.hidden} sigmoid -> 1 sigmoid on the {a.data} data")
     print(f"  |hand - autograd| at the start = {diff:.1e}")
-    print(f"  loss {r['losses'][0]:.4f} -> {r['losses'][-1]:.6f}; outputs {r['out'].ravel().round(3)}")
+    print(
+        f"  loss {r['losses'][0]:.4f} -> {r['losses'][-1]:.6f}; outputs {r['out'].ravel().round(3)}"
+    )
     print(f"  targets {y.ravel()}")
 
 

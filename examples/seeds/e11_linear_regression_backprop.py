@@ -94,14 +94,17 @@ def main() -> None:
     r = train(X_ARTICLE, Y_ARTICLE, a.epochs, a.lr, a.seed)
     print("Article data x = [[1, 2], [4, 5]], y = [3, 7]:")
     print(f"  loss {r['losses'][0]:.4f} -> {r['losses'][-1]:.2e}")
-    print(f"  w = {r['w'].round(4)}, b = {r['b']:.4f}; predictions {(X_ARTICLE @ r['w'] + r['b']).round(4)}")
+    pred = X_ARTICLE @ r["w"] + r["b"]
+    print(f"  w = {r['w'].round(4)}, b = {r['b']:.4f}; predictions {pred.round(4)}")
     print(f"  |hand - autograd| gradient difference: {r['max_grad_diff']:.1e}")
 
     x, y = synthetic(seed=a.seed)
     r = train(x, y, a.epochs, a.lr * 10, a.seed)
     w_ls, b_ls = least_squares(x, y)
     print(f"\nSynthetic data (200 points, y = 2 x1 - 3 x2 + 0.5 + noise), lr {a.lr * 10}:")
-    print(f"  gradient descent: w = {r['w'].round(4)}, b = {r['b']:.4f}, loss {r['losses'][-1]:.5f}")
+    print(
+        f"  gradient descent: w = {r['w'].round(4)}, b = {r['b']:.4f}, loss {r['losses'][-1]:.5f}"
+    )
     print(f"  least squares   : w = {w_ls.round(4)}, b = {b_ls:.4f}")
 
 

@@ -37,7 +37,10 @@ from tapegrad.data import load_mnist_arrays
 
 # ---------------------------------------------------------------- NumPy convolution
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, padding: int = 0) -> np.ndarray:
-    """Stride-1 convolution: ``x (N, C, H, W)``, ``w (F, C, kh, kw)``, ``b (F,)`` -> ``(N, F, Ho, Wo)``."""
+    """Stride-1 convolution (cross-correlation, as in deep-learning libraries).
+
+    Shapes: ``x (N, C, H, W)``, ``w (F, C, kh, kw)``, ``b (F,)`` -> ``(N, F, Ho, Wo)``.
+    """
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     _, _, kh, kw = w.shape
     ho, wo = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
@@ -70,7 +73,11 @@ def conv2d_backward(
 def check_conv_backward(seed: int = 0, padding: int = 1) -> float:
     """Largest |NumPy - tapegrad| gradient difference for a random conv (float64)."""
     rng = np.random.default_rng(seed)
-    x, w, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    x, w, b = (
+        rng.standard_normal((2, 3, 6, 5)),
+        rng.standard_normal((4, 3, 3, 3)),
+        rng.standard_normal(4),
+    )
     gy = rng.standard_normal(conv2d_forward(x, w, b, padding).shape)
     mine = conv2d_backward(x, w, gy, padding)
     xt, wt, bt = (tg.tensor(a, requires_grad=True) for a in (x, w, b))

@@ -140,9 +140,7 @@ def train_numpy_rnn(
 
 
 # ---------------------------------------------------------------- tapegrad LSTM
-def adding_problem(
-    n: int, seq_len: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def adding_problem(n: int, seq_len: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``x (n, seq_len, 2)``: (value, marker) per step, one marker in each half;
     target ``(n, 1)``: the sum of the two marked values."""
     v = rng.random((n, seq_len))

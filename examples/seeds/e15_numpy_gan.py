@@ -62,9 +62,7 @@ def d_logit(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     return w[0] * x**2 + w[1] * x + w[2]
 
 
-def d_loss_grad(
-    w: np.ndarray, x_real: np.ndarray, x_fake: np.ndarray
-) -> tuple[float, np.ndarray]:
+def d_loss_grad(w: np.ndarray, x_real: np.ndarray, x_fake: np.ndarray) -> tuple[float, np.ndarray]:
     """L_D and dL_D/dw (3,), written out by the chain rule."""
     ur, uf = d_logit(w, x_real), d_logit(w, x_fake)
     # -log sigmoid(u) = logaddexp(0, -u), -log(1 - sigmoid(u)) = logaddexp(0, u)
@@ -251,8 +249,15 @@ def tapegrad_gan(
     with tg.no_grad():
         dr = float(tg.sigmoid(d_real).mean().item())
         df = float(tg.sigmoid(d_fake).mean().item())
-    return {"G": G, "D": D, "start": start, "end": stats(), "d_real": dr, "d_fake": df,
-            "losses": losses}  # fmt: skip
+    return {
+        "G": G,
+        "D": D,
+        "start": start,
+        "end": stats(),
+        "d_real": dr,
+        "d_fake": df,
+        "losses": losses,
+    }
 
 
 def main() -> None:
@@ -284,6 +289,11 @@ def main() -> None:
         f"  generated: mean {r['end']['mean'].round(3)}, std {r['end']['std'].round(3)}; "
         f"D(x) {r['d_real']:.3f}, D(G(z)) {r['d_fake']:.3f}"
     )
+    if a.r1 == 0:
+        print(
+            "  (plain GAN updates circle around the equilibrium rather than settle on it; "
+            "--r1 5 adds the R1 penalty, which damps that)"
+        )
 
 
 if __name__ == "__main__":
