@@ -17,7 +17,9 @@ weights of training ``N``, saving, loading into a fresh trainer and training
 
 A NaN or infinite loss raises :class:`TrainingDiverged` naming the step and the
 loss, before the bad gradient is applied and without touching the last
-checkpoint. Ctrl-C (SIGINT) stops after the current step and writes a checkpoint.
+checkpoint. Ctrl-C (SIGINT) stops after the current step and writes a checkpoint
+(in the main thread; a second Ctrl-C, or SIGINT outside the main thread, stops at
+once, and the checkpoint may then hold a partly done step).
 """
 
 from __future__ import annotations
