@@ -81,3 +81,30 @@ def test_trained_weights_load_into_pytorch_and_back(tmp_path):
     with tg.no_grad():
         got = fresh(tg.tensor(x)).data
     np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-4)
+
+
+def test_cnn_training_steps_track_pytorch_in_lockstep():
+    """Same initial weights and batches, dropout off: the losses of the first
+    training steps agree to float32 precision (they drift apart later, as any two
+    float32 implementations do)."""
+    d = mc.load_data(None, 64 * 10, 10)
+    ours = mc.build("cnn")
+    ours[9].p = 0.0
+    theirs = _torch_cnn()
+    theirs[9].p = 0.0
+    theirs.load_state_dict({k: torch.tensor(v.data.copy()) for k, v in ours.state_dict().items()})
+    o1 = tg.optim.Adam(ours.parameters(), 1e-3)
+    o2 = torch.optim.Adam(theirs.parameters(), 1e-3)
+    for step in range(10):
+        x, y = d["xtr"][step * 64 : (step + 1) * 64], d["ytr"][step * 64 : (step + 1) * 64]
+        l1 = tg.nn.functional.cross_entropy(ours(tg.tensor(x)), tg.tensor(y))
+        o1.zero_grad()
+        l1.backward()
+        o1.step()
+        l2 = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(y))
+        o2.zero_grad()
+        l2.backward()
+        o2.step()
+        assert abs(l1.item() - l2.item()) <= 1e-4 * abs(l2.item()), f"step {step}"
+    w1 = ours.state_dict()["7.weight"].data
+    np.testing.assert_allclose(w1, theirs.state_dict()["7.weight"].numpy(), atol=1e-4)
