@@ -30,6 +30,9 @@ def test_train_sample_resume_evaluate(tmp_path, capsys):
     n_train = 60000 if "training split" in out else 10000
     assert cfg["epochs"] == round(DEFAULT_STEPS / (n_train // 64))
     assert tg.load(run / "checkpoints" / "last.safetensors")["step"] == 3
+    # a run stopped inside an epoch still shows its samples
+    with Image.open(run / "samples" / "step_000003.png") as im:
+        assert im.size[0] > 28 and np.asarray(im).std() > 0
 
     png = tmp_path / "grid.png"
     assert main(["sample", str(run), "--n", "16", "--out", str(png)]) == 0

@@ -166,6 +166,18 @@ def _dcgan_layout(image_shape: Any, who: str) -> tuple[int, int, int]:
 
 
 # ------------------------------------------------------------------ generators
+
+
+def _leaky_stack(in_dim: int, sizes: Sequence[int], slope: float) -> tuple[Sequential, int]:
+    """Linear + LeakyReLU layers of the given widths; returns them and the last width."""
+    layers: list[Module] = []
+    d = in_dim
+    for h in sizes:
+        layers += [Linear(d, h), LeakyReLU(slope)]
+        d = h
+    return Sequential(*layers), d
+
+
 class GeneratorBase(Module):
     """What every generator shares: ``z_dim`` and :meth:`sample_z`."""
 
@@ -398,14 +410,9 @@ class MLPDiscriminator(Module):
         who = "MLPDiscriminator"
         self.image_shape = _shape(image_shape, who)
         self.in_features = math.prod(self.image_shape)
-        layers: list[Module] = []
-        d = self.in_features
-        for h in _sizes(hidden, "hidden sizes", who):
-            layers += [Linear(d, h), LeakyReLU(negative_slope)]
-            d = h
-        self.feature_dim = d
-        self.features = Sequential(*layers)
-        self.head = Linear(d, 1)
+        sizes = _sizes(hidden, "hidden sizes", who)
+        self.features, self.feature_dim = _leaky_stack(self.in_features, sizes, negative_slope)
+        self.head = Linear(self.feature_dim, 1)
         if spectral_norm:
             apply_spectral_norm(self)
 
@@ -515,14 +522,11 @@ class MixtureDiscriminator(Module):
         self.data_dim = _positive_int(data_dim, "data_dim", who)
         self.pack = _positive_int(pack, "pack", who)
         hidden = _positive_int(hidden, "hidden", who)
-        layers: list[Module] = []
-        d = self.data_dim * self.pack
-        for _ in range(_positive_int(n_hidden, "n_hidden", who)):
-            layers += [Linear(d, hidden), LeakyReLU(negative_slope)]
-            d = hidden
-        self.feature_dim = d
-        self.features = Sequential(*layers)
-        self.head = Linear(d, 1)
+        sizes = [hidden] * _positive_int(n_hidden, "n_hidden", who)
+        self.features, self.feature_dim = _leaky_stack(
+            self.data_dim * self.pack, sizes, negative_slope
+        )
+        self.head = Linear(self.feature_dim, 1)
         if spectral_norm:
             apply_spectral_norm(self)
 

@@ -211,12 +211,16 @@ class RunDir:
     def sample_path(self, epoch: int) -> Path:
         return self.samples / f"epoch_{epoch:03d}.png"
 
-    def save_samples(self, epoch: int, samples: np.ndarray, real: np.ndarray | None) -> Path:
+    def save_samples(
+        self, epoch: int, samples: np.ndarray, real: np.ndarray | None, step: int | None = None
+    ) -> Path:
         """Save the sample picture of ``epoch``: an image grid for images in [-1, 1]
-        (``(N, C, H, W)``), a scatter plot for 2-D points ``(N, 2)``."""
-        path = self.sample_path(epoch)
+        (``(N, C, H, W)``), a scatter plot for 2-D points ``(N, 2)``. With ``step``,
+        the picture of a run that stopped inside an epoch (``samples/step_XXXXXX.png``)."""
+        path = self.sample_path(epoch) if step is None else self.samples / f"step_{step:06d}.png"
         if samples.ndim == 2:
-            save_scatter(path, samples, real, title=f"epoch {epoch}")
+            title = f"epoch {epoch}" if step is None else f"step {step}"
+            save_scatter(path, samples, real, title=title)
         else:
             save_png(path, image_grid((samples + 1.0) * 0.5))
         return path

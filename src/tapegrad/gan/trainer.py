@@ -369,6 +369,12 @@ class Trainer:
                 bar.close()
         self.save_checkpoint()
         if self.run is not None:
+            if self.loader.state_dict()["batches_done"] % len(self.loader):
+                # Stopped inside an epoch: no epoch grid shows these weights yet.
+                real = self.data[: len(self.fixed_z)] if self.data.ndim == 2 else None
+                self.run.save_samples(
+                    self.epoch, self.generate(z=self.fixed_z), real, step=self.step
+                )
             self.run.flush()
             self.run.save_curves()
         return status

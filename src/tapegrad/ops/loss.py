@@ -26,8 +26,9 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor, _wrap, as_tensor
+from . import activation as _act
 from . import reduce as _red
-from .elementwise import cast, clamp, exp, log, log1p
+from .elementwise import cast, clamp, log, log1p
 from .shape import reshape
 
 __all__ = [
@@ -119,62 +120,6 @@ def _upstream(gy: Tensor, reduction: str, inv_n: Any) -> Tensor:
 def _upstream_array(gy: Tensor, reduction: str, inv_n: Any) -> Any:
     """The upstream gradient of each element of an elementwise loss (array path)."""
     return gy.data * inv_n if reduction == "mean" else gy.data
-
-
-# ----------------------------------- private activations used by backward
-# (kept here so the losses do not depend on ops/activation.py; each is twice
-# differentiable because its backward is written in ops on its own output/input)
-class _Sigmoid(Function):
-    keep_outputs = True
-
-    def forward(self, x):
-        e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1, e) / (1 + e)
-
-    def backward(self, gy):
-        y = self.output()
-        return gy * y * (1.0 - y)
-
-
-class _Softplus(Function):
-    """log(1 + exp(x)), stable for any x."""
-
-    keep_inputs = True
-
-    def forward(self, x):
-        return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0)
-
-    def backward(self, gy):
-        return gy * _Sigmoid()(self.inputs[0])
-
-
-class _Softmax(Function):
-    keep_outputs = True
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def forward(self, x):
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        return e / e.sum(axis=self.axis, keepdims=True)
-
-    def backward(self, gy):
-        y = self.output()
-        return y * (gy - _red.sum(gy * y, self.axis, True))
-
-
-class _LogSoftmax(Function):
-    keep_outputs = True
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def forward(self, x):
-        z = x - x.max(axis=self.axis, keepdims=True)
-        return z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
-
-    def backward(self, gy):
-        return gy - exp(self.output()) * _red.sum(gy, self.axis, True)
 
 
 # ------------------------------------------------------------- regression
@@ -352,7 +297,7 @@ class _BCEWithLogitsLoss(Function):
             if w is not None:
                 g = g * _wrap(w)
             if nx:
-                sig = _Sigmoid()(x)
+                sig = _act.sigmoid(x)
                 if pw is None:
                     gx = g * (sig - t)
                 else:
@@ -361,7 +306,7 @@ class _BCEWithLogitsLoss(Function):
                 if pw is None:
                     gt = -g * x
                 else:
-                    gt = g * (_wrap(pw - 1) * _Softplus()(-x) - x)
+                    gt = g * (_wrap(pw - 1) * _act.softplus(-x) - x)
         else:
             g = _upstream_array(gy, self.reduction, self.inv_n)
             if w is not None:
@@ -566,7 +511,7 @@ class _CrossEntropy(Function):
         graph = state.enabled
         g = _sample_upstream(gy, self.reduction, self.inv_d, len(x_shape), graph)
         if graph:
-            p = _Softmax(1)(self.inputs[0])
+            p = _act.softmax(self.inputs[0], 1)
             return (p * _wrap(s_coef) - _wrap(q)) * g
         return _wrap((self.ez * (s_coef / self.s) - q) * g)
 
@@ -636,7 +581,7 @@ def _cross_entropy_probs(op, x, target, w, ignore_index, reduction, smoothing) -
         t = t * (1.0 - smoothing) + smoothing / c
     if w is not None:
         t = t * _wrap(_class_view(w, x.ndim))
-    per_sample = -_red.sum(_LogSoftmax(1)(x) * t, 1)
+    per_sample = -_red.sum(_act.log_softmax(x, 1) * t, 1)
     if reduction == "none":
         return per_sample
     total = _red.sum(per_sample)
