@@ -1,0 +1,920 @@
+"""Time four GAN training workloads in tapegrad and in PyTorch, side by side, on the CPU.
+
+Workloads (float32; one iteration = one D step + one G step, both with Adam):
+
+- ``mlp_gan_b64`` / ``mlp_gan_b512``: G 100-128-784 (LeakyReLU 0.2, tanh), D 784-128-64-1
+  (LeakyReLU 0.2), BCE-with-logits, Adam 2e-4 betas (0.5, 0.999), batch 64 / 512;
+- ``dcgan28``: G Linear(100, 6272) -> (128, 7, 7) -> BN2d -> ReLU -> ConvT(128, 64, 4, 2, 1)
+  -> BN2d -> ReLU -> ConvT(64, 1, 4, 2, 1) -> tanh; D Conv(1, 64, 4, 2, 1) -> LeakyReLU ->
+  Conv(64, 128, 4, 2, 1) -> BN2d -> LeakyReLU -> Flatten -> Linear(6272, 1); batch 64;
+- ``cnn``: the seed's MNIST CNN classifier, one training step (cross-entropy, Adam 1e-3), b64;
+- ``wgan_gp``: the MLP networks, WGAN loss with gradient penalty (lambda 10, double backward),
+  5 critic steps per generator step, Adam 1e-4 betas (0.5, 0.9), batch 64; one iteration is
+  one generator iteration (5 critic steps + 1 G step).
+
+The models and the training steps are written once, against a small adapter
+(:class:`Framework`) over ``torch.nn`` / ``tapegrad.nn`` (same names), so both sides run
+the same architecture and wiring. PyTorch initialises the weights, tapegrad loads them with
+``load_state_dict``, and both consume the same pre-generated NumPy inputs.
+
+For each workload and thread count the script (1) checks that one iteration from identical
+weights gives the same losses and parameters (to 1e-4) and skips the workload if not,
+(2) times interleaved A/B pairs (tapegrad block, PyTorch block, ...) after a warm-up,
+(3) converts the median times into GFLOP/s of matmul/conv work counted analytically and into
+a percentage of NumPy's float32 GEMM peak measured in the same process, and (4) measures the
+peak memory of each side in fresh subprocesses (``--no-memory`` skips it). See
+benchmarks/README.md for the methods.
+
+The BLAS thread count is fixed when NumPy is imported, so the script re-executes itself once
+per thread count with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS set (and calls
+``torch.set_num_threads``).
+
+Usage::
+
+    python benchmarks/gan_workloads.py                         # 1 and 2 threads, all
+    python benchmarks/gan_workloads.py --threads 1 --pairs 15 --only dcgan28,cnn
+    python benchmarks/gan_workloads.py --quick --no-memory     # smoke test
+    python benchmarks/gan_workloads.py --profile dcgan28       # cProfile of tapegrad
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+WORKLOADS = ("mlp_gan_b64", "mlp_gan_b512", "dcgan28", "cnn", "wgan_gp")
+BATCH = {"mlp_gan_b64": 64, "mlp_gan_b512": 512, "dcgan28": 64, "cnn": 64, "wgan_gp": 64}
+# The issue's targets for the median time ratio tapegrad / PyTorch, and for peak memory.
+TARGETS = {"mlp_gan_b64": 0.85, "mlp_gan_b512": 1.0, "dcgan28": 1.2, "cnn": 1.2, "wgan_gp": 1.0}
+MEM_TARGET = 1.5
+TOL = 1e-4  # parameters after one iteration, absolute; losses, relative to max(1, |loss|)
+N_CRITIC = 5
+GP_LAMBDA = 10.0
+N_INPUT_SETS = 4  # pre-generated input sets, used in turn
+SAMPLE_S = 0.25  # seconds per timed sample when --inner is automatic
+
+
+# ------------------------------------------------------------------ framework adapter
+class Framework:
+    """The few calls where tapegrad and PyTorch differ; everything else is shared code.
+
+    ``name`` is ``"tapegrad"`` or ``"torch"``. Importing happens here, so a process that
+    builds only the tapegrad side never imports torch.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        if name == "torch":
+            import torch
+            import torch.nn.functional as F
+
+            self.lib = torch
+            self.nn, self.optim = torch.nn, torch.optim
+            self.tensor = torch.from_numpy
+            self.bce_logits = F.binary_cross_entropy_with_logits
+            self.cross_entropy = F.cross_entropy
+            self.grad = torch.autograd.grad
+            self.manual_seed = torch.manual_seed
+        elif name == "tapegrad":
+            import tapegrad
+
+            self.lib = tapegrad
+            self.nn, self.optim = tapegrad.nn, tapegrad.optim
+            self.tensor = tapegrad.Tensor
+            self.bce_logits = tapegrad.binary_cross_entropy_with_logits
+            self.cross_entropy = tapegrad.cross_entropy
+            self.grad = tapegrad.grad
+            self.manual_seed = tapegrad.manual_seed
+        else:
+            raise ValueError(f"unknown framework {name!r}; expected 'tapegrad' or 'torch'")
+
+    @staticmethod
+    def to_numpy(t: Any) -> np.ndarray:
+        """A NumPy copy of a tensor of either framework."""
+        return np.array(t.detach().numpy(), copy=True)
+
+
+# ------------------------------------------------------------------ models
+def mlp_gan_models(nn: Any) -> dict[str, Any]:
+    """G: z (B, 100) -> (B, 784) in [-1, 1]; D: (B, 784) -> logits (B, 1)."""
+    G = nn.Sequential(nn.Linear(100, 128), nn.LeakyReLU(0.2), nn.Linear(128, 784), nn.Tanh())
+    D = nn.Sequential(
+        nn.Linear(784, 128), nn.LeakyReLU(0.2),
+        nn.Linear(128, 64), nn.LeakyReLU(0.2),
+        nn.Linear(64, 1),
+    )  # fmt: skip
+    return {"G": G, "D": D}
+
+
+def dcgan28_models(nn: Any) -> dict[str, Any]:
+    """G: z (B, 100) -> images (B, 1, 28, 28); D: images -> logits (B, 1).
+
+    The batch norm after G's Linear runs on the reshaped (B, 128, 7, 7) map (BatchNorm2d),
+    the usual DCGAN form. The two convolutions followed by a batch norm have no bias, as in
+    DCGAN: the norm removes it, so its gradient is zero up to rounding and Adam's first step
+    (about ``lr * sign(grad)``) would move it by rounding noise, differently on each side.
+    """
+    G = nn.Sequential(
+        nn.Linear(100, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)),
+        nn.BatchNorm2d(128), nn.ReLU(),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh(),
+    )  # fmt: skip
+    D = nn.Sequential(
+        nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(128 * 7 * 7, 1),
+    )  # fmt: skip
+    return {"G": G, "D": D}
+
+
+def cnn_models(nn: Any) -> dict[str, Any]:
+    """The seed CNN (examples/mnist_classifiers.py): (B, 1, 28, 28) -> logits (B, 10)."""
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10),
+    )  # fmt: skip
+    return {"net": net}
+
+
+MODELS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "mlp_gan_b64": mlp_gan_models,
+    "mlp_gan_b512": mlp_gan_models,
+    "dcgan28": dcgan28_models,
+    "cnn": cnn_models,
+    "wgan_gp": mlp_gan_models,
+}
+
+
+# ------------------------------------------------------------------ inputs
+def make_inputs(name: str, batch: int, seed: int = 0, n: int = N_INPUT_SETS) -> list[dict]:
+    """``n`` sets of float32 NumPy inputs for one iteration of workload ``name``.
+
+    Real data is uniform in [-1, 1] (timing does not need MNIST); noise is standard normal;
+    WGAN-GP's interpolation weights are U(0, 1), one per sample. Returns a list of dicts.
+    """
+    rng = np.random.default_rng(seed)
+
+    def u(*shape: int) -> np.ndarray:
+        return rng.uniform(-1, 1, shape).astype(np.float32)
+
+    def z(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    sets = []
+    for _ in range(n):
+        if name in ("mlp_gan_b64", "mlp_gan_b512"):
+            sets.append({"x": u(batch, 784), "zd": z(batch, 100), "zg": z(batch, 100)})
+        elif name == "dcgan28":
+            sets.append({"x": u(batch, 1, 28, 28), "zd": z(batch, 100), "zg": z(batch, 100)})
+        elif name == "cnn":
+            y = rng.integers(0, 10, batch).astype(np.int64)
+            sets.append({"x": u(batch, 1, 28, 28), "y": y})
+        elif name == "wgan_gp":
+            sets.append(
+                {
+                    "x": [u(batch, 784) for _ in range(N_CRITIC)],
+                    "zd": [z(batch, 100) for _ in range(N_CRITIC)],
+                    "eps": [
+                        rng.uniform(0, 1, (batch, 1)).astype(np.float32) for _ in range(N_CRITIC)
+                    ],
+                    "zg": z(batch, 100),
+                }
+            )
+        else:
+            raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+    return sets
+
+
+def _convert(fw: Framework, value: Any, dtype: str) -> Any:
+    if isinstance(value, list):
+        return [_convert(fw, v, dtype) for v in value]
+    if value.dtype.kind == "f":
+        value = value.astype(dtype)
+    return fw.tensor(value)
+
+
+# ------------------------------------------------------------------ training steps
+def _gan_step(fw: Framework, G: Any, D: Any, opt_g: Any, opt_d: Any, dtype: str) -> Callable:
+    """One D step and one non-saturating G step with BCE-with-logits (fresh noise for G)."""
+    cache: dict[tuple, Any] = {}
+
+    def labels(n: int) -> tuple[Any, Any]:
+        if n not in cache:
+            cache[n] = (
+                fw.tensor(np.ones((n, 1), dtype)),
+                fw.tensor(np.zeros((n, 1), dtype)),
+            )
+        return cache[n]
+
+    def step(inp: dict) -> tuple[Any, Any]:
+        x, zd, zg = inp["x"], inp["zd"], inp["zg"]
+        ones, zeros = labels(x.shape[0])
+        fake = G(zd).detach()
+        loss_d = fw.bce_logits(D(x), ones) + fw.bce_logits(D(fake), zeros)
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = fw.bce_logits(D(G(zg)), ones)
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        return loss_d, loss_g
+
+    return step
+
+
+def _wgan_gp_step(fw: Framework, G: Any, D: Any, opt_g: Any, opt_d: Any, dtype: str) -> Callable:
+    """N_CRITIC critic steps with gradient penalty, then one generator step."""
+
+    def step(inp: dict) -> tuple[Any, Any]:
+        for x, zd, eps in zip(inp["x"], inp["zd"], inp["eps"]):
+            fake = G(zd).detach()
+            x_hat = (eps * x + (1.0 - eps) * fake).detach().requires_grad_(True)
+            (g,) = fw.grad(D(x_hat).sum(), x_hat, create_graph=True)
+            gp = ((g.norm(2, dim=1) - 1.0) ** 2).mean() * GP_LAMBDA
+            loss_d = D(fake).mean() - D(x).mean() + gp
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+        loss_g = -D(G(inp["zg"])).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        return loss_d, loss_g
+
+    return step
+
+
+def _cnn_step(fw: Framework, net: Any, opt: Any) -> Callable:
+    def step(inp: dict) -> tuple[Any]:
+        loss = fw.cross_entropy(net(inp["x"]), inp["y"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return (loss,)
+
+    return step
+
+
+class Side:
+    """One framework's models, optimisers and inputs for one workload.
+
+    ``step()`` runs one iteration on the next pre-generated input set and returns the loss
+    tensors (D then G, or the classifier's loss).
+    """
+
+    def __init__(
+        self, workload: str, fw: Framework, models: dict[str, Any], step_fn: Callable, inputs: list
+    ) -> None:
+        self.workload, self.fw, self.models = workload, fw, models
+        self.step_fn, self.inputs, self.i = step_fn, inputs, 0
+
+    def step(self) -> tuple[Any, ...]:
+        inp = self.inputs[self.i % len(self.inputs)]
+        self.i += 1
+        return self.step_fn(inp)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every parameter and buffer as a NumPy copy, keys ``"G.0.weight"`` etc."""
+        return {
+            f"{m}.{k}": Framework.to_numpy(v)
+            for m, model in self.models.items()
+            for k, v in model.state_dict().items()
+        }
+
+    def set_dropout(self, active: bool) -> None:
+        """Dropout layers to training (active) or eval (identity) mode; others unchanged."""
+        for model in self.models.values():
+            for mod in model.modules():
+                if isinstance(mod, self.fw.nn.Dropout):
+                    mod.train(active)
+
+
+def build_side(
+    name: str,
+    framework: str,
+    batch: int | None = None,
+    *,
+    state: dict[str, np.ndarray] | None = None,
+    seed: int = 0,
+    dropout: bool = True,
+    dtype: str = "float32",
+) -> Side:
+    """Models, optimisers, inputs and the step of workload ``name`` for one framework.
+
+    Weights come from ``state`` (as returned by :meth:`Side.state`) when given, else from
+    the framework's own initialisation seeded with ``seed``. ``dropout=False`` puts the CNN's
+    dropout in eval mode (the identity) so both sides are deterministic. ``dtype``
+    ("float32" or "float64") is the precision of weights, optimiser state and inputs.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+    batch = BATCH[name] if batch is None else batch
+    fw = Framework(framework)
+    fw.manual_seed(seed)
+    models = MODELS[name](fw.nn)
+    for m, model in models.items():
+        model.train()
+        if state is not None:
+            prefix = m + "."
+            sd = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            if framework == "torch":
+                sd = {k: fw.lib.from_numpy(np.array(v)) for k, v in sd.items()}
+            model.load_state_dict(sd)
+        if dtype == "float64":
+            model.double()
+    Adam = fw.optim.Adam
+    if name == "cnn":
+        step_fn = _cnn_step(fw, models["net"], Adam(models["net"].parameters(), lr=1e-3))
+    else:
+        lr, betas = (1e-4, (0.5, 0.9)) if name == "wgan_gp" else (2e-4, (0.5, 0.999))
+        G, D = models["G"], models["D"]
+        opt_g = Adam(G.parameters(), lr=lr, betas=betas)
+        opt_d = Adam(D.parameters(), lr=lr, betas=betas)
+        make = _wgan_gp_step if name == "wgan_gp" else _gan_step
+        step_fn = make(fw, G, D, opt_g, opt_d, dtype)
+    inputs = [
+        {k: _convert(fw, v, dtype) for k, v in s.items()} for s in make_inputs(name, batch, seed)
+    ]
+    side = Side(name, fw, models, step_fn, inputs)
+    side.set_dropout(dropout)
+    return side
+
+
+def build_pair(
+    name: str,
+    batch: int | None = None,
+    *,
+    seed: int = 0,
+    dropout: bool = True,
+    dtype: str = "float32",
+) -> tuple[Side, Side]:
+    """(tapegrad side, PyTorch side) of workload ``name`` with identical weights and inputs.
+
+    PyTorch initialises the weights (its default init, seeded with ``seed``, in float32);
+    tapegrad loads them with ``load_state_dict``; both are then cast to ``dtype``.
+    """
+    pt = build_side(name, "torch", batch, seed=seed, dropout=dropout, dtype=dtype)
+    kw = dict(state=pt.state(), seed=seed, dropout=dropout, dtype=dtype)
+    tg = build_side(name, "tapegrad", batch, **kw)
+    return tg, pt
+
+
+def max_abs_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[float, str]:
+    """Largest absolute difference over the common entries of two states, and its key.
+
+    NaN counts as infinitely different; entries of different shapes count as ``inf``.
+    """
+    worst, worst_key = 0.0, ""
+    for k in sorted(set(a) & set(b)):
+        x, y = a[k].astype(np.float64), b[k].astype(np.float64)
+        if x.shape != y.shape:
+            d = float("inf")
+        else:
+            d = float(np.max(np.abs(x - y))) if x.size else 0.0
+            d = float("inf") if np.isnan(d) else d
+        if d > worst:
+            worst, worst_key = d, k
+    return worst, worst_key
+
+
+def compare(tg: Side, pt: Side, tol: float = TOL) -> dict[str, Any]:
+    """Run one iteration on each side and compare losses and every parameter and buffer.
+
+    Returns a dict: ``ok``, ``losses`` (tapegrad, torch pairs), ``max_loss_diff`` (relative
+    to max(1, |loss|)), ``max_param_diff`` (max absolute difference over all parameters and
+    buffers after the update), ``worst`` (where), ``states`` (both states after the
+    iteration) and ``message`` (why it failed, or "").
+    """
+    before = pt.state()
+    lt = [float(v.item()) for v in tg.step()]
+    lp = [float(v.item()) for v in pt.step()]
+    st, sp = tg.state(), pt.state()
+    msgs = []
+    if set(st) != set(sp):
+        msgs.append(f"state keys differ: {sorted(set(st) ^ set(sp))}")
+    worst, worst_key = max_abs_diff(st, sp)
+    if not worst <= tol:
+        msgs.append(f"parameters differ after one iteration: max |diff| {worst:.2e} at {worst_key}")
+    loss_diff = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(lt, lp))
+    if not loss_diff <= tol:
+        msgs.append(f"losses differ: tapegrad {lt} vs torch {lp}")
+    # Every model must change in the PyTorch iteration, or the step is miswired. (Single
+    # entries may legitimately stay: WGAN's critic loss does not depend on D's last bias.)
+    frozen = [
+        m
+        for m in pt.models
+        if all(np.array_equal(v, before[k]) for k, v in sp.items() if k.startswith(m + "."))
+    ]
+    if frozen:
+        msgs.append(f"not updated by the PyTorch iteration: {frozen}")
+    return {
+        "ok": not msgs,
+        "losses": list(zip(lt, lp)),
+        "max_loss_diff": loss_diff,
+        "max_param_diff": worst,
+        "worst": worst_key,
+        "states": (st, sp),
+        "message": "; ".join(msgs),
+    }
+
+
+def check_workload(name: str, batch: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """The correctness check before timing: one iteration from identical weights and inputs.
+
+    Runs it in float32 (the timed precision) and in float64 on both sides, dropout off.
+    Passes if the float32 check holds (parameters to 1e-4, losses to 1e-4 relative), or, if
+    not, when the float64 check holds and tapegrad's float32 parameters are within 1e-4 of
+    the float64 result, i.e. the float32 difference is PyTorch's rounding, not tapegrad's
+    (PyTorch's float32 CPU batch-norm backward is off by up to ~4e-3 relative in dcgan28,
+    and Adam's first step, about ``lr * sign(grad)``, turns a sign change of a small gradient
+    into a 2 * lr difference). Returns a JSON-ready dict; ``sides`` holds the float32 sides.
+    """
+    tg, pt = build_pair(name, batch, seed=seed, dropout=False)
+    r32 = compare(tg, pt)
+    r64 = compare(*build_pair(name, batch, seed=seed, dropout=False, dtype="float64"))
+    ref = r64["states"][1]
+    tg_ref = max_abs_diff(r32["states"][0], ref)
+    pt_ref = max_abs_diff(r32["states"][1], ref)
+    ok = r32["ok"] or (r64["ok"] and tg_ref[0] <= TOL)
+    out: dict[str, Any] = {"ok": ok, "sides": (tg, pt)}
+    for tag, r in (("float32", r32), ("float64", r64)):
+        out[tag] = {k: v for k, v in r.items() if k != "states"}
+    out["float32_vs_float64_ref"] = {"tapegrad": tg_ref, "torch": pt_ref}
+    if not ok:
+        out["message"] = f"float32: {r32['message']}; float64: {r64['message'] or 'ok'}"
+    return out
+
+
+def describe_check(chk: dict[str, Any]) -> str:
+    """Two or three lines saying what :func:`check_workload` found."""
+    c32, c64 = chk["float32"], chk["float64"]
+    losses = ", ".join(f"{a:.6f}/{b:.6f}" for a, b in c32["losses"])
+    tg_ref, pt_ref = (
+        chk["float32_vs_float64_ref"]["tapegrad"],
+        chk["float32_vs_float64_ref"]["torch"],
+    )
+    lines = [
+        f"check {'ok' if chk['ok'] else 'FAILED'}: float32 losses tg/torch {losses}; max |param "
+        f"diff| float32 {c32['max_param_diff']:.1e} ({c32['worst'] or '-'}), float64 "
+        f"{c64['max_param_diff']:.1e} ({c64['worst'] or '-'})",
+        f"float32 vs the float64 result: tapegrad {tg_ref[0]:.1e} ({tg_ref[1] or '-'}), "
+        f"torch {pt_ref[0]:.1e} ({pt_ref[1] or '-'})",
+    ]
+    if chk["ok"] and not c32["ok"]:
+        lines.append(
+            "float32 sides differ by more than 1e-4, but tapegrad's float32 result is within "
+            "1e-4 of the float64 one: accepted (the difference is PyTorch's float32 rounding)"
+        )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ FLOP counts
+# Forward FLOPs per sample of each GEMM-like layer (2 * multiply-adds), in network order.
+_MLP_G = [2 * 100 * 128, 2 * 128 * 784]
+_MLP_D = [2 * 784 * 128, 2 * 128 * 64, 2 * 64 * 1]
+_DC_G = [2 * 100 * 6272, 2 * 128 * 7 * 7 * 64 * 4 * 4, 2 * 64 * 14 * 14 * 1 * 4 * 4]
+_DC_D = [2 * 1 * 4 * 4 * 64 * 14 * 14, 2 * 64 * 4 * 4 * 128 * 7 * 7, 2 * 6272 * 1]
+_CNN = [2 * 1 * 9 * 32 * 28 * 28, 2 * 32 * 9 * 64 * 14 * 14, 2 * 3136 * 128, 2 * 128 * 10]
+
+
+def _fwd(layers: list[int], b: int) -> int:
+    return b * sum(layers)
+
+
+def _bwd(layers: list[int], b: int, input_grad: bool) -> int:
+    """Weight gradients (1x forward) for all layers, input gradients (1x) for all but the
+    first layer unless the network's input needs a gradient."""
+    return b * (2 * sum(layers) - (0 if input_grad else layers[0]))
+
+
+def iteration_flops(name: str, batch: int | None = None) -> int:
+    """Matmul/conv FLOPs of one iteration of ``name`` (see the README for the counting).
+
+    Elementwise work, reductions, pooling, batch norm and the optimiser are not counted.
+    For ``wgan_gp`` the gradient penalty's double backward is approximated (see below).
+    """
+    b = BATCH[name] if batch is None else batch
+    if name == "cnn":
+        return _fwd(_CNN, b) + _bwd(_CNN, b, False)
+    g, d = (_DC_G, _DC_D) if name == "dcgan28" else (_MLP_G, _MLP_D)
+    # G step: G forward, D forward, D backward into its input, G backward.
+    g_step = _fwd(g, b) + _fwd(d, b) + _bwd(d, b, True) + _bwd(g, b, False)
+    d_on_data = _fwd(d, b) + _bwd(d, b, False)  # D on real or detached fake data
+    if name != "wgan_gp":
+        return _fwd(g, b) + 2 * d_on_data + g_step
+    # Critic step: G forward (detached), D on real and on fake, and the penalty: D forward on
+    # x_hat, the input-gradient pass (1x forward, create_graph) and its double backward,
+    # counted as 2x forward (a weight-gradient and an upstream-gradient GEMM per GEMM of the
+    # input-gradient pass). Backprop of zeros through D(x_hat)'s forward graph is not counted.
+    penalty = _fwd(d, b) + _fwd(d, b) + 2 * _fwd(d, b)
+    critic = _fwd(g, b) + 2 * d_on_data + penalty
+    return N_CRITIC * critic + g_step
+
+
+# ------------------------------------------------------------------ memory
+def _status_kb(field_name: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field_name}")
+
+
+def measure_memory(name: str, framework: str, iters: int, warmup: int = 2) -> dict[str, Any]:
+    """Peak RSS growth of ``iters`` iterations of one side, in this process (Linux).
+
+    Builds the side with the framework's own initialisation, runs ``warmup`` iterations,
+    reads VmRSS, resets VmHWM (``5`` to /proc/self/clear_refs), runs ``iters`` iterations
+    and returns VmHWM minus that RSS in MB, with the RSS values themselves.
+    """
+    rss_start = _status_kb("VmRSS")
+    side = build_side(name, framework)
+    rss_built = _status_kb("VmRSS")
+    for _ in range(warmup):
+        side.step()
+    rss_before = _status_kb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    hwm_reset = _status_kb("VmHWM")
+    for _ in range(iters):
+        side.step()
+    hwm = _status_kb("VmHWM")
+    return {
+        "peak_mb": (hwm - rss_before) / 1024,
+        "rss_import_mb": rss_start / 1024,
+        "rss_built_mb": rss_built / 1024,
+        "rss_before_mb": rss_before / 1024,
+        "hwm_mb": hwm / 1024,
+        "hwm_reset_ok": abs(hwm_reset - rss_before) < 4096,
+        "iters": iters,
+        "torch_imported": "torch" in sys.modules,
+    }
+
+
+def _memory_in_subprocess(name: str, framework: str, iters: int) -> dict[str, Any]:
+    # glibc keeps freed heap memory and raises its mmap threshold after large frees, so the
+    # RSS before the timed iterations would include last iteration's temporaries; a fixed
+    # threshold makes large arrays mmap'ed and returned at free on both sides.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
+    cmd = [sys.executable, os.path.abspath(__file__), "--mem-child", name]
+    cmd += ["--framework", framework, "--mem-iters", str(iters)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ timing
+def gemm_peak_gflops(n: int = 1024, reps: int = 5) -> float:
+    """Best-of-``reps`` float32 NumPy GEMM rate (n x n x n) in GFLOP/s, this process."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), np.float32)
+    np.matmul(a, b, out=out)
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def time_pair(tg: Side, pt: Side, pairs: int, inner: int, warmup: int) -> dict[str, Any]:
+    """Interleaved timing: per pair, ``inner`` tapegrad iterations then ``inner`` PyTorch.
+
+    ``inner <= 0`` picks it from the warm-up: about SAMPLE_S seconds per sample for the
+    slower side (1 to 50 iterations). Returns the per-sample ms per iteration of each side
+    and the summary statistics.
+    """
+    clock = time.perf_counter
+    spent = [0.0, 0.0]
+    for _ in range(max(warmup, 1 if inner <= 0 else 0)):
+        for j, side in enumerate((tg, pt)):
+            t0 = clock()
+            side.step()
+            spent[j] = clock() - t0  # the last warm-up iteration, the least disturbed
+    if inner <= 0:
+        inner = int(min(max(round(SAMPLE_S / max(spent)), 1), 50))
+    a_ms, b_ms = [], []
+    # CPU time of this process too: on a shared machine a neighbour's load stretches
+    # the wall time of whichever side it hits, but not the CPU time each side uses.
+    a_cpu, b_cpu = [], []
+    cpu = time.process_time
+    for _ in range(pairs):
+        t0, c0 = clock(), cpu()
+        for _ in range(inner):
+            tg.step()
+        t1, c1 = clock(), cpu()
+        for _ in range(inner):
+            pt.step()
+        t2, c2 = clock(), cpu()
+        a_ms.append((t1 - t0) * 1e3 / inner)
+        b_ms.append((t2 - t1) * 1e3 / inner)
+        a_cpu.append((c1 - c0) * 1e3 / inner)
+        b_cpu.append((c2 - c1) * 1e3 / inner)
+    a, b = np.array(a_ms), np.array(b_ms)
+    ratio = a / b
+    q1, q3 = np.percentile(ratio, [25, 75])
+    cpu_ratio = np.array(a_cpu) / np.maximum(np.array(b_cpu), 1e-9)
+    return {
+        "cpu_ratio": float(np.median(cpu_ratio)),
+        "cpu_ratio_iqr": [float(v) for v in np.percentile(cpu_ratio, [25, 75])],
+        "tapegrad_cpu_ms": float(np.median(a_cpu)),
+        "torch_cpu_ms": float(np.median(b_cpu)),
+        "tapegrad_ms": float(np.median(a)),
+        "torch_ms": float(np.median(b)),
+        "ratio": float(np.median(ratio)),
+        "ratio_iqr": [float(q1), float(q3)],
+        "samples_tapegrad_ms": a_ms,
+        "samples_torch_ms": b_ms,
+        "pairs": pairs,
+        "inner": inner,
+    }
+
+
+def run_workload(name: str, args: argparse.Namespace, peak: float) -> dict[str, Any]:
+    """Check, time and (unless --no-memory) measure the memory of one workload."""
+    res: dict[str, Any] = {"batch": BATCH[name], "target_ratio": TARGETS[name]}
+    print(f"  {name} (batch {BATCH[name]})", flush=True)
+    chk = check_workload(name)
+    tg, pt = chk.pop("sides")
+    res["check"] = chk
+    print("    " + describe_check(chk).replace("\n", "\n    "), flush=True)
+    if not chk["ok"]:
+        print(f"    CHECK FAILED, workload skipped: {chk['message']}", flush=True)
+        res["status"] = "check failed"
+        return res
+    tg.set_dropout(True)
+    pt.set_dropout(True)
+    tm = time_pair(tg, pt, args.pairs, args.inner, args.warmup)
+    res.update(tm)
+    flops = iteration_flops(name)
+    res["gflop_per_iter"] = flops / 1e9
+    res["tapegrad_gflops"] = flops / tm["tapegrad_ms"] / 1e6
+    res["torch_gflops"] = flops / tm["torch_ms"] / 1e6
+    res["tapegrad_pct_peak"] = 100 * res["tapegrad_gflops"] / peak
+    res["torch_pct_peak"] = 100 * res["torch_gflops"] / peak
+    q1, q3 = tm["ratio_iqr"]
+    print(
+        f"    tapegrad {tm['tapegrad_ms']:.3f} ms/it   torch {tm['torch_ms']:.3f} ms/it   "
+        f"ratio {tm['ratio']:.2f} (IQR {q1:.2f}-{q3:.2f}; target <= {TARGETS[name]}; "
+        f"{args.pairs} pairs x {tm['inner']} it)",
+        flush=True,
+    )
+    c1, c3 = tm["cpu_ratio_iqr"]
+    print(
+        f"    CPU time: tapegrad {tm['tapegrad_cpu_ms']:.3f} ms/it   torch "
+        f"{tm['torch_cpu_ms']:.3f} ms/it   ratio {tm['cpu_ratio']:.2f} (IQR {c1:.2f}-{c3:.2f})",
+        flush=True,
+    )
+    print(
+        f"    {flops / 1e9:.4f} GFLOP/it: tapegrad {res['tapegrad_gflops']:.2f} GFLOP/s "
+        f"({res['tapegrad_pct_peak']:.0f}% of peak), torch {res['torch_gflops']:.2f} GFLOP/s "
+        f"({res['torch_pct_peak']:.0f}%)",
+        flush=True,
+    )
+    del tg, pt
+    if not args.no_memory:
+        mem = {f: _memory_in_subprocess(name, f, args.mem_iters) for f in ("tapegrad", "torch")}
+        res["memory"] = mem
+        if "error" in mem["tapegrad"] or "error" in mem["torch"]:
+            print(f"    memory: failed: {mem}", flush=True)
+        else:
+            a, b = mem["tapegrad"]["peak_mb"], mem["torch"]["peak_mb"]
+            res["mem_ratio"] = a / b if b > 0 else float("nan")
+            print(
+                f"    peak memory over {args.mem_iters} it: tapegrad {a:.1f} MB, torch "
+                f"{b:.1f} MB, ratio {res['mem_ratio']:.2f} (target <= {MEM_TARGET}); "
+                f"RSS before: {mem['tapegrad']['rss_before_mb']:.0f} / "
+                f"{mem['torch']['rss_before_mb']:.0f} MB",
+                flush=True,
+            )
+    res["status"] = "ok"
+    return res
+
+
+# ------------------------------------------------------------------ profile
+def profile(name: str, seconds: float = 4.0) -> None:
+    """cProfile of tapegrad iterations of ``name`` (tapegrad's own init, no torch)."""
+    import cProfile
+    import pstats
+
+    side = build_side(name, "tapegrad")
+    for _ in range(3):
+        side.step()
+    t0 = time.perf_counter()
+    k = 0
+    while time.perf_counter() - t0 < 1.0 or k < 3:
+        side.step()
+        k += 1
+    per_it = (time.perf_counter() - t0) / k
+    n = int(min(max(seconds / per_it, 5), 500))
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    for _ in range(n):
+        side.step()
+    prof.disable()
+    t_prof = (time.perf_counter() - t0) / n
+    print(
+        f"{name}: tapegrad {per_it * 1e3:.3f} ms/it without the profiler "
+        f"({t_prof * 1e3:.3f} ms/it under it); cProfile of {n} iterations, top 25 by tottime:"
+    )
+    pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(25)
+
+
+# ------------------------------------------------------------------ driver
+def _parse(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--pairs", type=int, default=30, help="timed A/B pairs per workload")
+    ap.add_argument(
+        "--inner",
+        type=int,
+        default=0,
+        help=f"iterations per timed sample (default 0: about {SAMPLE_S} s per sample)",
+    )
+    ap.add_argument("--warmup", type=int, default=5, help="untimed iterations per side first")
+    ap.add_argument("--only", help=f"comma-separated subset of {','.join(WORKLOADS)}")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    ap.add_argument("--mem-iters", type=int, default=5, help="iterations of the memory runs")
+    ap.add_argument("--json", help="write all results to this file (atomically)")
+    ap.add_argument("--quick", action="store_true", help="3 pairs x 2 it, for smoke tests")
+    ap.add_argument("--profile", metavar="WORKLOAD", help="cProfile tapegrad iterations")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--child-json", help=argparse.SUPPRESS)
+    ap.add_argument("--mem-child", help=argparse.SUPPRESS)
+    ap.add_argument("--profile-child", help=argparse.SUPPRESS)
+    ap.add_argument("--framework", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.pairs, args.inner, args.warmup, args.mem_iters = 3, 2, 1, 2
+    names = WORKLOADS if not args.only else tuple(s.strip() for s in args.only.split(","))
+    for n in names + ((args.profile,) if args.profile else ()):
+        if n not in WORKLOADS:
+            ap.error(f"unknown workload {n!r}; choose from {', '.join(WORKLOADS)}")
+    args.names = names
+    return args
+
+
+def _set_threads(t: int) -> None:
+    for v in THREAD_VARS:  # already set by the parent; repeated for a direct child run
+        os.environ[v] = str(t)
+
+
+def _child(args: argparse.Namespace) -> None:
+    import torch
+
+    import tapegrad
+
+    torch.set_num_threads(args.child)
+    peak = gemm_peak_gflops()
+    print(
+        f"threads={args.child}  (numpy {np.__version__}, torch {torch.__version__}, tapegrad "
+        f"{getattr(tapegrad, '__version__', '?')}, python {platform.python_version()}, "
+        f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}); "
+        f"NumPy sgemm 1024^3 peak {peak:.1f} GFLOP/s",
+        flush=True,
+    )
+    run = {"threads": args.child, "gemm_peak_gflops": peak, "load_avg": os.getloadavg()}
+    run["workloads"] = {name: run_workload(name, args, peak) for name in args.names}
+    run["load_avg_end"] = os.getloadavg()
+    if args.child_json:
+        with open(args.child_json, "w") as f:
+            json.dump(run, f)
+
+
+def _fmt_row(name: str, r: dict[str, Any]) -> str:
+    if r.get("status") != "ok":
+        return f"| {name} | {r.get('status', '?')} | | | | | | | | |"
+    q1, q3 = r["ratio_iqr"]
+    mem = r.get("memory", {})
+    if "mem_ratio" in r:
+        mb = f"{mem['tapegrad']['peak_mb']:.1f} / {mem['torch']['peak_mb']:.1f}"
+        mr = f"{r['mem_ratio']:.2f}"
+    else:
+        mb, mr = "-", "-"
+    return (
+        f"| {name} | {r['tapegrad_ms']:.2f} | {r['torch_ms']:.2f} | "
+        f"{r['ratio']:.2f} ({q1:.2f}-{q3:.2f}) | {r['cpu_ratio']:.2f} | <= {r['target_ratio']} | "
+        f"{r['tapegrad_gflops']:.1f} / {r['torch_gflops']:.1f} | "
+        f"{r['tapegrad_pct_peak']:.0f} / {r['torch_pct_peak']:.0f} | {mb} | {mr} |"
+    )
+
+
+def summary_table(runs: list[dict[str, Any]]) -> str:
+    """The final Markdown table, one block per thread count."""
+    lines = []
+    for run in runs:
+        lines.append(
+            f"\nthreads={run['threads']} (NumPy sgemm peak {run['gemm_peak_gflops']:.1f} "
+            f"GFLOP/s; memory target: ratio <= {MEM_TARGET})\n"
+        )
+        lines.append(
+            "| workload | tapegrad ms | torch ms | ratio (IQR) | CPU-time ratio | target "
+            "| GFLOP/s tg / torch "
+            "| % peak tg / torch | peak MB tg / torch | mem ratio |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|---|---|")
+        lines += [_fmt_row(n, r) for n, r in run["workloads"].items()]
+    return "\n".join(lines)
+
+
+def _write_json_atomic(path: str, obj: Any) -> None:
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".gan_workloads.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would carry over to the result
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any] | None:
+    """Parse options; run one child per thread count (or the profile); print the summary.
+
+    Returns the results dict (also written to ``--json``), or None for a child or profile.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parse(argv)
+    if args.profile_child:  # a process that imports tapegrad only
+        profile(args.profile_child)
+        assert "torch" not in sys.modules, "the profiled process imported torch"
+        return None
+    if args.mem_child:
+        print(json.dumps(measure_memory(args.mem_child, args.framework, args.mem_iters)))
+        return None
+    if args.child is not None:
+        _set_threads(args.child)
+        _child(args)
+        return None
+    counts = [int(t) for t in args.threads.split(",")]
+    if args.profile:
+        counts = counts[:1]
+    runs = []
+    for t in counts:
+        env = dict(os.environ, **{v: str(t) for v in THREAD_VARS})
+        cmd = [sys.executable, os.path.abspath(__file__)]
+        if args.profile:
+            subprocess.run(cmd + ["--profile-child", args.profile], env=env, check=True)
+            return None
+        fd, child_json = tempfile.mkstemp(prefix="gan_workloads.", suffix=".json")
+        os.close(fd)
+        cmd += ["--child", str(t), "--child-json", child_json, "--pairs", str(args.pairs)]
+        cmd += ["--inner", str(args.inner), "--warmup", str(args.warmup)]
+        cmd += ["--mem-iters", str(args.mem_iters), "--only", ",".join(args.names)]
+        if args.no_memory:
+            cmd += ["--no-memory"]
+        sys.stdout.flush()
+        try:
+            subprocess.run(cmd, env=env, check=True)
+            with open(child_json) as f:
+                runs.append(json.load(f))
+        finally:
+            os.unlink(child_json)
+    print(summary_table(runs), flush=True)
+    results = {
+        "meta": {
+            "argv": argv,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "targets": TARGETS,
+            "mem_target": MEM_TARGET,
+        },
+        "runs": runs,
+    }
+    if args.json:
+        _write_json_atomic(args.json, results)
+    failed = [n for run in runs for n, r in run["workloads"].items() if r["status"] != "ok"]
+    if failed:
+        print(f"\ncheck failed for: {', '.join(sorted(set(failed)))}", flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    results = main()
+    if results is not None and any(
+        r["status"] != "ok" for run in results["runs"] for r in run["workloads"].values()
+    ):
+        sys.exit(1)
