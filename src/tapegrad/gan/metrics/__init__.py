@@ -8,7 +8,10 @@
 * :mod:`.modes`: class histograms, modes covered, KL to uniform, PacGAN's 2-D mixture
   metrics, Stacked MNIST, and ``mean_std_over_seeds``;
 * ``reference()``: the reference values of docs/metrics.md (real-vs-real floor and
-  corrupted images), stored in ``reference_v1.json``.
+  corrupted images), stored in ``reference_v1.json``; ``mixture_reference(data)``:
+  PacGAN's published 2-D mixture results;
+* ``predict_from_features``: the classifier's digits from its feature layer (no second
+  pass over the images).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .classifier import (
     FEATURE_DIM,
@@ -52,6 +57,51 @@ def reference() -> dict[str, Any]:
         return json.load(f)
 
 
+# Lin et al. 2018 (PacGAN), Table 1: means over 10 runs of 400,000 steps (docs/gan_mixture.md).
+# The paper gives no reverse KL for the ring.
+_PACGAN = {
+    "grid": {"model": "PacGAN4", "modes": 24.8, "high_quality_fraction": 0.936, "reverse_kl": 0.04},
+    "ring": {"model": "PacGAN2", "modes": 7.9, "high_quality_fraction": 0.956, "reverse_kl": None},
+}
+
+
+def mixture_reference(data: str) -> dict[str, Any]:
+    """PacGAN's published result on a 2-D mixture (``'ring'`` or ``'grid'``).
+
+    Returns ``{"model", "modes", "high_quality_fraction", "reverse_kl", "source"}``
+    (``reverse_kl`` None where the paper gives none); the keys match
+    :func:`mixture_metrics`. ValueError for another name.
+    """
+    if data not in _PACGAN:
+        raise ValueError(f"mixture_reference: no published reference for {data!r} (ring, grid)")
+    return {
+        **_PACGAN[data],
+        "source": "Lin et al. 2018 (PacGAN), Table 1: mean of 10 runs of 400,000 steps",
+    }
+
+
+def predict_from_features(feats: Any) -> np.ndarray:
+    """The digits :func:`predict` gives, from :func:`features`' output ``(N, 128)``: int64 ``(N,)``.
+
+    Runs only the classifier's head (ReLU, dropout in eval mode, fc), in float32 as the full
+    forward does, so the labels are those of :func:`predict` on the same images.
+    """
+    from ...autograd.grad_mode import no_grad
+    from ...nn import functional as F
+    from ...tensor import _wrap
+
+    f = np.asarray(getattr(feats, "data", feats))
+    if f.ndim != 2 or f.shape[1] != FEATURE_DIM:
+        raise ValueError(
+            f"predict_from_features: expected features (N, {FEATURE_DIM}), got shape {f.shape}"
+        )
+    model = load_classifier()
+    head = next(model.parameters()).dtype
+    with no_grad():
+        z = model.fc2(model.drop(F.relu(_wrap(np.ascontiguousarray(f, dtype=head))))).data
+    return z.argmax(axis=1).astype(np.int64)
+
+
 __all__ = [
     "VERSION",
     "SHA256",
@@ -82,4 +132,6 @@ __all__ = [
     "stacked_mnist_metrics",
     "mean_std_over_seeds",
     "reference",
+    "mixture_reference",
+    "predict_from_features",
 ]
