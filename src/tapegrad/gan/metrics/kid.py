@@ -33,7 +33,11 @@ class KIDResult(NamedTuple):
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``(x y^T / D + 1)^3`` for ``x`` ``(N, D)`` and ``y`` ``(M, D)``: ``(N, M)`` float64."""
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    k = x @ y.T
+    k /= x.shape[1]
+    k += 1.0
+    # k * k * k: NumPy's ** 3 goes through pow, three times slower than the product
+    return k * k * k
 
 
 def mmd2_unbiased(x: Any, y: Any) -> float:
