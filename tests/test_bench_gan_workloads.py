@@ -111,3 +111,28 @@ def test_summary_table_and_atomic_json(tmp_path):
     bench._write_json_atomic(str(path), {"runs": runs})
     assert json.loads(path.read_text()) == {"runs": runs}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_profile_categories_split_numpy_time_by_caller():
+    class FakeStats:
+        stats = {
+            ("/r/src/tapegrad/ops/conv.py", 1, "f"): (1, 1, 2.0, 2.0, {}),
+            ("/r/src/tapegrad/autograd/engine.py", 9, "run"): (1, 1, 0.5, 9.0, {}),
+            ("~", 0, "<numpy call>"): (
+                3,
+                3,
+                3.0,
+                3.0,
+                {
+                    ("/r/src/tapegrad/optim/adam.py", 1, "g"): (1, 1, 1.0, 1.0),
+                    ("/r/src/tapegrad/ops/norm.py", 1, "h"): (2, 2, 2.0, 2.0),
+                },
+            ),
+        }
+
+    cats = bench.time_by_category(FakeStats())
+    assert cats[bench._category("tapegrad/ops/conv.py")] == 2.0
+    assert cats[bench._category("tapegrad/optim/adam.py")] == 1.0
+    assert cats[bench._category("tapegrad/ops/norm.py")] == 2.0
+    assert cats[bench._category("tapegrad/autograd/engine.py")] == 0.5
+    assert len(set(cats)) == 4
