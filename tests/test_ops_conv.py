@@ -237,6 +237,9 @@ POOL_CASES = [
     dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1), ceil_mode=True),
     dict(kernel_size=3, stride=1),
     dict(kernel_size=(3, 2), stride=2, dilation=(2, 1), padding=1),
+    # windows that tile the input (stride == kernel): the fast path
+    dict(kernel_size=(2, 3), stride=(2, 3)),
+    dict(kernel_size=3),
 ]
 
 
@@ -272,6 +275,32 @@ def test_max_pool2d_unbatched_noncontiguous_and_gradgrad():
     check_second_order_vs_torch(
         lambda a: tg.max_pool2d(a, 3, 1) ** 2, lambda a: F.max_pool2d(a, 3, 1) ** 2, [t.data]
     )
+
+
+def test_tiled_max_pool2d_second_order_and_ties():
+    # stride == kernel takes the tiled path; its scatter/gather pair must be each
+    # other's adjoint for second derivatives, and ties must go to the first maximum.
+    (t,) = _tensors(20, (2, 2, 6, 7))
+    assert gradgradcheck(lambda a: tg.max_pool2d(a, 2) ** 2, [t])
+    check_second_order_vs_torch(
+        lambda a: tg.max_pool2d(a, 2) ** 2, lambda a: F.max_pool2d(a, 2) ** 2, [t.data]
+    )
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 1] = x[0, 0, 0, 1] = 1.0  # two maxima in the first window
+    xt = tg.Tensor(x, requires_grad=True)
+    tg.max_pool2d(xt, 2).sum().backward()
+    xr = torch.tensor(x, requires_grad=True)
+    F.max_pool2d(xr, 2).sum().backward()
+    np.testing.assert_array_equal(xt.grad.data, xr.grad.numpy())
+    # An infinite upstream gradient lands on its argmax cell only (no inf * 0 = NaN).
+    x = np.random.default_rng(21).standard_normal((2, 3, 4, 6))
+    g = np.ones((2, 3, 2, 3))
+    g[0, 0, 0, 0] = np.inf
+    xt = tg.Tensor(x, requires_grad=True)
+    (gx,) = tg.grad(tg.max_pool2d(xt, 2), [xt], tg.Tensor(g))
+    xr = torch.tensor(x, requires_grad=True)
+    (gr,) = torch.autograd.grad(F.max_pool2d(xr, 2), [xr], torch.tensor(g))
+    np.testing.assert_array_equal(gx.data, gr.numpy())
 
 
 # ---------------------------------------------------------------- avg_pool2d

@@ -565,6 +565,77 @@ class _Gather(Function):
         return _Scatter(self.pos, self.in_shapes[0], self.unique)(g)
 
 
+def _tiled(g: _PoolGeom) -> bool:
+    """True when the windows tile the input: stride == kernel, no padding or dilation."""
+    (ho, wo), (kh, kw), (h, w) = g.out_hw, g.k, g.in_hw
+    return (
+        g.stride == g.k
+        and g.pad == (0, 0)
+        and g.dilation == (1, 1)
+        and ho * kh <= h
+        and wo * kw <= w
+    )
+
+
+def _tile_view(x: Any, g: _PoolGeom, writeable: bool = False) -> Any:
+    """View (N, C, Ho, kH, Wo, kW) of the tiled windows of x (N, C, H, W)."""
+    n, c = x.shape[:2]
+    (ho, wo), (kh, kw) = g.out_hw, g.k
+    s_n, s_c, s_h, s_w = x.strides
+    return _as_strided(
+        x, (n, c, ho, kh, wo, kw), (s_n, s_c, kh * s_h, s_h, kw * s_w, s_w), writeable=writeable
+    )
+
+
+class _TileScatter(Function):
+    """Tiled max pool's input gradient: each window's value goes to its argmax cell.
+
+    ``arg`` (N, C, Ho, Wo, uint8) holds the kernel offset of each window's maximum.
+    """
+
+    def __init__(self, arg: Any, geom: _PoolGeom, shape: tuple[int, ...]) -> None:
+        self.arg, self.geom, self.shape = arg, geom, shape
+
+    def forward(self, gy):
+        (ho, wo), (kh, kw) = self.geom.out_hw, self.geom.k
+        covered = self.shape[2:] == (ho * kh, wo * kw)
+        out = (xp.empty if covered else xp.zeros)(self.shape, dtype=gy.dtype)
+        view = _tile_view(out, self.geom, writeable=True)
+        # gy * 0 would put NaN beside an infinite gradient; masked copies are
+        # exact there, and slow, so they are kept for that case.
+        exact = not xp.isfinite(gy).all()
+        for k in range(kh * kw):
+            cell = view[:, :, :, k // kw, :, k % kw]
+            hit = self.arg == k
+            if exact:
+                cell[...] = 0
+                xp.copyto(cell, gy, where=hit)
+            else:
+                xp.multiply(gy, hit.view(xp.uint8), out=cell)
+        return out
+
+    def backward(self, gg):
+        return _TileGather(self.arg, self.geom)(gg)
+
+
+class _TileGather(Function):
+    """The adjoint of :class:`_TileScatter`: each window's value at its argmax cell."""
+
+    def __init__(self, arg: Any, geom: _PoolGeom) -> None:
+        self.arg, self.geom = arg, geom
+
+    def forward(self, x):
+        out = xp.zeros(self.arg.shape, dtype=x.dtype)
+        view = _tile_view(x, self.geom)
+        kw = self.geom.k[1]
+        for k in range(self.geom.k[0] * kw):
+            xp.copyto(out, view[:, :, :, k // kw, :, k % kw], where=self.arg == k)
+        return out
+
+    def backward(self, g):
+        return _TileScatter(self.arg, self.geom, self.in_shapes[0])(g)
+
+
 class MaxPool2d(Function):
     """Max over windows; remembers the argmax (first maximum in row-major window order)."""
 
@@ -574,9 +645,11 @@ class MaxPool2d(Function):
 
     def forward(self, x):
         g = self.geom
+        kh, kw = g.k
+        if _tiled(g) and kh * kw < 256:
+            return self._forward_tiled(x)
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         win = _windows(_padded(x, g, fill), g)
-        kh, kw = g.k
         # One pass per kernel offset over whole arrays: reducing the small
         # window axes of the strided view directly is many times slower.
         best = win[..., 0, 0].copy()
@@ -587,6 +660,28 @@ class MaxPool2d(Function):
             arg = xp.zeros(best.shape, dtype=xp.int8 if kh * kw < 128 else xp.int32)
             for k in range(kh * kw - 1, -1, -1):
                 xp.copyto(arg, k, where=win[..., k // kw, k % kw] == best)
+            self.arg = arg
+        return best
+
+    def _forward_tiled(self, x):
+        # Windows that tile the input (stride == kernel, no padding): a few
+        # whole-array passes over strided views, no padded copy. NumPy's masked
+        # copies (copyto with where=, np.where) are ten times slower than this
+        # uint8 arithmetic on these sizes.
+        g = self.geom
+        kh, kw = g.k
+        view = _tile_view(x, g)
+        planes = [view[:, :, :, k // kw, :, k % kw] for k in range(kh * kw)]
+        best = planes[0].copy()
+        for p in planes[1:]:
+            xp.maximum(best, p, out=best)
+        if self.want_index:
+            # arg = first k whose plane holds the max: walk down, overwriting.
+            last = kh * kw - 1
+            arg = xp.full(best.shape, last, dtype=xp.uint8)
+            for k in range(last - 1, -1, -1):
+                hit = (planes[k] == best).view(xp.uint8)
+                arg -= hit * (arg - xp.uint8(k))
             self.arg = arg
         return best
 
@@ -601,6 +696,8 @@ class MaxPool2d(Function):
 
     def backward(self, gy):
         g = self.geom
+        if self.arg.dtype == xp.uint8:  # the tiled path made it
+            return _TileScatter(self.arg, g, self.in_shapes[0])(gy)
         n, c, h, w = self.in_shapes[0]
         plane = xp.arange(n * c, dtype=xp.int64).reshape(n, c, 1, 1) * (h * w)
         pos = (plane + self.index()).reshape(-1)
