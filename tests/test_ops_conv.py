@@ -105,6 +105,17 @@ def test_conv_large_batches_are_chunked_with_the_same_result(monkeypatch):
         lambda *a: F.conv_transpose2d(*a, **kw),
         [x, wt, b],
     )
+    # grouped, and a wide kernel whose col2im puts the batch innermost
+    x, w = _arrays(32, np.float64, (5, 4, 6, 5), (6, 2, 3, 3))
+    kw = dict(groups=2, padding=1)
+    check_vs_torch(lambda *a: tg.conv2d(*a, **kw), lambda *a: F.conv2d(*a, **kw), [x, w])
+    x, w = _arrays(33, np.float64, (5, 2, 4, 4), (2, 3, 4, 4))
+    kw = dict(stride=2, padding=1)
+    check_vs_torch(
+        lambda *a: tg.conv_transpose2d(*a, **kw), lambda *a: F.conv_transpose2d(*a, **kw), [x, w]
+    )
+    xs, ws = _tensors(34, (4, 2, 5, 5), (3, 2, 3, 3))
+    assert gradgradcheck(lambda a, b: tg.conv2d(a, b, padding=1), [xs, ws])
 
 
 def test_conv2d_float32_stays_float32():

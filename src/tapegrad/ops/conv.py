@@ -93,15 +93,17 @@ class _ConvGeom:
 
 
 # ------------------------------------------------------- raw conv kernels
-#: Most elements one column matrix may hold (128 MiB in float32); a larger
-#: batch is processed in chunks of samples so memory stays bounded.
-_COLS_MAX = 1 << 25
+#: Most elements one column matrix may hold (4 MiB in float32). A larger batch
+#: is processed in chunks of samples: memory stays close to PyTorch's, and the
+#: columns of a chunk are still in cache when the matrix product reads them.
+#: Each chunk's product writes straight into its slice of the output.
+_COLS_MAX = 1 << 20
 
 
-def _batch_chunks(n: int, per_sample: int) -> list[slice] | None:
-    """Slices of the batch whose columns fit in _COLS_MAX, or None if all fit at once."""
+def _batch_chunks(n: int, per_sample: int) -> list[slice]:
+    """Slices of the batch whose columns fit in _COLS_MAX (one slice if all fit)."""
     if n <= 1 or n * per_sample <= _COLS_MAX:
-        return None
+        return [slice(0, n)]
     step = max(1, _COLS_MAX // max(per_sample, 1))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
@@ -128,99 +130,139 @@ def _im2col(x: Any, g: _ConvGeom) -> Any:
     return xp.ascontiguousarray(win).reshape(c * kh * kw, n * ho * wo)
 
 
-def _conv_fwd(x: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
-    """conv2d on arrays: x (N, C, H, W), w (O, C/G, kH, kW), b (O,) or None."""
+def _conv_fwd(x: Any, w: Any, b: Any, g: _ConvGeom, keep: list | None = None) -> Any:
+    """conv2d on arrays: x (N, C, H, W), w (O, C/G, kH, kW), b (O,) or None.
+
+    Returns (N, O, Ho, Wo) in (O, N, Ho, Wo) memory order: NumPy's elementwise
+    ops keep that order and the next convolution's im2col reads it in order,
+    so a copy into (N, O, Ho, Wo) order would only cost a pass over the output.
+    With ``keep`` (a list), the column matrix is appended to it for the weight
+    gradient, when the batch fitted in one chunk.
+    """
     n = x.shape[0]
     o = w.shape[0]
     grp = g.groups
     ho, wo = g.out_hw
-    chunks = _batch_chunks(n, x.shape[1] * g.k[0] * g.k[1] * ho * wo)
-    if chunks:
-        out = xp.empty((n, o, ho, wo), dtype=x.dtype)
-        for sl in chunks:
-            out[sl] = _conv_fwd(x[sl], w, b, g)
-        return out
-    cols = _im2col(x, g)
-    if grp == 1:
-        y = w.reshape(o, -1) @ cols
-    else:
-        y = (w.reshape(grp, o // grp, -1) @ cols.reshape(grp, -1, cols.shape[1])).reshape(o, -1)
+    span = ho * wo
+    chunks = _batch_chunks(n, x.shape[1] * g.k[0] * g.k[1] * span)
+    y = xp.empty((o, n * span), dtype=xp.result_type(x.dtype, w.dtype))
+    for sl in chunks:
+        cols = _im2col(x[sl], g)
+        if keep is not None and len(chunks) == 1:
+            keep.append(cols)
+        cs = slice(sl.start * span, sl.stop * span)
+        if grp == 1:
+            xp.matmul(w.reshape(o, -1), cols, out=y[:, cs])
+        else:
+            xp.matmul(
+                w.reshape(grp, o // grp, -1),
+                cols.reshape(grp, -1, cols.shape[1]),
+                out=y.reshape(grp, o // grp, -1)[:, :, cs],
+            )
     if b is not None:
         y += b[:, None]
-    return xp.ascontiguousarray(y.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+    return y.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
 
 
 def _conv_adj(gy: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
     """The adjoint of conv2d in its input (= conv_transpose2d): gy (N, O, Ho, Wo) -> (N, C, H, W).
 
-    One matrix product gives every kernel offset's contribution (columns), then
-    kH*kW strided adds put them back on the padded image (col2im).
+    A matrix product gives every kernel offset's contribution (columns), then
+    kH*kW strided adds put them back on the padded image (col2im). Large
+    problems are done in chunks of channels (of samples when grouped), so the
+    columns stay within _COLS_MAX. Returns a strided view, as _conv_fwd does.
     """
     n, o, ho, wo = gy.shape
     grp = g.groups
     c = w.shape[1] * grp
     kh, kw = g.k
+    kk = kh * kw
     sh, sw = g.stride
     dh, dw = g.dilation
     pt, pb, pl, pr = g.pads
     h, w_ = g.in_hw
-    chunks = _batch_chunks(n, c * kh * kw * ho * wo)
-    if chunks:
-        out = xp.empty((n, c, h, w_), dtype=gy.dtype)
-        for sl in chunks:
-            out[sl] = _conv_adj(gy[sl], w, b, g)
-        return out
-    # The adds run fastest with the batch innermost (contiguous runs of Wo*N
+    span = ho * wo
+    if grp == 1:
+        cchunks, bchunks = _batch_chunks(c, kk * n * span), [slice(0, n)]
+    else:
+        cchunks, bchunks = [slice(0, c)], _batch_chunks(n, c * kk * span)
+    # The adds run fastest with the batch innermost (contiguous runs of N
     # rather than Wo), which costs two batch-innermost transposes: worth it
     # when the adds move more data than the transposes.
-    batch_inner = kh * kw * c * ho * wo > 2 * (o * ho * wo + c * h * w_)
+    batch_inner = len(bchunks) == 1 and kk * c * span > 2 * (o * span + c * h * w_)
+    hp, wp = h + pt + pb, w_ + pl + pr
+    dtype = xp.result_type(gy.dtype, w.dtype)
     if batch_inner:
+        out = xp.zeros((c, hp, wp, n), dtype=dtype)
         gy_t = gy.transpose(1, 2, 3, 0).reshape(o, -1)
     else:
-        gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)
-    if grp == 1:
-        cols = w.reshape(o, -1).T @ gy_t
-    else:
-        cols = w.reshape(grp, o // grp, -1).transpose(0, 2, 1) @ gy_t.reshape(grp, o // grp, -1)
-    hp, wp = h + pt + pb, w_ + pl + pr
+        out = xp.zeros((c, n, hp, wp), dtype=dtype)
+        gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is (O, N, ...) ordered
+    wt = w.reshape(o, -1).T if grp == 1 else w.reshape(grp, o // grp, -1).transpose(0, 2, 1)
+    for bs in bchunks:
+        m = bs.stop - bs.start
+        g_c = gy_t if batch_inner else gy_t[:, bs.start * span : bs.stop * span]
+        for cs_ in cchunks:
+            if grp == 1:
+                cols = wt[cs_.start * kk : cs_.stop * kk] @ g_c
+            else:
+                cols = wt @ g_c.reshape(grp, o // grp, -1)
+            cc = cs_.stop - cs_.start
+            tgt = out[cs_]
+            if batch_inner:
+                cols = cols.reshape(cc, kh, kw, ho, wo, m)
+            else:
+                cols = cols.reshape(cc, kh, kw, m, ho, wo)
+                tgt = tgt[:, bs]
+            for i in range(kh):
+                rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+                for j in range(kw):
+                    cs = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+                    if batch_inner:
+                        tgt[:, rows, cs] += cols[:, i, j]
+                    else:
+                        tgt[:, :, rows, cs] += cols[:, i, j]
+            del cols
     if batch_inner:
-        cols = cols.reshape(c, kh, kw, ho, wo, n)
-        out = xp.zeros((c, hp, wp, n), dtype=gy.dtype)
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-            for j in range(kw):
-                out[:, rows, j * dw : j * dw + sw * (wo - 1) + 1 : sw] += cols[:, i, j]
         out = out[:, pt : pt + h, pl : pl + w_].transpose(3, 0, 1, 2)
     else:
-        cols = cols.reshape(c, kh, kw, n, ho, wo)
-        out = xp.zeros((c, n, hp, wp), dtype=gy.dtype)
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-            for j in range(kw):
-                out[:, :, rows, j * dw : j * dw + sw * (wo - 1) + 1 : sw] += cols[:, i, j]
         out = out[:, :, pt : pt + h, pl : pl + w_].transpose(1, 0, 2, 3)
     if b is not None:
         out = out + b[:, None, None]
-    return xp.ascontiguousarray(out)
+    return out
 
 
-def _conv_wgrad(x: Any, gy: Any, g: _ConvGeom) -> Any:
-    """Gradient of conv2d in its weight: (O, C/G, kH, kW) from x and gy."""
+def _conv_wgrad(x: Any, gy: Any, g: _ConvGeom, cols: Any = None) -> Any:
+    """Gradient of conv2d in its weight: (O, C/G, kH, kW) from x and gy.
+
+    ``cols``: x's column matrix if the forward pass kept it (saves an im2col).
+    """
+    n = x.shape[0]
     o = gy.shape[1]
     grp = g.groups
     cg = x.shape[1] // grp
     kh, kw = g.k
-    chunks = _batch_chunks(x.shape[0], x.shape[1] * kh * kw * g.out_hw[0] * g.out_hw[1])
-    if chunks:
-        return sum(_conv_wgrad(x[sl], gy[sl], g) for sl in chunks)
-    cols = _im2col(x, g)
-    gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)
-    if grp == 1:
-        gw = gy_t @ cols.T
+    span = g.out_hw[0] * g.out_hw[1]
+    gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is (O, N, ...) ordered
+    if cols is not None:
+        chunks = [slice(0, n)]
     else:
-        gw = gy_t.reshape(grp, o // grp, -1) @ cols.reshape(grp, -1, cols.shape[1]).transpose(
-            0, 2, 1
-        )
+        chunks = _batch_chunks(n, x.shape[1] * kh * kw * span)
+    gw = None
+    for sl in chunks:
+        if cols is None or len(chunks) > 1:
+            cols = _im2col(x[sl], g)
+        g_c = gy_t[:, sl.start * span : sl.stop * span]
+        if grp == 1:
+            part = g_c @ cols.T
+        else:
+            part = g_c.reshape(grp, o // grp, -1) @ cols.reshape(grp, -1, cols.shape[1]).transpose(
+                0, 2, 1
+            )
+        if gw is None:
+            gw = part
+        else:
+            gw += part
     return gw.reshape(o, cg, kh, kw)
 
 
@@ -230,15 +272,26 @@ class Conv2d(Function):
 
     def __init__(self, geom: _ConvGeom) -> None:
         self.geom = geom
+        self.cols = None
 
     def forward(self, x, w, b=None):
-        return _conv_fwd(x, w, b, self.geom)
+        # While a graph is recorded, the columns stay on the node for the weight
+        # gradient: one im2col per step instead of two. (Held from forward to
+        # backward; the weight gradient drops them before the input gradient
+        # allocates its own columns.)
+        keep = [] if state.enabled else None
+        y = _conv_fwd(x, w, b, self.geom, keep)
+        if keep:
+            self.cols = keep[0]
+        return y
 
     def backward(self, gy):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
+        cols, self.cols = self.cols, None
+        gw = Conv2dGradWeight(self.geom, cols)(x, gy) if need[1] else None
+        del cols
         gx = ConvTranspose2d(self.geom)(gy, w) if need[0] else None
-        gw = Conv2dGradWeight(self.geom)(x, gy) if need[1] else None
         if len(need) == 3:
             return gx, gw, (_sum(gy, (0, 2, 3)) if need[2] else None)
         return gx, gw
@@ -271,11 +324,13 @@ class Conv2dGradWeight(Function):
 
     keep_inputs = True
 
-    def __init__(self, geom: _ConvGeom) -> None:
+    def __init__(self, geom: _ConvGeom, cols: Any = None) -> None:
         self.geom = geom
+        self.cols = cols  # x's columns from the forward pass, used once
 
     def forward(self, x, gy):
-        return _conv_wgrad(x, gy, self.geom)
+        cols, self.cols = self.cols, None
+        return _conv_wgrad(x, gy, self.geom, cols)
 
     def backward(self, ggw):
         x, gy = self.inputs
@@ -599,7 +654,15 @@ class _TileScatter(Function):
     def forward(self, gy):
         (ho, wo), (kh, kw) = self.geom.out_hw, self.geom.k
         covered = self.shape[2:] == (ho * kh, wo * kw)
-        out = (xp.empty if covered else xp.zeros)(self.shape, dtype=gy.dtype)
+        n, c, h, w = self.shape
+        if self.arg.strides[0] < self.arg.strides[1]:  # (C, N, ...) memory, as the input
+            out = (xp.empty if covered else xp.zeros)((c, n, h, w), dtype=gy.dtype)
+            out = out.transpose(1, 0, 2, 3)
+            if gy.strides[0] > gy.strides[1]:
+                # One pass to the same order beats mixed orders in each pass below.
+                gy = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+        else:
+            out = (xp.empty if covered else xp.zeros)(self.shape, dtype=gy.dtype)
         view = _tile_view(out, self.geom, writeable=True)
         # gy * 0 would put NaN beside an infinite gradient; masked copies are
         # exact there, and slow, so they are kept for that case.
@@ -625,7 +688,7 @@ class _TileGather(Function):
         self.arg, self.geom = arg, geom
 
     def forward(self, x):
-        out = xp.zeros(self.arg.shape, dtype=x.dtype)
+        out = xp.zeros_like(self.arg, dtype=x.dtype)
         view = _tile_view(x, self.geom)
         kw = self.geom.k[1]
         for k in range(self.geom.k[0] * kw):
@@ -672,13 +735,15 @@ class MaxPool2d(Function):
         kh, kw = g.k
         view = _tile_view(x, g)
         planes = [view[:, :, :, k // kw, :, k % kw] for k in range(kh * kw)]
-        best = planes[0].copy()
+        # order="K": a convolution's output is (C, N, H, W) in memory; results
+        # keep the input's order so every pass below reads memory in sequence.
+        best = planes[0].copy(order="K")
         for p in planes[1:]:
             xp.maximum(best, p, out=best)
         if self.want_index:
             # arg = first k whose plane holds the max: walk down, overwriting.
             last = kh * kw - 1
-            arg = xp.full(best.shape, last, dtype=xp.uint8)
+            arg = xp.full_like(best, last, dtype=xp.uint8)
             for k in range(last - 1, -1, -1):
                 hit = (planes[k] == best).view(xp.uint8)
                 arg -= hit * (arg - xp.uint8(k))
