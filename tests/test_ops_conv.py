@@ -45,6 +45,9 @@ CONV_CASES = [
     ((2, 3, 5, 5), (4, 3, 1, 1), {}),
     ((1, 1, 4, 4), (1, 1, 4, 4), {}),
     ((3, 2, 5, 6), (2, 2, 5, 6), dict(padding=(2, 1), stride=3)),
+    # strided, with kernel offsets whose every window lies in the padding
+    ((2, 2, 1, 2), (3, 2, 3, 3), dict(padding=2, stride=2)),
+    ((2, 2, 3, 4), (3, 2, 3, 2), dict(padding=(2, 1), stride=(3, 2), dilation=(2, 1))),
 ]
 
 

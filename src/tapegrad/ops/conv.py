@@ -109,25 +109,56 @@ def _batch_chunks(n: int, per_sample: int) -> list[slice]:
 
 
 def _im2col(x: Any, g: _ConvGeom) -> Any:
-    """Columns (C*kH*kW, N*Ho*Wo) of x (N, C, H, W); rows ordered (c, i, j)."""
+    """Columns (C*kH*kW, N*Ho*Wo) of x (N, C, H, W); rows ordered (c, i, j).
+
+    Strided convolutions copy each kernel offset straight from x, writing
+    zeros only where a window hangs over the edge; with stride 1 one copy of
+    the windows of a zero-padded x is faster (measured on 3x3 and 4x4 kernels).
+    """
     n, c, h, w = x.shape
     kh, kw = g.k
     sh, sw = g.stride
     dh, dw = g.dilation
     pt, pb, pl, pr = g.pads
     ho, wo = g.out_hw
-    # Channel-major (C, N, H, W) memory makes the big copy below read in order;
-    # the padding needs a copy anyway, so it is done in that layout.
-    xp_ = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=x.dtype)
-    xp_[:, :, pt : pt + h, pl : pl + w] = x.transpose(1, 0, 2, 3)
-    s_c, s_n, s_h, s_w = xp_.strides
-    win = _as_strided(
-        xp_,
-        (c, kh, kw, n, ho, wo),
-        (s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
-        writeable=False,
-    )
-    return xp.ascontiguousarray(win).reshape(c * kh * kw, n * ho * wo)
+    if g.stride == (1, 1):
+        # Channel-major (C, N, H, W) memory makes the big copy below read in order.
+        xp_ = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=x.dtype)
+        xp_[:, :, pt : pt + h, pl : pl + w] = x.transpose(1, 0, 2, 3)
+        s_c, s_n, s_h, s_w = xp_.strides
+        win = _as_strided(
+            xp_,
+            (c, kh, kw, n, ho, wo),
+            (s_c, dh * s_h, dw * s_w, s_n, s_h, s_w),
+            writeable=False,
+        )
+        return xp.ascontiguousarray(win).reshape(c * kh * kw, n * ho * wo)
+    cols = xp.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    xt = x.transpose(1, 0, 2, 3)  # (C, N, H, W): in order when x came from a convolution
+    for i in range(kh):
+        r0, r1, rs = _valid(i * dh - pt, sh, ho, h)
+        for j in range(kw):
+            c0, c1, cs = _valid(j * dw - pl, sw, wo, w)
+            dst = cols[:, i, j]
+            if r1 <= r0 or c1 <= c0:
+                dst[...] = 0
+                continue
+            dst[:, :, :r0] = 0
+            dst[:, :, r1:] = 0
+            dst[:, :, r0:r1, :c0] = 0
+            dst[:, :, r0:r1, c1:] = 0
+            dst[:, :, r0:r1, c0:c1] = xt[:, :, rs, cs]
+    return cols.reshape(c * kh * kw, n * ho * wo)
+
+
+def _valid(off: int, stride: int, n_out: int, size: int) -> tuple[int, int, slice]:
+    """Outputs [o0, o1) whose input index off + stride*o lies in [0, size), and those inputs."""
+    o0 = max(0, -(off // stride)) if off < 0 else 0
+    o1 = min(n_out, (size - 1 - off) // stride + 1) if size - 1 - off >= 0 else 0
+    if o1 <= o0:
+        return 0, 0, slice(0, 0)
+    start = off + stride * o0
+    return o0, o1, slice(start, off + stride * (o1 - 1) + 1, stride)
 
 
 def _conv_fwd(x: Any, w: Any, b: Any, g: _ConvGeom, keep: list | None = None) -> Any:
