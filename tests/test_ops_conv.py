@@ -45,6 +45,9 @@ CONV_CASES = [
     ((2, 3, 5, 5), (4, 3, 1, 1), {}),
     ((1, 1, 4, 4), (1, 1, 4, 4), {}),
     ((3, 2, 5, 6), (2, 2, 5, 6), dict(padding=(2, 1), stride=3)),
+    # strided, with kernel offsets whose every window lies in the padding
+    ((2, 2, 1, 2), (3, 2, 3, 3), dict(padding=2, stride=2)),
+    ((2, 2, 3, 4), (3, 2, 3, 2), dict(padding=(2, 1), stride=(3, 2), dilation=(2, 1))),
 ]
 
 
@@ -105,6 +108,17 @@ def test_conv_large_batches_are_chunked_with_the_same_result(monkeypatch):
         lambda *a: F.conv_transpose2d(*a, **kw),
         [x, wt, b],
     )
+    # grouped, and a wide kernel whose col2im puts the batch innermost
+    x, w = _arrays(32, np.float64, (5, 4, 6, 5), (6, 2, 3, 3))
+    kw = dict(groups=2, padding=1)
+    check_vs_torch(lambda *a: tg.conv2d(*a, **kw), lambda *a: F.conv2d(*a, **kw), [x, w])
+    x, w = _arrays(33, np.float64, (5, 2, 4, 4), (2, 3, 4, 4))
+    kw = dict(stride=2, padding=1)
+    check_vs_torch(
+        lambda *a: tg.conv_transpose2d(*a, **kw), lambda *a: F.conv_transpose2d(*a, **kw), [x, w]
+    )
+    xs, ws = _tensors(34, (4, 2, 5, 5), (3, 2, 3, 3))
+    assert gradgradcheck(lambda a, b: tg.conv2d(a, b, padding=1), [xs, ws])
 
 
 def test_conv2d_float32_stays_float32():
@@ -237,6 +251,9 @@ POOL_CASES = [
     dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1), ceil_mode=True),
     dict(kernel_size=3, stride=1),
     dict(kernel_size=(3, 2), stride=2, dilation=(2, 1), padding=1),
+    # windows that tile the input (stride == kernel): the fast path
+    dict(kernel_size=(2, 3), stride=(2, 3)),
+    dict(kernel_size=3),
 ]
 
 
@@ -272,6 +289,32 @@ def test_max_pool2d_unbatched_noncontiguous_and_gradgrad():
     check_second_order_vs_torch(
         lambda a: tg.max_pool2d(a, 3, 1) ** 2, lambda a: F.max_pool2d(a, 3, 1) ** 2, [t.data]
     )
+
+
+def test_tiled_max_pool2d_second_order_and_ties():
+    # stride == kernel takes the tiled path; its scatter/gather pair must be each
+    # other's adjoint for second derivatives, and ties must go to the first maximum.
+    (t,) = _tensors(20, (2, 2, 6, 7))
+    assert gradgradcheck(lambda a: tg.max_pool2d(a, 2) ** 2, [t])
+    check_second_order_vs_torch(
+        lambda a: tg.max_pool2d(a, 2) ** 2, lambda a: F.max_pool2d(a, 2) ** 2, [t.data]
+    )
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 1] = x[0, 0, 0, 1] = 1.0  # two maxima in the first window
+    xt = tg.Tensor(x, requires_grad=True)
+    tg.max_pool2d(xt, 2).sum().backward()
+    xr = torch.tensor(x, requires_grad=True)
+    F.max_pool2d(xr, 2).sum().backward()
+    np.testing.assert_array_equal(xt.grad.data, xr.grad.numpy())
+    # An infinite upstream gradient lands on its argmax cell only (no inf * 0 = NaN).
+    x = np.random.default_rng(21).standard_normal((2, 3, 4, 6))
+    g = np.ones((2, 3, 2, 3))
+    g[0, 0, 0, 0] = np.inf
+    xt = tg.Tensor(x, requires_grad=True)
+    (gx,) = tg.grad(tg.max_pool2d(xt, 2), [xt], tg.Tensor(g))
+    xr = torch.tensor(x, requires_grad=True)
+    (gr,) = torch.autograd.grad(F.max_pool2d(xr, 2), [xr], torch.tensor(g))
+    np.testing.assert_array_equal(gx.data, gr.numpy())
 
 
 # ---------------------------------------------------------------- avg_pool2d

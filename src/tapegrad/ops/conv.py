@@ -93,134 +93,207 @@ class _ConvGeom:
 
 
 # ------------------------------------------------------- raw conv kernels
-#: Most elements one column matrix may hold (128 MiB in float32); a larger
-#: batch is processed in chunks of samples so memory stays bounded.
-_COLS_MAX = 1 << 25
+#: Most elements one column matrix may hold (4 MiB in float32). A larger batch
+#: is processed in chunks of samples: memory stays close to PyTorch's, and the
+#: columns of a chunk are still in cache when the matrix product reads them.
+#: Each chunk's product writes straight into its slice of the output.
+_COLS_MAX = 1 << 20
 
 
-def _batch_chunks(n: int, per_sample: int) -> list[slice] | None:
-    """Slices of the batch whose columns fit in _COLS_MAX, or None if all fit at once."""
+def _batch_chunks(n: int, per_sample: int) -> list[slice]:
+    """Slices of the batch whose columns fit in _COLS_MAX (one slice if all fit)."""
     if n <= 1 or n * per_sample <= _COLS_MAX:
-        return None
+        return [slice(0, n)]
     step = max(1, _COLS_MAX // max(per_sample, 1))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
 def _im2col(x: Any, g: _ConvGeom) -> Any:
-    """Columns (C*kH*kW, N*Ho*Wo) of x (N, C, H, W); rows ordered (c, i, j)."""
+    """Columns (C*kH*kW, N*Ho*Wo) of x (N, C, H, W); rows ordered (c, i, j).
+
+    Strided convolutions copy each kernel offset straight from x, writing
+    zeros only where a window hangs over the edge; with stride 1 one copy of
+    the windows of a zero-padded x is faster (measured on 3x3 and 4x4 kernels).
+    """
     n, c, h, w = x.shape
     kh, kw = g.k
     sh, sw = g.stride
     dh, dw = g.dilation
     pt, pb, pl, pr = g.pads
     ho, wo = g.out_hw
-    # Channel-major (C, N, H, W) memory makes the big copy below read in order;
-    # the padding needs a copy anyway, so it is done in that layout.
-    xp_ = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=x.dtype)
-    xp_[:, :, pt : pt + h, pl : pl + w] = x.transpose(1, 0, 2, 3)
-    s_c, s_n, s_h, s_w = xp_.strides
-    win = _as_strided(
-        xp_,
-        (c, kh, kw, n, ho, wo),
-        (s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
-        writeable=False,
-    )
-    return xp.ascontiguousarray(win).reshape(c * kh * kw, n * ho * wo)
+    if g.stride == (1, 1):
+        # Channel-major (C, N, H, W) memory makes the big copy below read in order.
+        xp_ = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=x.dtype)
+        xp_[:, :, pt : pt + h, pl : pl + w] = x.transpose(1, 0, 2, 3)
+        s_c, s_n, s_h, s_w = xp_.strides
+        win = _as_strided(
+            xp_,
+            (c, kh, kw, n, ho, wo),
+            (s_c, dh * s_h, dw * s_w, s_n, s_h, s_w),
+            writeable=False,
+        )
+        return xp.ascontiguousarray(win).reshape(c * kh * kw, n * ho * wo)
+    cols = xp.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    xt = x.transpose(1, 0, 2, 3)  # (C, N, H, W): in order when x came from a convolution
+    for i in range(kh):
+        r0, r1, rs = _valid(i * dh - pt, sh, ho, h)
+        for j in range(kw):
+            c0, c1, cs = _valid(j * dw - pl, sw, wo, w)
+            dst = cols[:, i, j]
+            if r1 <= r0 or c1 <= c0:
+                dst[...] = 0
+                continue
+            dst[:, :, :r0] = 0
+            dst[:, :, r1:] = 0
+            dst[:, :, r0:r1, :c0] = 0
+            dst[:, :, r0:r1, c1:] = 0
+            dst[:, :, r0:r1, c0:c1] = xt[:, :, rs, cs]
+    return cols.reshape(c * kh * kw, n * ho * wo)
 
 
-def _conv_fwd(x: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
-    """conv2d on arrays: x (N, C, H, W), w (O, C/G, kH, kW), b (O,) or None."""
+def _valid(off: int, stride: int, n_out: int, size: int) -> tuple[int, int, slice]:
+    """Outputs [o0, o1) whose input index off + stride*o lies in [0, size), and those inputs."""
+    o0 = max(0, -(off // stride)) if off < 0 else 0
+    o1 = min(n_out, (size - 1 - off) // stride + 1) if size - 1 - off >= 0 else 0
+    if o1 <= o0:
+        return 0, 0, slice(0, 0)
+    start = off + stride * o0
+    return o0, o1, slice(start, off + stride * (o1 - 1) + 1, stride)
+
+
+def _conv_fwd(x: Any, w: Any, b: Any, g: _ConvGeom, keep: list | None = None) -> Any:
+    """conv2d on arrays: x (N, C, H, W), w (O, C/G, kH, kW), b (O,) or None.
+
+    Returns (N, O, Ho, Wo) in (O, N, Ho, Wo) memory order: NumPy's elementwise
+    ops keep that order and the next convolution's im2col reads it in order,
+    so a copy into (N, O, Ho, Wo) order would only cost a pass over the output.
+    With ``keep`` (a list), the column matrix is appended to it for the weight
+    gradient, when the batch fitted in one chunk.
+    """
     n = x.shape[0]
     o = w.shape[0]
     grp = g.groups
     ho, wo = g.out_hw
-    chunks = _batch_chunks(n, x.shape[1] * g.k[0] * g.k[1] * ho * wo)
-    if chunks:
-        out = xp.empty((n, o, ho, wo), dtype=x.dtype)
-        for sl in chunks:
-            out[sl] = _conv_fwd(x[sl], w, b, g)
-        return out
-    cols = _im2col(x, g)
-    if grp == 1:
-        y = w.reshape(o, -1) @ cols
-    else:
-        y = (w.reshape(grp, o // grp, -1) @ cols.reshape(grp, -1, cols.shape[1])).reshape(o, -1)
+    span = ho * wo
+    chunks = _batch_chunks(n, x.shape[1] * g.k[0] * g.k[1] * span)
+    y = xp.empty((o, n * span), dtype=xp.result_type(x.dtype, w.dtype))
+    for sl in chunks:
+        cols = _im2col(x[sl], g)
+        if keep is not None and len(chunks) == 1:
+            keep.append(cols)
+        cs = slice(sl.start * span, sl.stop * span)
+        if grp == 1:
+            xp.matmul(w.reshape(o, -1), cols, out=y[:, cs])
+        else:
+            xp.matmul(
+                w.reshape(grp, o // grp, -1),
+                cols.reshape(grp, -1, cols.shape[1]),
+                out=y.reshape(grp, o // grp, -1)[:, :, cs],
+            )
     if b is not None:
         y += b[:, None]
-    return xp.ascontiguousarray(y.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+    return y.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
 
 
 def _conv_adj(gy: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
     """The adjoint of conv2d in its input (= conv_transpose2d): gy (N, O, Ho, Wo) -> (N, C, H, W).
 
-    One matrix product gives every kernel offset's contribution (columns), then
-    kH*kW strided adds put them back on the padded image (col2im).
+    A matrix product gives every kernel offset's contribution (columns), then
+    kH*kW strided adds put them back on the padded image (col2im). Large
+    problems are done in chunks of channels (of samples when grouped), so the
+    columns stay within _COLS_MAX. Returns a strided view, as _conv_fwd does.
     """
     n, o, ho, wo = gy.shape
     grp = g.groups
     c = w.shape[1] * grp
     kh, kw = g.k
+    kk = kh * kw
     sh, sw = g.stride
     dh, dw = g.dilation
     pt, pb, pl, pr = g.pads
     h, w_ = g.in_hw
-    chunks = _batch_chunks(n, c * kh * kw * ho * wo)
-    if chunks:
-        out = xp.empty((n, c, h, w_), dtype=gy.dtype)
-        for sl in chunks:
-            out[sl] = _conv_adj(gy[sl], w, b, g)
-        return out
-    # The adds run fastest with the batch innermost (contiguous runs of Wo*N
+    span = ho * wo
+    if grp == 1:
+        cchunks, bchunks = _batch_chunks(c, kk * n * span), [slice(0, n)]
+    else:
+        cchunks, bchunks = [slice(0, c)], _batch_chunks(n, c * kk * span)
+    # The adds run fastest with the batch innermost (contiguous runs of N
     # rather than Wo), which costs two batch-innermost transposes: worth it
     # when the adds move more data than the transposes.
-    batch_inner = kh * kw * c * ho * wo > 2 * (o * ho * wo + c * h * w_)
+    batch_inner = len(bchunks) == 1 and kk * c * span > 2 * (o * span + c * h * w_)
+    hp, wp = h + pt + pb, w_ + pl + pr
+    dtype = xp.result_type(gy.dtype, w.dtype)
     if batch_inner:
+        out = xp.zeros((c, hp, wp, n), dtype=dtype)
         gy_t = gy.transpose(1, 2, 3, 0).reshape(o, -1)
     else:
-        gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)
-    if grp == 1:
-        cols = w.reshape(o, -1).T @ gy_t
-    else:
-        cols = w.reshape(grp, o // grp, -1).transpose(0, 2, 1) @ gy_t.reshape(grp, o // grp, -1)
-    hp, wp = h + pt + pb, w_ + pl + pr
+        out = xp.zeros((c, n, hp, wp), dtype=dtype)
+        gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is (O, N, ...) ordered
+    wt = w.reshape(o, -1).T if grp == 1 else w.reshape(grp, o // grp, -1).transpose(0, 2, 1)
+    for bs in bchunks:
+        m = bs.stop - bs.start
+        g_c = gy_t if batch_inner else gy_t[:, bs.start * span : bs.stop * span]
+        for cs_ in cchunks:
+            if grp == 1:
+                cols = wt[cs_.start * kk : cs_.stop * kk] @ g_c
+            else:
+                cols = wt @ g_c.reshape(grp, o // grp, -1)
+            cc = cs_.stop - cs_.start
+            tgt = out[cs_]
+            if batch_inner:
+                cols = cols.reshape(cc, kh, kw, ho, wo, m)
+            else:
+                cols = cols.reshape(cc, kh, kw, m, ho, wo)
+                tgt = tgt[:, bs]
+            for i in range(kh):
+                rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+                for j in range(kw):
+                    cs = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+                    if batch_inner:
+                        tgt[:, rows, cs] += cols[:, i, j]
+                    else:
+                        tgt[:, :, rows, cs] += cols[:, i, j]
+            del cols
     if batch_inner:
-        cols = cols.reshape(c, kh, kw, ho, wo, n)
-        out = xp.zeros((c, hp, wp, n), dtype=gy.dtype)
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-            for j in range(kw):
-                out[:, rows, j * dw : j * dw + sw * (wo - 1) + 1 : sw] += cols[:, i, j]
         out = out[:, pt : pt + h, pl : pl + w_].transpose(3, 0, 1, 2)
     else:
-        cols = cols.reshape(c, kh, kw, n, ho, wo)
-        out = xp.zeros((c, n, hp, wp), dtype=gy.dtype)
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-            for j in range(kw):
-                out[:, :, rows, j * dw : j * dw + sw * (wo - 1) + 1 : sw] += cols[:, i, j]
         out = out[:, :, pt : pt + h, pl : pl + w_].transpose(1, 0, 2, 3)
     if b is not None:
         out = out + b[:, None, None]
-    return xp.ascontiguousarray(out)
+    return out
 
 
-def _conv_wgrad(x: Any, gy: Any, g: _ConvGeom) -> Any:
-    """Gradient of conv2d in its weight: (O, C/G, kH, kW) from x and gy."""
+def _conv_wgrad(x: Any, gy: Any, g: _ConvGeom, cols: Any = None) -> Any:
+    """Gradient of conv2d in its weight: (O, C/G, kH, kW) from x and gy.
+
+    ``cols``: x's column matrix if the forward pass kept it (saves an im2col).
+    """
+    n = x.shape[0]
     o = gy.shape[1]
     grp = g.groups
     cg = x.shape[1] // grp
     kh, kw = g.k
-    chunks = _batch_chunks(x.shape[0], x.shape[1] * kh * kw * g.out_hw[0] * g.out_hw[1])
-    if chunks:
-        return sum(_conv_wgrad(x[sl], gy[sl], g) for sl in chunks)
-    cols = _im2col(x, g)
-    gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)
-    if grp == 1:
-        gw = gy_t @ cols.T
+    span = g.out_hw[0] * g.out_hw[1]
+    gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is (O, N, ...) ordered
+    if cols is not None:
+        chunks = [slice(0, n)]
     else:
-        gw = gy_t.reshape(grp, o // grp, -1) @ cols.reshape(grp, -1, cols.shape[1]).transpose(
-            0, 2, 1
-        )
+        chunks = _batch_chunks(n, x.shape[1] * kh * kw * span)
+    gw = None
+    for sl in chunks:
+        if cols is None or len(chunks) > 1:
+            cols = _im2col(x[sl], g)
+        g_c = gy_t[:, sl.start * span : sl.stop * span]
+        if grp == 1:
+            part = g_c @ cols.T
+        else:
+            part = g_c.reshape(grp, o // grp, -1) @ cols.reshape(grp, -1, cols.shape[1]).transpose(
+                0, 2, 1
+            )
+        if gw is None:
+            gw = part
+        else:
+            gw += part
     return gw.reshape(o, cg, kh, kw)
 
 
@@ -230,15 +303,26 @@ class Conv2d(Function):
 
     def __init__(self, geom: _ConvGeom) -> None:
         self.geom = geom
+        self.cols = None
 
     def forward(self, x, w, b=None):
-        return _conv_fwd(x, w, b, self.geom)
+        # While a graph is recorded, the columns stay on the node for the weight
+        # gradient: one im2col per step instead of two. (Held from forward to
+        # backward; the weight gradient drops them before the input gradient
+        # allocates its own columns.)
+        keep = [] if state.enabled else None
+        y = _conv_fwd(x, w, b, self.geom, keep)
+        if keep:
+            self.cols = keep[0]
+        return y
 
     def backward(self, gy):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
+        cols, self.cols = self.cols, None
+        gw = Conv2dGradWeight(self.geom, cols)(x, gy) if need[1] else None
+        del cols
         gx = ConvTranspose2d(self.geom)(gy, w) if need[0] else None
-        gw = Conv2dGradWeight(self.geom)(x, gy) if need[1] else None
         if len(need) == 3:
             return gx, gw, (_sum(gy, (0, 2, 3)) if need[2] else None)
         return gx, gw
@@ -271,11 +355,13 @@ class Conv2dGradWeight(Function):
 
     keep_inputs = True
 
-    def __init__(self, geom: _ConvGeom) -> None:
+    def __init__(self, geom: _ConvGeom, cols: Any = None) -> None:
         self.geom = geom
+        self.cols = cols  # x's columns from the forward pass, used once
 
     def forward(self, x, gy):
-        return _conv_wgrad(x, gy, self.geom)
+        cols, self.cols = self.cols, None
+        return _conv_wgrad(x, gy, self.geom, cols)
 
     def backward(self, ggw):
         x, gy = self.inputs
@@ -565,6 +651,85 @@ class _Gather(Function):
         return _Scatter(self.pos, self.in_shapes[0], self.unique)(g)
 
 
+def _tiled(g: _PoolGeom) -> bool:
+    """True when the windows tile the input: stride == kernel, no padding or dilation."""
+    (ho, wo), (kh, kw), (h, w) = g.out_hw, g.k, g.in_hw
+    return (
+        g.stride == g.k
+        and g.pad == (0, 0)
+        and g.dilation == (1, 1)
+        and ho * kh <= h
+        and wo * kw <= w
+    )
+
+
+def _tile_view(x: Any, g: _PoolGeom, writeable: bool = False) -> Any:
+    """View (N, C, Ho, kH, Wo, kW) of the tiled windows of x (N, C, H, W)."""
+    n, c = x.shape[:2]
+    (ho, wo), (kh, kw) = g.out_hw, g.k
+    s_n, s_c, s_h, s_w = x.strides
+    return _as_strided(
+        x, (n, c, ho, kh, wo, kw), (s_n, s_c, kh * s_h, s_h, kw * s_w, s_w), writeable=writeable
+    )
+
+
+class _TileScatter(Function):
+    """Tiled max pool's input gradient: each window's value goes to its argmax cell.
+
+    ``arg`` (N, C, Ho, Wo, uint8) holds the kernel offset of each window's maximum.
+    """
+
+    def __init__(self, arg: Any, geom: _PoolGeom, shape: tuple[int, ...]) -> None:
+        self.arg, self.geom, self.shape = arg, geom, shape
+
+    def forward(self, gy):
+        (ho, wo), (kh, kw) = self.geom.out_hw, self.geom.k
+        covered = self.shape[2:] == (ho * kh, wo * kw)
+        n, c, h, w = self.shape
+        if self.arg.strides[0] < self.arg.strides[1]:  # (C, N, ...) memory, as the input
+            out = (xp.empty if covered else xp.zeros)((c, n, h, w), dtype=gy.dtype)
+            out = out.transpose(1, 0, 2, 3)
+            if gy.strides[0] > gy.strides[1]:
+                # One pass to the same order beats mixed orders in each pass below.
+                gy = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+        else:
+            out = (xp.empty if covered else xp.zeros)(self.shape, dtype=gy.dtype)
+        view = _tile_view(out, self.geom, writeable=True)
+        # gy * 0 would put NaN beside an infinite gradient; masked copies are
+        # exact there, and slow, so they are kept for that case.
+        exact = not xp.isfinite(gy).all()
+        for k in range(kh * kw):
+            cell = view[:, :, :, k // kw, :, k % kw]
+            hit = self.arg == k
+            if exact:
+                cell[...] = 0
+                xp.copyto(cell, gy, where=hit)
+            else:
+                xp.multiply(gy, hit.view(xp.uint8), out=cell)
+        return out
+
+    def backward(self, gg):
+        return _TileGather(self.arg, self.geom)(gg)
+
+
+class _TileGather(Function):
+    """The adjoint of :class:`_TileScatter`: each window's value at its argmax cell."""
+
+    def __init__(self, arg: Any, geom: _PoolGeom) -> None:
+        self.arg, self.geom = arg, geom
+
+    def forward(self, x):
+        out = xp.zeros_like(self.arg, dtype=x.dtype)
+        view = _tile_view(x, self.geom)
+        kw = self.geom.k[1]
+        for k in range(self.geom.k[0] * kw):
+            xp.copyto(out, view[:, :, :, k // kw, :, k % kw], where=self.arg == k)
+        return out
+
+    def backward(self, g):
+        return _TileScatter(self.arg, self.geom, self.in_shapes[0])(g)
+
+
 class MaxPool2d(Function):
     """Max over windows; remembers the argmax (first maximum in row-major window order)."""
 
@@ -574,9 +739,11 @@ class MaxPool2d(Function):
 
     def forward(self, x):
         g = self.geom
+        kh, kw = g.k
+        if _tiled(g) and kh * kw < 256:
+            return self._forward_tiled(x)
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         win = _windows(_padded(x, g, fill), g)
-        kh, kw = g.k
         # One pass per kernel offset over whole arrays: reducing the small
         # window axes of the strided view directly is many times slower.
         best = win[..., 0, 0].copy()
@@ -587,6 +754,30 @@ class MaxPool2d(Function):
             arg = xp.zeros(best.shape, dtype=xp.int8 if kh * kw < 128 else xp.int32)
             for k in range(kh * kw - 1, -1, -1):
                 xp.copyto(arg, k, where=win[..., k // kw, k % kw] == best)
+            self.arg = arg
+        return best
+
+    def _forward_tiled(self, x):
+        # Windows that tile the input (stride == kernel, no padding): a few
+        # whole-array passes over strided views, no padded copy. NumPy's masked
+        # copies (copyto with where=, np.where) are ten times slower than this
+        # uint8 arithmetic on these sizes.
+        g = self.geom
+        kh, kw = g.k
+        view = _tile_view(x, g)
+        planes = [view[:, :, :, k // kw, :, k % kw] for k in range(kh * kw)]
+        # order="K": a convolution's output is (C, N, H, W) in memory; results
+        # keep the input's order so every pass below reads memory in sequence.
+        best = planes[0].copy(order="K")
+        for p in planes[1:]:
+            xp.maximum(best, p, out=best)
+        if self.want_index:
+            # arg = first k whose plane holds the max: walk down, overwriting.
+            last = kh * kw - 1
+            arg = xp.full_like(best, last, dtype=xp.uint8)
+            for k in range(last - 1, -1, -1):
+                hit = (planes[k] == best).view(xp.uint8)
+                arg -= hit * (arg - xp.uint8(k))
             self.arg = arg
         return best
 
@@ -601,6 +792,8 @@ class MaxPool2d(Function):
 
     def backward(self, gy):
         g = self.geom
+        if self.arg.dtype == xp.uint8:  # the tiled path made it
+            return _TileScatter(self.arg, g, self.in_shapes[0])(gy)
         n, c, h, w = self.in_shapes[0]
         plane = xp.arange(n * c, dtype=xp.int64).reshape(n, c, 1, 1) * (h * w)
         pos = (plane + self.index()).reshape(-1)

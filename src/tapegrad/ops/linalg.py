@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import state
 from ..backend import xp
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, _wrap, as_tensor
 from .reduce import sum as _sum
 from .shape import broadcast_to, reshape, sum_to, transpose
 
@@ -91,6 +92,8 @@ class Linear(Function):
         return y
 
     def backward(self, gy):
+        if not state.enabled:
+            return self._backward_arrays(gy)
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         gx = gw = gb = None
@@ -108,6 +111,29 @@ class Linear(Function):
         if len(need) == 3 and need[2]:
             gb = _sum(gy2, 0)
         return (gx, gw, gb) if len(need) == 3 else (gx, gw)
+
+    def _backward_arrays(self, gy):
+        # No graph of the backward is recorded: the same three products on the
+        # arrays, without building the transpose and sum ops around them.
+        x, w = self.inputs[0].data, self.inputs[1].data
+        g = gy.data
+        need = self.needs_input_grad
+        if x.ndim != 2:
+            x = x.reshape(-1, x.shape[-1])
+            g = g.reshape(-1, g.shape[-1])
+        gx = gw = gb = None
+        if need[0]:
+            gx = g @ w
+            if gx.shape != self.in_shapes[0]:
+                gx = gx.reshape(self.in_shapes[0])
+            gx = _wrap(gx)
+        if need[1]:
+            gw = _wrap(g.T @ x)
+        if len(need) == 3:
+            if need[2]:
+                gb = _wrap(g.sum(axis=0))
+            return gx, gw, gb
+        return gx, gw
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
