@@ -73,10 +73,10 @@ def _sigmoid_array(x: Any) -> Any:
     """1 / (1 + exp(-x)), accurate in the tails; exp overflowing to inf gives exactly 0."""
     out = xp.empty_like(x)
     with np.errstate(over="ignore"):
-        np.negative(x, out=out)
-        np.exp(out, out=out)
+        xp.negative(x, out=out)
+        xp.exp(out, out=out)
     out += 1
-    np.reciprocal(out, out=out)
+    xp.reciprocal(out, out=out)
     return out
 
 
@@ -455,7 +455,7 @@ class TanhBackward(Function):
 
     def forward(self, gy, y):
         d = _arr(y * y)
-        np.subtract(1.0, d, out=d)
+        xp.subtract(1.0, d, out=d)
         d *= gy
         return d
 
@@ -767,7 +767,7 @@ class LogSoftmaxBackward(Function):
     def forward(self, gy, y):
         d = _arr(xp.exp(y))
         d *= gy.sum(axis=self.axis, keepdims=True)
-        np.subtract(gy, d, out=d)
+        xp.subtract(gy, d, out=d)
         return d
 
     def backward(self, g):

@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..backend import xp
@@ -172,13 +170,13 @@ class Normalize(Function):
             out = xp.empty(shape, dtype=g.dtype)
             gx = out.reshape(-1, k)
             if self.has_w:
-                np.multiply(g2, inputs[1].data.reshape(-1), out=gx)  # g_hat
+                xp.multiply(g2, inputs[1].data.reshape(-1), out=gx)  # g_hat
                 gh = gx
             else:
                 gh = g2
             m2 = xp.einsum("ij,ij->i", gh, xhat)[:, None]
             m2 *= 1.0 / k
-            np.subtract(gh, gh.mean(axis=1, keepdims=True), out=gx)
+            xp.subtract(gh, gh.mean(axis=1, keepdims=True), out=gx)
             xhat *= m2
             gx -= xhat
             gx *= self.inv

@@ -92,7 +92,7 @@ class BroadcastTo(Function):
         self.shape = tuple(shape)
 
     def forward(self, x):
-        return np.broadcast_to(x, self.shape)
+        return xp.broadcast_to(x, self.shape)
 
     def backward(self, gy):
         return sum_to(gy, self.in_shapes[0])
