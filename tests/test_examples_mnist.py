@@ -108,3 +108,58 @@ def test_cnn_training_steps_track_pytorch_in_lockstep():
         assert abs(l1.item() - l2.item()) <= 1e-4 * abs(l2.item()), f"step {step}"
     w1 = ours.state_dict()["7.weight"].data
     np.testing.assert_allclose(w1, theirs.state_dict()["7.weight"].numpy(), atol=1e-4)
+
+
+def _lr_sequence(opt, sched, steps):
+    """The lr used by each of ``steps`` batches, then the lr after the last step."""
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()  # no gradients: nothing moves, but PyTorch wants step() before sched.step()
+        sched.step()
+    return np.array(lrs), opt.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("steps", [7, 300])
+def test_cosine_schedule_matches_pytorch_and_ends_at_zero(steps):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import mnist_cnn_torch  # noqa: PLC0415
+
+    w = tg.tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
+    ours = tg.optim.Adam([w], lr=1e-3)
+    lrs_o, last_o = _lr_sequence(ours, mc.make_scheduler(ours, "cosine", steps), steps)
+
+    # the PyTorch script's scheduler, and PyTorch's own class built independently
+    script = torch.optim.Adam([torch.zeros(3, requires_grad=True)], lr=1e-3)
+    lrs_s, last_s = _lr_sequence(
+        script, mnist_cnn_torch.make_scheduler(script, "cosine", steps), steps
+    )
+    ref = torch.optim.Adam([torch.zeros(3, requires_grad=True)], lr=1e-3)
+    lrs_r, last_r = _lr_sequence(
+        ref, torch.optim.lr_scheduler.CosineAnnealingLR(ref, T_max=steps), steps
+    )
+
+    np.testing.assert_allclose(lrs_o, lrs_r, rtol=1e-12, atol=1e-18)
+    np.testing.assert_allclose(lrs_s, lrs_r, rtol=1e-12, atol=1e-18)
+    # the closed form: lr_t = 1e-3 (1 + cos(pi t / T)) / 2, from 1e-3 down to 0
+    t = np.arange(steps)
+    np.testing.assert_allclose(lrs_o, 1e-3 * (1 + np.cos(np.pi * t / steps)) / 2, rtol=1e-9)
+    assert lrs_o[0] == 1e-3
+    assert abs(last_o) < 1e-12 and abs(last_s) < 1e-12 and abs(last_r) < 1e-12
+
+
+def test_constant_schedule_has_no_scheduler_and_bad_names_fail():
+    w = tg.tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
+    opt = tg.optim.Adam([w], lr=1e-3)
+    assert mc.make_scheduler(opt, "constant", 10) is None
+    with pytest.raises(ValueError, match="unknown schedule 'linear'"):
+        mc.make_scheduler(opt, "linear", 10)
+
+
+def test_training_with_cosine_steps_every_batch_and_ends_at_zero_lr():
+    # 320 images, batch 64: 5 batches per epoch, 10 scheduler steps = T_max, so the lr
+    # reaches 0 exactly at the end (a per-epoch step or a wrong T_max would leave it > 0).
+    r = mc.train("logreg", epochs=2, limit=320, limit_test=100, verbose=False, schedule="cosine")
+    assert abs(r["lr"]) < 1e-12
+    r = mc.train("logreg", epochs=1, limit=320, limit_test=100, verbose=False)
+    assert r["lr"] == 1e-3
