@@ -25,7 +25,16 @@ the same batch); BatchNorm statistics are over all ``100 * pack`` fakes of a ste
 rather than per group of 100. Samples are drawn with G in eval mode (running BatchNorm
 statistics, momentum 0.05 as in the paper's population updates).
 
-Usage::
+Every default above can be changed from the command line (model sizes, init, Adam
+betas, D's learning rate, a linear learning-rate anneal at the end, n_critic); the fast
+CPU recipe of docs/gan_mixture.md is::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/gan_mixture.py --data grid --losses ns \\
+        --seeds 10 --pack 1 --batch-size 256 --steps 4000 --lr 1e-3 --beta1 0 \\
+        --beta2 0.9 --anneal 0.5 --g-hidden 128 --g-layers 3 --d-hidden 128 \\
+        --d-layers 3 --init default --json out.json
+
+and the paper's settings (shorter runs)::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/gan_mixture.py --data grid --losses ns \\
         --pack 1,4 --seeds 3 --steps 2000 --json out.json
@@ -65,7 +74,13 @@ REFERENCE = {
     ("ring", "ns", 2): {"modes": 7.9, "high_quality_fraction": 0.956},
 }
 
+# the pack degree of the published record on each data set (ns loss)
+RECORD_PACK = {"grid": 4, "ring": 2}
+
 METRIC_KEYS = ("modes", "high_quality_fraction", "reverse_kl", "seconds")
+INITS = ("dcgan", "default")
+# learning-rate updates during the anneal happen every this many steps
+ANNEAL_CHUNK = 10
 
 
 def run_one(
@@ -79,6 +94,15 @@ def run_one(
     n_eval: int = 2500,
     lr: float = 1e-4,
     beta1: float = 0.8,
+    beta2: float = 0.999,
+    lr_d: float | None = None,
+    g_hidden: int = 400,
+    g_layers: int = 4,
+    d_hidden: int = 200,
+    d_layers: int = 3,
+    init: str = "dcgan",
+    anneal: float = 0.0,
+    n_critic: int = 1,
 ) -> dict[str, Any]:
     """Train one mixture GAN and score ``n_eval`` of its samples.
 
@@ -91,7 +115,15 @@ def run_one(
         batch_size: packed samples per step (``batch_size * pack`` points).
         n_data: size of the training set.
         n_eval: generated points to score.
-        lr, beta1: Adam settings of both players.
+        lr, beta1, beta2: Adam settings of both players (``lr_d``, when given, is D's
+            learning rate instead of ``lr``).
+        g_hidden, g_layers, d_hidden, d_layers: width and depth of G's BatchNorm+ReLU
+            stack and of D's LeakyReLU stack (the paper: 400 x 4 and 200 x 3).
+        init: ``'dcgan'`` (the paper's N(0, 0.02) weights, zero biases) or
+            ``'default'`` (tapegrad's/PyTorch's Kaiming-uniform Linear initialisation).
+        anneal: decay both learning rates linearly to 0 over this final fraction of
+            the steps (updated every :data:`ANNEAL_CHUNK` steps); 0 keeps them fixed.
+        n_critic: D steps per G step (``steps`` counts D steps).
 
     Returns:
         ``{"modes", "high_quality_fraction", "reverse_kl", "seconds"}`` (the last is
@@ -100,9 +132,17 @@ def run_one(
     """
     spec = DATASETS[data]
     tapegrad.manual_seed(seed)
-    G, D = build_models("mixture", (2,), z_dim=2, pack=pack)
-    dcgan_init_(G)
-    dcgan_init_(D)
+    if init not in INITS:
+        raise ValueError(f"run_one: init must be one of {', '.join(INITS)}, got {init!r}")
+    if not 0.0 <= anneal <= 1.0:
+        raise ValueError(f"run_one: anneal must be in [0, 1], got {anneal}")
+    G, D = build_models(
+        "mixture", (2,), z_dim=2, pack=pack, g_hidden=g_hidden, g_n_hidden=g_layers,
+        d_hidden=d_hidden, d_n_hidden=d_layers,
+    )  # fmt: skip
+    if init == "dcgan":
+        dcgan_init_(G)
+        dcgan_init_(D)
     for m in G.modules():
         if isinstance(m, BatchNorm1d):
             m.momentum = 0.05
@@ -114,21 +154,47 @@ def run_one(
         x.data,
         batch_size=batch_size * pack,
         lr_g=lr,
-        lr_d=lr,
-        betas_g=(beta1, 0.999),
-        betas_d=(beta1, 0.999),
+        lr_d=lr if lr_d is None else lr_d,
+        betas_g=(beta1, beta2),
+        betas_d=(beta1, beta2),
+        n_critic=n_critic,
         seed=seed,
         log_every=10**9,
     )
     status = "ok"
     t0 = time.perf_counter()
     try:
-        trainer.train(epochs=10**9, max_steps=steps)
+        train_annealed(trainer, steps, anneal)
     except FloatingPointError:
         status = "diverged"
     seconds = time.perf_counter() - t0
     m = evaluate(trainer.generate(n_eval), data)
     return {**m, "seconds": seconds, "status": status, "steps": trainer.step}
+
+
+def train_annealed(trainer: Trainer, steps: int, anneal: float) -> None:
+    """``trainer.train`` up to ``steps`` steps in all; over the last ``anneal`` fraction
+    of them both learning rates fall linearly to 0, set every :data:`ANNEAL_CHUNK` steps
+    to ``lr0 * (steps - step) / n_anneal`` (``lr0`` the optimiser's rate on entry)."""
+    n_anneal = int(round(anneal * steps))
+    start = steps - n_anneal
+    if trainer.step < start:
+        trainer.train(epochs=10**9, max_steps=start)
+    if n_anneal == 0:
+        return
+    opts = (trainer.opt_g, trainer.opt_d)
+    base = [[g["lr"] for g in o.param_groups] for o in opts]
+    try:
+        while trainer.step < steps:
+            f = (steps - trainer.step) / n_anneal
+            for o, lrs in zip(opts, base):
+                for g, lr0 in zip(o.param_groups, lrs):
+                    g["lr"] = lr0 * f
+            trainer.train(epochs=10**9, max_steps=min(steps, trainer.step + ANNEAL_CHUNK))
+    finally:
+        for o, lrs in zip(opts, base):
+            for g, lr0 in zip(o.param_groups, lrs):
+                g["lr"] = lr0
 
 
 def evaluate(samples: Any, data: str) -> dict[str, float]:
@@ -150,7 +216,8 @@ def _fmt(mean: float, std: float, scale: float = 1.0, digits: int = 2) -> str:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table of the summarised rows (one per data/loss/pack)."""
+    """A plain-text table of the summarised rows (one per data/loss/pack), with the
+    published record (PacGAN4 on the grid, PacGAN2 on the ring) after each data set."""
     head = (
         f"{'data':5} {'loss':8} {'pack':>4} {'seeds':>5} {'steps':>6}  {'modes':>13}  "
         f"{'high quality %':>15}  {'reverse KL':>13}  {'seconds/run':>13}"
@@ -167,12 +234,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{_fmt(*s['high_quality_fraction'], scale=100, digits=1):>15}  "
             f"{_fmt(*s['reverse_kl']) + kl_note:>13}  {_fmt(*s['seconds'], digits=0):>13}"
         )
-        ref = REFERENCE.get((r["data"], r["loss"], r["pack"]))
+        last_of_data = r is rows[-1] or rows[rows.index(r) + 1]["data"] != r["data"]
+        ref = REFERENCE.get((r["data"], "ns", RECORD_PACK[r["data"]])) if last_of_data else None
         if ref is not None:
             kl = ref.get("reverse_kl")
             kl_text = f"{kl:.2f}" if kl is not None else "-"
             lines.append(
-                f"{'':5} {'(paper)':8} {'':>4} {10:>5} {400000:>6}  {ref['modes']:>13.1f}  "
+                f"{'':5} {'(paper)':8} {RECORD_PACK[r['data']]:>4} {10:>5} {400000:>6}  "
+                f"{ref['modes']:>13.1f}  "
                 f"{100 * ref['high_quality_fraction']:>15.1f}  "
                 f"{kl_text:>13}  {'-':>13}"
             )
@@ -197,6 +266,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--n-eval", type=int, default=2500, help="generated points scored")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--beta1", type=float, default=0.8)
+    p.add_argument("--beta2", type=float, default=0.999)
+    p.add_argument("--lr-d", type=float, default=None, help="D's learning rate (default --lr)")
+    p.add_argument("--g-hidden", type=int, default=400, help="G width (paper 400)")
+    p.add_argument("--g-layers", type=int, default=4, help="G hidden layers (paper 4)")
+    p.add_argument("--d-hidden", type=int, default=200, help="D width (paper 200)")
+    p.add_argument("--d-layers", type=int, default=3, help="D hidden layers (paper 3)")
+    p.add_argument("--init", default="dcgan", choices=INITS, help="weight init (paper: dcgan)")
+    p.add_argument(
+        "--anneal", type=float, default=0.0,
+        help="decay the learning rates linearly to 0 over this final fraction of the steps",
+    )  # fmt: skip
+    p.add_argument("--n-critic", type=int, default=1, help="D steps per G step")
     p.add_argument("--json", default=None, help="write all runs and summaries here")
     p.add_argument("--quiet", action="store_true", help="no per-run lines")
     a = p.parse_args(argv)
@@ -209,8 +290,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name in a.losses:
         if name not in LOSSES:
             p.error(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
-    if a.seeds < 1 or a.steps < 1 or a.batch_size < 1 or any(k < 1 for k in a.pack):
-        p.error("--seeds, --steps, --batch-size and --pack must be positive")
+    sizes = (a.seeds, a.steps, a.batch_size, a.g_hidden, a.g_layers, a.d_hidden, a.d_layers)
+    if min(sizes) < 1 or a.n_critic < 1 or any(k < 1 for k in a.pack):
+        p.error(
+            "--seeds, --steps, --batch-size, --pack, --n-critic and the layer sizes "
+            "must be positive"
+        )
+    if not 0.0 <= a.anneal <= 1.0:
+        p.error(f"--anneal must be in [0, 1], got {a.anneal}")
     return a
 
 
@@ -240,7 +327,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 for seed in range(a.seeds):
                     r = run_one(
                         data, loss, pack, seed, a.steps, a.batch_size, a.n_data, a.n_eval,
-                        a.lr, a.beta1,
+                        a.lr, a.beta1, a.beta2, a.lr_d, a.g_hidden, a.g_layers, a.d_hidden,
+                        a.d_layers, a.init, a.anneal, a.n_critic,
                     )  # fmt: skip
                     runs.append(r)
                     if not a.quiet:
