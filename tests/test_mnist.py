@@ -116,8 +116,16 @@ def test_load_mnist_arrays_are_writable_copies():
     assert x2[0].any()  # the cached copy is unchanged
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="the project's MNIST copy is not present")
-def test_real_training_split_from_shared_folder():
+def test_real_training_split_from_shared_folder(monkeypatch, tmp_path):
+    if not REAL.is_dir():
+        # A checkout without the project's data folder: then the explicit root must
+        # fail with an error that names it (with an empty per-user cache and no
+        # $TAPEGRAD_DATA, nothing else could supply the files).
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        monkeypatch.delenv("TAPEGRAD_DATA", raising=False)
+        with pytest.raises(FileNotFoundError, match=re.escape(str(REAL))):
+            MNIST(root=REAL)
+        return
     ds = MNIST(root=REAL)
     assert len(ds) == 60000
     assert np.bincount(ds.targets).tolist() == TRAIN_COUNTS
