@@ -213,3 +213,38 @@ def test_bad_settings(images):
         make(images[:10], None)
     with pytest.raises(ValueError, match="unknown GAN loss 'nope'"):
         make(images, None, loss="nope")
+
+
+def test_ema_averages_batchnorm_statistics_with_the_weights(images, tmp_path):
+    # A generator with BatchNorm: EMA weights must be used with EMA running
+    # statistics, not with the live model's (which track the live weights).
+    tg.manual_seed(3)
+    G, D = build_models("dcgan", (1, 28, 28), 8, ngf=8, ndf=8)
+    tr = Trainer(
+        G, D, "ns", images, batch_size=BATCH, ema_decay=0.5, seed=3, out_dir=tmp_path, n_samples=4
+    )
+    bn_keys = [k for k, b in G.named_buffers() if b.data.dtype.kind == "f"]
+    assert bn_keys and all(k in tr.ema for k in bn_keys)
+    buffers0 = {k: tr.ema[k].copy() for k in bn_keys}
+    tr.train(1, max_steps=3)
+    live = {k: v.data.copy() for k, v in list(G.named_parameters()) + list(G.named_buffers())}
+    assert any(not np.array_equal(tr.ema[k], buffers0[k]) for k in bn_keys)
+    assert any(not np.array_equal(tr.ema[k], live[k]) for k in bn_keys)
+
+    z = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
+    out = tr.generate(z=z)
+    # The same numbers through an independent path: a second G loaded with the
+    # EMA values (parameters and buffers) as a state dict, in eval mode.
+    tg.manual_seed(3)
+    G2, _ = build_models("dcgan", (1, 28, 28), 8, ngf=8, ndf=8)
+    state = {k: tg.tensor(v.data.copy()) for k, v in G.state_dict().items()}
+    state.update({k: tg.tensor(v.copy()) for k, v in tr.ema.items()})
+    G2.load_state_dict(state)
+    G2.eval()
+    with tg.no_grad():
+        expected = G2(tg.tensor(z)).data
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    # G itself is left as it was: live weights and statistics, training mode.
+    for k, v in list(G.named_parameters()) + list(G.named_buffers()):
+        np.testing.assert_array_equal(v.data, live[k])
+    assert G.training

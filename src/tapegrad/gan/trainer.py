@@ -186,7 +186,7 @@ class Trainer:
         self.opt_d = Adam(D.parameters(), lr=lr_d, betas=tuple(betas_d))
         self.ema: dict[str, np.ndarray] | None = None
         if ema_decay is not None:
-            self.ema = {k: p.data.copy() for k, p in G.named_parameters()}
+            self.ema = {k: v.copy() for k, v in _ema_arrays(G)}
         self.step = 0
         self.epoch = 0
         self._stop = False
@@ -304,10 +304,13 @@ class Trainer:
         self.opt_g.step()
         if self.ema is not None:
             d = np.float32(self.ema_decay)
-            for k, p in self.G.named_parameters():
-                e = self.ema[k]
+            for k, v in _ema_arrays(self.G):
+                e = self.ema.get(k)
+                if e is None:  # a checkpoint from before buffers were averaged
+                    self.ema[k] = v.copy()
+                    continue
                 e *= d.astype(e.dtype)
-                e += (1 - d).astype(e.dtype) * p.data
+                e += (1 - d).astype(e.dtype) * v
         return g_value
 
     # ------------------------------------------------------------ the loop
@@ -517,6 +520,16 @@ def _postfix(rec: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _ema_arrays(G: Module) -> list[tuple[str, np.ndarray]]:
+    """What the EMA of G averages: every parameter, and the floating-point buffers
+    (BatchNorm's running mean and variance), so that the averaged weights are used
+    with running statistics that were averaged alongside them (as PyTorch's
+    ``AveragedModel(use_buffers=True)``), not with the live model's."""
+    out = [(k, p.data) for k, p in G.named_parameters()]
+    out += [(k, b.data) for k, b in G.named_buffers() if b.data.dtype.kind == "f"]
+    return out
+
+
 def generate(
     G: Module,
     z: np.ndarray,
@@ -526,15 +539,17 @@ def generate(
 ) -> np.ndarray:
     """``G(z)`` in eval mode without recording, in batches, as a NumPy array.
 
-    With ``ema`` (name -> array) G's parameters are swapped for those values during
-    the call. ``labels`` ``(n,)`` for a conditional G. G's mode is restored.
+    With ``ema`` (name -> array) G's parameters, and the floating-point buffers the
+    EMA holds, are swapped for those values during the call. ``labels`` ``(n,)`` for
+    a conditional G. G's mode and values are restored.
     """
     was_training = G.training
     saved = None
     if ema is not None:
-        saved = {k: p.data.copy() for k, p in G.named_parameters()}
-        for k, p in G.named_parameters():
-            p.data[...] = _array(ema[k])
+        swap = [(k, v) for k, v in _ema_arrays(G) if k in ema]
+        saved = {k: v.copy() for k, v in swap}
+        for k, v in swap:
+            v[...] = _array(ema[k])
     G.eval()
     try:
         outs = []
@@ -550,5 +565,6 @@ def generate(
     finally:
         G.train(was_training)
         if saved is not None:
-            for k, p in G.named_parameters():
-                p.data[...] = saved[k]
+            for k, v in _ema_arrays(G):
+                if k in saved:
+                    v[...] = saved[k]
