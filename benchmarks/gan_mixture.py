@@ -103,6 +103,7 @@ def run_one(
     init: str = "dcgan",
     anneal: float = 0.0,
     n_critic: int = 1,
+    ema: float | None = None,
 ) -> dict[str, Any]:
     """Train one mixture GAN and score ``n_eval`` of its samples.
 
@@ -124,6 +125,8 @@ def run_one(
         anneal: decay both learning rates linearly to 0 over this final fraction of
             the steps (updated every :data:`ANNEAL_CHUNK` steps); 0 keeps them fixed.
         n_critic: D steps per G step (``steps`` counts D steps).
+        ema: keep an exponential moving average of G's weights and BatchNorm statistics
+            with this decay and score its samples; None scores the live G.
 
     Returns:
         ``{"modes", "high_quality_fraction", "reverse_kl", "seconds"}`` (the last is
@@ -158,6 +161,7 @@ def run_one(
         betas_g=(beta1, beta2),
         betas_d=(beta1, beta2),
         n_critic=n_critic,
+        ema_decay=ema,
         seed=seed,
         log_every=10**9,
     )
@@ -278,6 +282,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="decay the learning rates linearly to 0 over this final fraction of the steps",
     )  # fmt: skip
     p.add_argument("--n-critic", type=int, default=1, help="D steps per G step")
+    p.add_argument("--ema", type=float, default=None, help="score an EMA of G (decay)")
     p.add_argument("--json", default=None, help="write all runs and summaries here")
     p.add_argument("--quiet", action="store_true", help="no per-run lines")
     a = p.parse_args(argv)
@@ -328,7 +333,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     r = run_one(
                         data, loss, pack, seed, a.steps, a.batch_size, a.n_data, a.n_eval,
                         a.lr, a.beta1, a.beta2, a.lr_d, a.g_hidden, a.g_layers, a.d_hidden,
-                        a.d_layers, a.init, a.anneal, a.n_critic,
+                        a.d_layers, a.init, a.anneal, a.n_critic, a.ema,
                     )  # fmt: skip
                     runs.append(r)
                     if not a.quiet:

@@ -136,10 +136,11 @@ def test_recipe_options_reach_the_models_and_optimisers(monkeypatch):
     r = bench.run_one(
         "ring", "hinge", 2, 0, steps=6, batch_size=8, n_data=64, n_eval=50, lr=1e-3,
         beta1=0.0, beta2=0.9, lr_d=3e-3, g_hidden=16, g_layers=2, d_hidden=12, d_layers=1,
-        init="default", anneal=0.5, n_critic=2,
+        init="default", anneal=0.5, n_critic=2, ema=0.9,
     )  # fmt: skip
     assert r["status"] == "ok" and r["steps"] == 6
     G, D, kw = made["G"], made["D"], made["kw"]
+    assert kw["ema_decay"] == 0.9
     widths = [p.shape for n, p in G.named_parameters() if n.endswith("weight") and p.ndim == 2]
     assert widths == [(16, 2), (16, 16), (2, 16)]
     d_widths = [p.shape for n, p in D.named_parameters() if n.endswith("weight")]
