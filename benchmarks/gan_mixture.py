@@ -303,6 +303,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         )
     if not 0.0 <= a.anneal <= 1.0:
         p.error(f"--anneal must be in [0, 1], got {a.anneal}")
+    if a.ema is not None and not 0.0 <= a.ema < 1.0:
+        p.error(f"--ema must be in [0, 1), got {a.ema}")
     return a
 
 

@@ -75,7 +75,8 @@ def test_bad_arguments_are_rejected():
         bench.parse_args(["--data", "spiral"])
     with pytest.raises(SystemExit):
         bench.parse_args(["--losses", "ns,nope"])
-    for bad in (["--anneal", "1.5"], ["--g-hidden", "0"], ["--n-critic", "0"], ["--init", "x"]):
+    bads = (["--anneal", "1.5"], ["--g-hidden", "0"], ["--n-critic", "0"], ["--init", "x"])
+    for bad in bads + (["--ema", "1.0"],):
         with pytest.raises(SystemExit):
             bench.parse_args(bad)
     a = bench.parse_args(["--data", "ring,grid", "--pack", "1,2,4", "--losses", "ns,hinge"])
