@@ -379,3 +379,29 @@ def test_evaluate_refuses_to_average_different_data(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"cannot average runs on different data: {runs[0]} (ring) and {runs[1]} (grid)" in err
     assert not any((tmp_path / d / "evaluation.json").exists() for d in ("ring", "grid"))
+
+
+def test_betas_reach_both_optimisers_and_survive_resume(tmp_path):
+    from tapegrad.cli import _model_from_checkpoint
+
+    run = tmp_path / "run"
+    base = ["train", "--steps", "2", "--batch-size", "16", "--quiet", "--out", str(run)]
+    assert main([*base, "--betas", "0.25,0.75"]) == 0
+    tr, _, cfg, _ = _model_from_checkpoint(str(run))
+    assert cfg["betas_g"] == cfg["betas_d"] == [0.25, 0.75]
+    for opt in (tr.opt_g, tr.opt_d):
+        assert all(g["betas"] == (0.25, 0.75) for g in opt.param_groups)
+    assert main(["resume", str(run), "--steps", "3", "--quiet"]) == 0
+    tr, *_ = _model_from_checkpoint(str(run))
+    assert tr.step == 3 and tr.opt_d.param_groups[0]["betas"] == (0.25, 0.75)
+
+
+@pytest.mark.parametrize("text", ["0.5", "0.5,x", "0.5,1.0", "-0.1,0.9", "0.1,0.2,0.3"])
+def test_bad_betas_is_a_usage_error(tmp_path, capsys, text):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as e:
+        main(["train", f"--betas={text}", "--steps", "1", "--out", str(out)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--betas wants two numbers" in err and repr(text) in err
+    assert not out.exists()

@@ -214,14 +214,28 @@ def _train_config(a: argparse.Namespace) -> dict[str, Any]:
         "batch_size": a.batch_size,
         "lr_g": a.lr_g,
         "lr_d": a.lr_d,
-        "betas_g": [0.5, 0.999],
-        "betas_d": [0.5, 0.999],
+        "betas_g": list(a.betas),
+        "betas_d": list(a.betas),
         "n_critic": a.n_critic,
         "ema": a.ema,
         "seed": a.seed,
         "epochs": a.epochs,
         "steps": a.steps,
     }
+
+
+def _betas(text: str) -> tuple[float, float]:
+    """``"0.5,0.9"`` -> ``(0.5, 0.9)``; argparse turns the ValueError into a usage error."""
+    parts = text.split(",")
+    try:
+        b = tuple(float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--betas wants two numbers B1,B2, got {text!r}") from None
+    if len(b) != 2 or not all(0.0 <= x < 1.0 for x in b):
+        raise argparse.ArgumentTypeError(
+            f"--betas wants two numbers in [0, 1) as B1,B2, got {text!r}"
+        )
+    return b[0], b[1]
 
 
 _DCGAN_D = ("dcgan", "cdcgan", "projection")  # models whose D is a DCGANDiscriminator
@@ -800,6 +814,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr-g", type=float, default=2e-4)
     t.add_argument("--lr-d", type=float, default=2e-4)
+    t.add_argument(
+        "--betas",
+        type=_betas,
+        default=(0.5, 0.999),
+        metavar="B1,B2",
+        help="Adam betas of both players (default 0.5,0.999; WGAN-GP papers use 0.5,0.9)",
+    )
     t.add_argument("--n-critic", type=int, default=1)
     t.add_argument("--ema", type=float, default=None, help="EMA decay of G's weights")
     t.add_argument("--z-dim", type=int, default=None)
