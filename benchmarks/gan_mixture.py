@@ -57,6 +57,7 @@ if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
 import tapegrad  # noqa: E402
+from tapegrad._atomic import atomic_write_bytes  # noqa: E402
 from tapegrad.data import grid, grid_modes, ring, ring_modes  # noqa: E402
 from tapegrad.gan import Trainer, build_models, dcgan_init_  # noqa: E402
 from tapegrad.gan.losses import LOSSES  # noqa: E402
@@ -104,6 +105,7 @@ def run_one(
     anneal: float = 0.0,
     n_critic: int = 1,
     ema: float | None = None,
+    g_batch_norm: bool = True,
 ) -> dict[str, Any]:
     """Train one mixture GAN and score ``n_eval`` of its samples.
 
@@ -127,6 +129,8 @@ def run_one(
         n_critic: D steps per G step (``steps`` counts D steps).
         ema: keep an exponential moving average of G's weights and BatchNorm statistics
             with this decay and score its samples; None scores the live G.
+        g_batch_norm: BatchNorm in G's hidden layers (the paper's); False gives plain
+            Linear + ReLU layers, so that G samples the same function it was trained as.
 
     Returns:
         ``{"modes", "high_quality_fraction", "reverse_kl", "seconds"}`` (the last is
@@ -141,7 +145,7 @@ def run_one(
         raise ValueError(f"run_one: anneal must be in [0, 1], got {anneal}")
     G, D = build_models(
         "mixture", (2,), z_dim=2, pack=pack, g_hidden=g_hidden, g_n_hidden=g_layers,
-        d_hidden=d_hidden, d_n_hidden=d_layers,
+        d_hidden=d_hidden, d_n_hidden=d_layers, g_batch_norm=g_batch_norm,
     )  # fmt: skip
     if init == "dcgan":
         dcgan_init_(G)
@@ -278,6 +282,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--d-layers", type=int, default=3, help="D hidden layers (paper 3)")
     p.add_argument("--init", default="dcgan", choices=INITS, help="weight init (paper: dcgan)")
     p.add_argument(
+        "--g-batch-norm", default="on", choices=("on", "off"),
+        help="BatchNorm in G's hidden layers (paper: on)",
+    )  # fmt: skip
+    p.add_argument(
         "--anneal", type=float, default=0.0,
         help="decay the learning rates linearly to 0 over this final fraction of the steps",
     )  # fmt: skip
@@ -336,6 +344,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         data, loss, pack, seed, a.steps, a.batch_size, a.n_data, a.n_eval,
                         a.lr, a.beta1, a.beta2, a.lr_d, a.g_hidden, a.g_layers, a.d_hidden,
                         a.d_layers, a.init, a.anneal, a.n_critic, a.ema,
+                        a.g_batch_norm == "on",
                     )  # fmt: skip
                     runs.append(r)
                     if not a.quiet:
@@ -364,7 +373,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not a.quiet:
         print(format_table(rows))
     if a.json:
-        Path(a.json).write_text(json.dumps(_json_safe(result), indent=2, allow_nan=False))
+        text = json.dumps(_json_safe(result), indent=2, allow_nan=False)
+        atomic_write_bytes(a.json, text.encode())
     return result
 
 

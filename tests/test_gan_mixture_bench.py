@@ -154,3 +154,25 @@ def test_recipe_options_reach_the_models_and_optimisers(monkeypatch):
     assert np.abs(w0).max() <= 1 / np.sqrt(4) and w0.std() > 0.1
     with pytest.raises(ValueError, match="init"):
         bench.run_one("ring", "ns", 1, 0, steps=1, init="xavier")
+    assert any(type(m).__name__ == "BatchNorm1d" for m in G.modules())
+
+
+def test_g_batch_norm_off_reaches_the_generator(monkeypatch):
+    made = {}
+    real_trainer = bench.Trainer
+
+    def spy(G, D, loss, data, **kw):
+        made["G"] = G
+        return real_trainer(G, D, loss, data, **kw)
+
+    monkeypatch.setattr(bench, "Trainer", spy)
+    args = ["--data", "grid", "--seeds", "1", "--steps", "2", "--batch-size", "8"]
+    args += ["--n-data", "64", "--n-eval", "40", "--g-hidden", "8", "--g-layers", "2"]
+    out = bench.main([*args, "--g-batch-norm", "off", "--quiet"])
+    G = made["G"]
+    assert not any(type(m).__name__ == "BatchNorm1d" for m in G.modules())
+    # without BatchNorm the hidden layers carry biases
+    assert [n for n, _ in G.named_parameters()] == [
+        "net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias", "net.4.weight", "net.4.bias",
+    ]  # fmt: skip
+    assert out["config"]["g_batch_norm"] == "off"

@@ -185,13 +185,16 @@ class TDCGAN32D(tnn.Module):
 
 
 class TMixG(tnn.Module):
-    def __init__(self, z=2):
+    def __init__(self, z=2, hidden=400, n_hidden=4, batch_norm=True):
         super().__init__()
         layers, d = [], z
-        for _ in range(4):
-            layers += [tnn.Linear(d, 400, bias=False), tnn.BatchNorm1d(400), tnn.ReLU()]
-            d = 400
-        self.net = tnn.Sequential(*layers, tnn.Linear(400, 2))
+        for _ in range(n_hidden):
+            if batch_norm:
+                layers += [tnn.Linear(d, hidden, bias=False), tnn.BatchNorm1d(hidden), tnn.ReLU()]
+            else:
+                layers += [tnn.Linear(d, hidden), tnn.ReLU()]
+            d = hidden
+        self.net = tnn.Sequential(*layers, tnn.Linear(hidden, 2))
 
     def forward(self, z):
         return self.net(z)
@@ -302,6 +305,10 @@ def _compare_forward(m, t, inputs, what):
         (lambda: DCGANGenerator(128, (3, 32, 32)), lambda: TDCGAN32G(z=128)),
         (lambda: DCGANDiscriminator((3, 32, 32)), lambda: TDCGAN32D()),
         (lambda: MixtureGenerator(), lambda: TMixG()),
+        (
+            lambda: MixtureGenerator(hidden=16, n_hidden=3, batch_norm=False),
+            lambda: TMixG(hidden=16, n_hidden=3, batch_norm=False),
+        ),
         (lambda: MixtureDiscriminator(pack=4), lambda: TMixD(pack=4)),
     ],
 )
@@ -352,6 +359,11 @@ def _x(shape, seed=1):
             [_x((2, 2, 64, 64))],
         ),
         (lambda: MixtureGenerator(), lambda: TMixG(), [_z(6, 2)]),
+        (
+            lambda: MixtureGenerator(hidden=16, n_hidden=3, batch_norm=False),
+            lambda: TMixG(hidden=16, n_hidden=3, batch_norm=False),
+            [_z(6, 2)],
+        ),
         (lambda: MixtureDiscriminator(pack=3), lambda: TMixD(pack=3), [_z(6, 2)]),
     ],
 )
@@ -598,3 +610,14 @@ def test_mlp_gan_smoke_training_ns_loss():
     assert d_losses[-1] < d_losses[0]
     assert not np.array_equal(d.head.weight.data, d0)
     assert not np.array_equal(g.net[0].weight.data, g0)
+
+
+def test_mixture_generator_without_batch_norm_is_the_same_function_in_eval_mode():
+    g = build_models("mixture", (2,), z_dim=2, g_hidden=8, g_n_hidden=2, g_batch_norm=False)[0]
+    assert not any(type(m).__name__ == "BatchNorm1d" for m in g.modules())
+    z = tg.tensor(_z(5, 2).astype(np.float32))
+    with tg.no_grad():
+        a = g(z).data
+        g.eval()
+        b = g(z).data
+    np.testing.assert_array_equal(a, b)

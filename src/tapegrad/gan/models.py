@@ -313,11 +313,19 @@ class MixtureGenerator(GeneratorBase):
     """The PacGAN 2-D generator: ``(N, z_dim) -> (N, data_dim)``.
 
     ``n_hidden`` layers of Linear(hidden) + BatchNorm1d + ReLU, then Linear(data_dim),
-    no output activation (the ring/grid data are unbounded).
+    no output activation (the ring/grid data are unbounded). ``batch_norm=False`` drops
+    the BatchNorm (the hidden Linear layers then have biases): training and sampling
+    are then the same function, which matters once G maps the noise steeply onto
+    separate modes (docs/gan_mixture.md).
     """
 
     def __init__(
-        self, z_dim: int = 2, data_dim: int = 2, hidden: int = 400, n_hidden: int = 4
+        self,
+        z_dim: int = 2,
+        data_dim: int = 2,
+        hidden: int = 400,
+        n_hidden: int = 4,
+        batch_norm: bool = True,
     ) -> None:
         super().__init__()
         who = "MixtureGenerator"
@@ -327,7 +335,10 @@ class MixtureGenerator(GeneratorBase):
         layers: list[Module] = []
         d = self.z_dim
         for _ in range(_positive_int(n_hidden, "n_hidden", who)):
-            layers += [Linear(d, hidden, bias=False), BatchNorm1d(hidden), ReLU()]
+            if batch_norm:
+                layers += [Linear(d, hidden, bias=False), BatchNorm1d(hidden), ReLU()]
+            else:
+                layers += [Linear(d, hidden), ReLU()]
             d = hidden
         layers.append(Linear(d, self.data_dim))
         self.net = Sequential(*layers)
