@@ -25,16 +25,17 @@ the same batch); BatchNorm statistics are over all ``100 * pack`` fakes of a ste
 rather than per group of 100. Samples are drawn with G in eval mode (running BatchNorm
 statistics, momentum 0.05 as in the paper's population updates).
 
-Every default above can be changed from the command line (model sizes, init, Adam
-betas, D's learning rate, a linear learning-rate anneal at the end, n_critic); the fast
-CPU recipe of docs/gan_mixture.md is::
+Every default above can be changed from the command line (model sizes, BatchNorm in
+G, init, Adam betas, D's learning rate, a linear learning-rate anneal at the end,
+n_critic); the record recipe of docs/gan_mixture.md (G without BatchNorm, PacGAN2) is::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/gan_mixture.py --data grid --losses ns \\
-        --seeds 10 --pack 1 --batch-size 256 --steps 4000 --lr 1e-3 --beta1 0 \\
+        --seeds 10 --pack 2 --batch-size 256 --steps 16000 --lr 1e-3 --beta1 0 \\
         --beta2 0.9 --anneal 0.5 --g-hidden 128 --g-layers 3 --d-hidden 128 \\
-        --d-layers 3 --init default --json out.json
+        --d-layers 3 --g-batch-norm off --init default --json out.json
 
-and the paper's settings (shorter runs)::
+and the previous session's fast recipe is the same with ``--pack 1 --steps 4000
+--g-batch-norm on``. The paper's settings (shorter runs)::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/gan_mixture.py --data grid --losses ns \\
         --pack 1,4 --seeds 3 --steps 2000 --json out.json
