@@ -819,7 +819,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_betas,
         default=(0.5, 0.999),
         metavar="B1,B2",
-        help="Adam betas of both players (default 0.5,0.999; WGAN-GP papers use 0.5,0.9)",
+        help="Adam betas of both players (default 0.5,0.999; WGAN-GP is usually run with 0.5,0.9)",
     )
     t.add_argument("--n-critic", type=int, default=1)
     t.add_argument("--ema", type=float, default=None, help="EMA decay of G's weights")
