@@ -176,3 +176,24 @@ def test_g_batch_norm_off_reaches_the_generator(monkeypatch):
         "net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias", "net.4.weight", "net.4.bias",
     ]  # fmt: skip
     assert out["config"]["g_batch_norm"] == "off"
+
+
+def test_json_into_a_missing_folder_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    def no_training(*a, **k):
+        raise AssertionError("trained although --json cannot be written")
+
+    monkeypatch.setattr(bench, "run_one", no_training)
+    target = tmp_path / "missing" / "out.json"
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--seeds", "1", "--steps", "1", "--json", str(target), "--quiet"])
+    assert e.value.code == 2
+    assert f"folder {target.parent} does not exist" in capsys.readouterr().err
+    assert not target.parent.exists()
+    # an existing folder is accepted and gets a complete file
+    monkeypatch.undo()
+    out = tmp_path / "out.json"
+    args = ["--data", "ring", "--seeds", "1", "--steps", "1", "--batch-size", "8", "--n-data"]
+    args += ["64", "--n-eval", "20", "--g-hidden", "8", "--g-layers", "1", "--quiet"]
+    bench.main([*args, "--json", str(out)])
+    assert json.loads(out.read_text())["rows"][0]["runs"][0]["steps"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary file left
