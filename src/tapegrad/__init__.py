@@ -54,6 +54,9 @@ from .ops.shape import *  # noqa: F403
 from .random import get_rng_state, manual_seed, set_rng_state
 from .serialization import load, save
 from .tensor import Tensor, as_tensor, is_tensor
+from .tensor_methods import attach as _attach_tensor_methods
+
+_attach_tensor_methods()
 
 float = float32  # noqa: A001 - torch.float is float32
 bool = bool_  # noqa: A001 - torch.bool

@@ -21,10 +21,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..backend import xp
+from ..tensor import Tensor, _wrap
+from .broadcast import sum_to
 from .grad_mode import state
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..tensor import Tensor
     from .function import Function
 
 
@@ -77,8 +79,6 @@ def run_backward(
     (``tapegrad.grad``). Only the part of the graph that leads to ``inputs`` is
     then computed.
     """
-    from ..ops.shape import sum_to
-
     prev_mode = state.enabled
     state.enabled = create_graph
     try:
@@ -88,9 +88,6 @@ def run_backward(
 
 
 def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa: C901
-    from ..backend import xp
-    from ..tensor import _wrap
-
     grads: dict[int, list[Any]] = {}  # id(node) -> gradient of each output
     leaf_grads: dict[int, Any] = {}  # id(leaf) -> gradient (capture mode)
     capture = inputs is not None
@@ -246,9 +243,6 @@ def _fill_missing(node: Function, slot: list[Any]) -> list[Any]:
     """Zeros for outputs no gradient reached, so backward always gets Tensors."""
     if len(slot) == 1 or all(g is not None for g in slot):
         return slot
-    from ..backend import xp
-    from ..tensor import _wrap
-
     out = list(slot)
     for i, g in enumerate(out):
         if g is None:

@@ -34,12 +34,10 @@ Subclass it for a custom op, like ``torch.autograd.Function``::
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..tensor import Tensor, _wrap, as_tensor
 from .grad_mode import state
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..tensor import Tensor
 
 
 class Function:
@@ -165,13 +163,6 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
-
-
-# tensor.py imports this module, so it binds these three names here once it
-# has defined them (an import inside __call__ would cost microseconds per op).
-Tensor: Any = None
-_wrap: Any = None
-as_tensor: Any = None
 
 
 # Attributes the engine still needs after a node's saved values are dropped.

@@ -5,21 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..backend import xp
+from ..tensor import Tensor, _wrap
 from .engine import run_backward
 
 
 def _as_list(x: Any) -> list[Any]:
-    from ..tensor import Tensor
-
     if isinstance(x, Tensor):
         return [x]
     return list(x)
 
 
 def _root_grads(outputs: list[Any], grad_outputs: Any) -> list[Any]:
-    from ..backend import xp
-    from ..tensor import Tensor, _wrap
-
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     else:
@@ -98,8 +95,6 @@ def grad(
     input; an input the outputs do not depend on raises unless
     ``allow_unused=True``, which gives ``None`` for it.
     """
-    from ..tensor import Tensor
-
     outs = _as_list(outputs)
     ins = _as_list(inputs)
     for i, t in enumerate(ins):

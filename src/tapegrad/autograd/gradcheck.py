@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tensor import Tensor
 from .functional import grad
 from .grad_mode import enable_grad, no_grad
 
@@ -23,8 +24,6 @@ class GradcheckError(AssertionError):
 
 
 def _outputs(fn: Callable[..., Any], inputs: Sequence[Any]) -> tuple[Any, ...]:
-    from ..tensor import Tensor
-
     out = fn(*inputs)
     if isinstance(out, Tensor):
         return (out,)
@@ -32,8 +31,6 @@ def _outputs(fn: Callable[..., Any], inputs: Sequence[Any]) -> tuple[Any, ...]:
 
 
 def _check_inputs(inputs: Sequence[Any], what: str) -> list[int]:
-    from ..tensor import Tensor
-
     idx = []
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor) and x.requires_grad:
@@ -74,8 +71,6 @@ def _numerical(fn, inputs, wrt, outs_shapes, eps):
 
 
 def _analytic(fn, inputs, wrt, outs):
-    from ..tensor import Tensor
-
     jac = [[np.zeros((o.data.size, inputs[i].data.size)) for i in wrt] for o in outs]
     targets = [inputs[i] for i in wrt]
     for oi, o in enumerate(outs):
@@ -160,8 +155,6 @@ def gradgradcheck(
     themselves checked against finite differences, with respect to both the
     inputs and ``grad_outputs``.
     """
-    from ..tensor import Tensor
-
     inputs = list(inputs)
     wrt = _check_inputs(inputs, "gradgradcheck")
     outs = _outputs(fn, inputs)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd.broadcast import broadcast_to, sum_to
 from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..backend import xp
@@ -63,62 +64,6 @@ def _axis(dim: int, ndim: int, op: str) -> int:
     if not -n <= dim < n:
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dims")
     return dim % n
-
-
-# ------------------------------------------------------ broadcasting pairs
-class SumTo(Function):
-    """Sum a broadcast array back down to ``shape`` (the adjoint of broadcast_to)."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        shape = self.shape
-        lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
-        )
-        y = x.sum(axis=axes, keepdims=True) if axes else x
-        if lead:
-            y = y.reshape(shape)
-        return y
-
-    def backward(self, gy):
-        return broadcast_to(gy, self.in_shapes[0])
-
-
-class BroadcastTo(Function):
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        return xp.broadcast_to(x, self.shape)
-
-    def backward(self, gy):
-        return sum_to(gy, self.in_shapes[0])
-
-
-def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """Sum ``x`` over the axes broadcasting added or stretched, giving ``shape``."""
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    return SumTo(shape)(x)
-
-
-def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """A read-only broadcast view of x with ``shape``."""
-    shape = tuple(int(s) for s in shape)
-    if x.shape == shape:
-        return x
-    try:
-        if np.broadcast_shapes(x.shape, shape) != shape:
-            raise ValueError
-    except ValueError:
-        raise ValueError(
-            f"broadcast_to: shape {tuple(x.shape)} cannot be broadcast to {shape}"
-        ) from None
-    return BroadcastTo(shape)(x)
 
 
 def expand(x: Tensor, *sizes: Any) -> Tensor:
