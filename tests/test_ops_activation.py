@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import tapegrad as tg
 from helpers import check_second_order_vs_torch, check_vs_torch, noncontig
 from tapegrad.autograd import gradgradcheck
-from tapegrad.ops.activation import _erf, _erfc
+from tapegrad.ops.special import erf as _erf
+from tapegrad.ops.special import erfc as _erfc
 
 # name: (tapegrad function, torch function)
 POINTWISE = {

@@ -47,10 +47,13 @@ from .ops.activation import *  # noqa: F403
 from .ops.conv import *  # noqa: F403
 from .ops.dropout import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
+from .ops.indexing import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
 from .ops.loss import *  # noqa: F403
+from .ops.padding import *  # noqa: F403
 from .ops.reduce import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
+from .ops.softmax import *  # noqa: F403
 from .random import get_rng_state, manual_seed, set_rng_state
 from .serialization import load, save
 from .tensor import Tensor, as_tensor, is_tensor

@@ -23,9 +23,11 @@ from .autograd.grad_mode import state
 from .dtypes import bool_, float32, float64, int32, int64
 from .ops import activation as _act
 from .ops import elementwise as _ew
+from .ops import indexing as _ix
 from .ops import linalg as _la
 from .ops import reduce as _red
 from .ops import shape as _sh
+from .ops import softmax as _sm
 from .tensor import Tensor, _data
 
 
@@ -181,10 +183,10 @@ class TensorMethods:
         return self
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        _sh.setitem(self, key, value)
+        _ix.setitem(self, key, value)
 
     def __getitem__(self, key: Any) -> Tensor:
-        return _sh.getitem(self, key)
+        return _ix.getitem(self, key)
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, o: Any) -> Tensor:
@@ -350,13 +352,13 @@ class TensorMethods:
         return _act.tanh(self)
 
     def softmax(self, dim: int = -1) -> Tensor:
-        return _act.softmax(self, dim)
+        return _sm.softmax(self, dim)
 
     def log_softmax(self, dim: int = -1) -> Tensor:
-        return _act.log_softmax(self, dim)
+        return _sm.log_softmax(self, dim)
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return _act.logsumexp(self, dim, keepdim)
+        return _sm.logsumexp(self, dim, keepdim)
 
     # ------------------------------------------------------------ reductions
     def sum(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
@@ -468,16 +470,16 @@ class TensorMethods:
         return _sh.unbind(self, dim)
 
     def narrow(self, dim: int, start: int, length: int) -> Tensor:
-        return _sh.narrow(self, dim, start, length)
+        return _ix.narrow(self, dim, start, length)
 
     def gather(self, dim: int, index: Any) -> Tensor:
-        return _sh.gather(self, dim, index)
+        return _ix.gather(self, dim, index)
 
     def index_select(self, dim: int, index: Any) -> Tensor:
-        return _sh.index_select(self, dim, index)
+        return _ix.index_select(self, dim, index)
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
-        return _sh.masked_fill(self, mask, value)
+        return _ix.masked_fill(self, mask, value)
 
 
 # Set by Python on any class that defines __eq__, or by the class machinery:

@@ -28,6 +28,7 @@ from ..backend import xp
 from ..tensor import Tensor, _wrap, as_tensor
 from . import activation as _act
 from . import reduce as _red
+from . import softmax as _sm
 from .elementwise import cast, clamp, log, log1p
 from .shape import reshape
 
@@ -511,7 +512,7 @@ class _CrossEntropy(Function):
         graph = state.enabled
         g = _sample_upstream(gy, self.reduction, self.inv_d, len(x_shape), graph)
         if graph:
-            p = _act.softmax(self.inputs[0], 1)
+            p = _sm.softmax(self.inputs[0], 1)
             return (p * _wrap(s_coef) - _wrap(q)) * g
         return _wrap((self.ez * (s_coef / self.s) - q) * g)
 
@@ -581,7 +582,7 @@ def _cross_entropy_probs(op, x, target, w, ignore_index, reduction, smoothing) -
         t = t * (1.0 - smoothing) + smoothing / c
     if w is not None:
         t = t * _wrap(_class_view(w, x.ndim))
-    per_sample = -_red.sum(_act.log_softmax(x, 1) * t, 1)
+    per_sample = -_red.sum(_sm.log_softmax(x, 1) * t, 1)
     if reduction == "none":
         return per_sample
     total = _red.sum(per_sample)

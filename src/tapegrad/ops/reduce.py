@@ -19,7 +19,10 @@ from ..autograd.grad_mode import state
 from ..backend import xp
 from ..dtypes import get_default_dtype
 from ..tensor import ReturnTypes, Tensor, _wrap
-from .shape import ScatterAdd, broadcast_to, reshape
+from ._args import norm_dims as _norm_dims
+from ._args import reduced_shape as _reduced_shape
+from .indexing import ScatterAdd
+from .shape import broadcast_to, reshape
 
 __all__ = [
     "sum",
@@ -35,24 +38,6 @@ __all__ = [
     "argmin",
     "norm",
 ]
-
-
-def _norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
-    """Sorted non-negative axes; None means all, an empty tuple none (as in NumPy)."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-    if not dims:
-        return ()
-    n = builtins.max(ndim, 1)
-    out = set()
-    for d in dims:
-        if not -n <= d < n:
-            raise IndexError(f"{op}: dim {d} is out of range for a tensor of {ndim} dims")
-        out.add(int(d) % n)
-    if ndim == 0:
-        return None
-    return tuple(sorted(out))
 
 
 def _args(dim: Any, keepdim: bool, kw: dict[str, Any], op: str) -> tuple[Any, bool]:
@@ -165,12 +150,6 @@ class AMax(Function):
         count = hit.sum(axis=self.dims, keepdims=True)
         w = hit / count.astype(gy.data.dtype)
         return _expand_grad(gy, x.shape, self.dims, self.keepdim) * _wrap(w.astype(gy.data.dtype))
-
-
-def _reduced_shape(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> tuple[int, ...]:
-    if dims is None:
-        return ()
-    return tuple(s for i, s in enumerate(shape) if i not in dims)
 
 
 class MaxDim(Function):
