@@ -18,10 +18,10 @@ from ..backend import xp
 from ..tensor import Tensor
 from .function import Function
 
-__all__ = ["SumTo", "BroadcastTo", "sum_to", "broadcast_to"]
+__all__ = ["SumToFunction", "BroadcastToFunction", "sum_to", "broadcast_to"]
 
 
-class SumTo(Function):
+class SumToFunction(Function):
     """Sum a broadcast array back down to ``shape`` (the adjoint of broadcast_to)."""
 
     def __init__(self, shape: tuple[int, ...]) -> None:
@@ -42,7 +42,7 @@ class SumTo(Function):
         return broadcast_to(gy, self.in_shapes[0])
 
 
-class BroadcastTo(Function):
+class BroadcastToFunction(Function):
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
 
@@ -58,7 +58,7 @@ def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    return SumTo(shape)(x)
+    return SumToFunction(shape)(x)
 
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
@@ -73,4 +73,4 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
         raise ValueError(
             f"broadcast_to: shape {tuple(x.shape)} cannot be broadcast to {shape}"
         ) from None
-    return BroadcastTo(shape)(x)
+    return BroadcastToFunction(shape)(x)

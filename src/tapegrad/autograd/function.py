@@ -159,10 +159,12 @@ class Function:
 
     @property
     def name(self) -> str:
-        return type(self).__name__
+        """The op's name: the class name less its ``Function`` suffix (``Add``)."""
+        n = type(self).__name__
+        return n[: -len("Function")] if n.endswith("Function") and n != "Function" else n
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}Backward>"
+        return f"<{self.name}Backward>"
 
 
 # Attributes the engine still needs after a node's saved values are dropped.

@@ -23,7 +23,7 @@ from .parameter import Parameter
 __all__ = ["Embedding", "embedding"]
 
 
-class _Gather(Function):
+class _GatherFunction(Function):
     """``weight[idx]`` for a constant integer array ``idx`` (rows of a 2-D weight)."""
 
     def __init__(self, idx: Any, padding_idx: int | None) -> None:
@@ -35,11 +35,11 @@ class _Gather(Function):
         return w[self.idx]
 
     def backward(self, gy):
-        return _ScatterAdd(self.idx, self.n_rows, self.padding_idx)(gy)
+        return _ScatterAddFunction(self.idx, self.n_rows, self.padding_idx)(gy)
 
 
-class _ScatterAdd(Function):
-    """The adjoint of ``_Gather``: ``out[idx[i]] += g[i]``, with row ``padding_idx`` kept zero."""
+class _ScatterAddFunction(Function):
+    """The adjoint of ``_GatherFunction``: ``out[idx[i]] += g[i]``, row ``padding_idx`` kept 0."""
 
     def __init__(self, idx: Any, n_rows: int, padding_idx: int | None) -> None:
         self.idx = idx
@@ -56,7 +56,7 @@ class _ScatterAdd(Function):
         return out
 
     def backward(self, gw):
-        gy = _Gather(self.idx, self.padding_idx)(gw)
+        gy = _GatherFunction(self.idx, self.padding_idx)(gw)
         if self.padding_idx is not None:
             keep = (self.idx != self.padding_idx).astype(gw.dtype)
             gy = gy * _wrap(keep.reshape(keep.shape + (1,) * (gy.ndim - keep.ndim)))
@@ -98,7 +98,7 @@ def embedding(
         norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
         scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         w[rows] *= scale[:, None].astype(w.dtype)
-    return _Gather(idx, padding_idx)(weight)
+    return _GatherFunction(idx, padding_idx)(weight)
 
 
 class Embedding(Module):

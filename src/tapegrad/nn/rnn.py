@@ -5,7 +5,8 @@ default initialisation U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) are
 PyTorch's, so weights copy across by name. A layer projects the whole input
 sequence through ``weight_ih`` in one matmul and then runs the recurrence one
 time step at a time: per step one matmul with ``weight_hh`` and one fused
-Function for the gates (:class:`RNNStep`, :class:`LSTMStep`, :class:`GRUStep`),
+Function for the gates (:class:`RNNStepFunction`, :class:`LSTMStepFunction`,
+:class:`GRUStepFunction`),
 whose backward is differentiable again, so gradients of any order flow through
 the recurrence.
 """
@@ -53,7 +54,7 @@ def _sigmoid(x: Any) -> Any:
     return out
 
 
-class RNNStep(Function):
+class RNNStepFunction(Function):
     """``act(xw + hw)`` with act tanh or relu."""
 
     keep_outputs = True
@@ -80,7 +81,7 @@ class RNNStep(Function):
         return g, g
 
 
-class LSTMStep(Function):
+class LSTMStepFunction(Function):
     """``(xw, hw, c) -> (h', c')`` with gates ``xw + hw`` in the order i, f, g, o."""
 
     keep_inputs = True
@@ -134,7 +135,7 @@ class LSTMStep(Function):
         return d, d, (dc * f if self.needs_input_grad[2] else None)
 
 
-class GRUStep(Function):
+class GRUStepFunction(Function):
     """``(xw, hw, h) -> h'`` with gates r, z, n; ``hw`` includes the hidden bias.
 
     ``r, z = sigmoid(xw_rz + hw_rz)``, ``n = tanh(xw_n + r * hw_n)``,
@@ -203,18 +204,18 @@ def _hw(h: Tensor, whh_t: Tensor, bhh: Tensor | None) -> Tensor:
 
 
 def _rnn_step(xw: Tensor, h: Tensor, whh_t: Tensor, bhh: Tensor | None, relu: bool) -> Tensor:
-    return RNNStep(relu)(xw, _hw(h, whh_t, bhh))
+    return RNNStepFunction(relu)(xw, _hw(h, whh_t, bhh))
 
 
 def _lstm_step(
     xw: Tensor, hc: tuple[Tensor, Tensor], whh_t: Tensor, bhh: Tensor | None
 ) -> tuple[Tensor, Tensor]:
     h, c = hc
-    return LSTMStep()(xw, _hw(h, whh_t, bhh), c)
+    return LSTMStepFunction()(xw, _hw(h, whh_t, bhh), c)
 
 
 def _gru_step(xw: Tensor, h: Tensor, whh_t: Tensor, bhh: Tensor | None) -> Tensor:
-    return GRUStep()(xw, _hw(h, whh_t, bhh), h)
+    return GRUStepFunction()(xw, _hw(h, whh_t, bhh), h)
 
 
 def _uniform_params(module: Module, hidden_size: int) -> None:

@@ -1,7 +1,7 @@
 """Activations, each a fused Function.
 
 Every op computes its forward in a few NumPy passes and hands its backward to a
-second fused Function (``SigmoidBackward``, ``SoftmaxBackward`` ...), so a
+second fused Function (``SigmoidBackwardFunction``, ``SoftmaxBackward`` ...), so a
 first-order backward costs one node per activation. Those backward Functions
 are themselves differentiable, with their own backward written in tapegrad
 ops, which gives exact second (and higher) derivatives; this is how PyTorch
@@ -95,7 +95,7 @@ def _softplus_array(z: Any) -> Any:
 
 
 # ------------------------------------------------------ piecewise linear
-class ReLU(Function):
+class ReLUFunction(Function):
     keep_outputs = True
 
     def forward(self, x):
@@ -106,7 +106,7 @@ class ReLU(Function):
         return gy * _mask(self._out_data[0] > 0)
 
 
-class LeakyReLU(Function):
+class LeakyReLUFunction(Function):
     keep_inputs = True
 
     def __init__(self, negative_slope: float) -> None:
@@ -130,7 +130,7 @@ class LeakyReLU(Function):
         return gy * _wrap(m)
 
 
-class Hardtanh(Function):
+class HardtanhFunction(Function):
     keep_inputs = True
 
     def __init__(self, lo: float, hi: float) -> None:
@@ -147,23 +147,23 @@ class Hardtanh(Function):
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0) elementwise; same shape and dtype. The gradient at 0 is 0."""
-    return ReLU()(x)
+    return ReLUFunction()(x)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, else ``negative_slope * x``; the gradient at 0 is the slope."""
-    return LeakyReLU(negative_slope)(x)
+    return LeakyReLUFunction(negative_slope)(x)
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """x clipped to [min_val, max_val]; zero gradient outside and on the bounds."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
-    return Hardtanh(min_val, max_val)(x)
+    return HardtanhFunction(min_val, max_val)(x)
 
 
 # ------------------------------------------------------------ elu, selu
-class ELU(Function):
+class ELUFunction(Function):
     """scale * (x if x > 0 else alpha * (exp(x) - 1))."""
 
     keep_outputs = True
@@ -182,10 +182,10 @@ class ELU(Function):
         return y
 
     def backward(self, gy):
-        return ELUBackward(self.alpha, self.scale, self.neg)(gy, self.output())
+        return ELUBackwardFunction(self.alpha, self.scale, self.neg)(gy, self.output())
 
 
-class ELUBackward(Function):
+class ELUBackwardFunction(Function):
     """gy * (scale if x > 0 else y + scale * alpha), from the output y."""
 
     keep_inputs = True
@@ -204,7 +204,7 @@ class ELUBackward(Function):
     def backward(self, g):
         gy, y = self.inputs
         n_gy, n_y = self.needs_input_grad
-        d_gy = ELUBackward(self.alpha, self.scale, self.neg)(g, y) if n_gy else None
+        d_gy = ELUBackwardFunction(self.alpha, self.scale, self.neg)(g, y) if n_gy else None
         d_y = g * gy * _mask(self.neg) if n_y else None
         return d_gy, d_y
 
@@ -215,26 +215,26 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x where x > 0, else alpha * (exp(x) - 1); same shape and dtype."""
-    return ELU(alpha, 1.0)(x)
+    return ELUFunction(alpha, 1.0)(x)
 
 
 def selu(x: Tensor) -> Tensor:
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
-    return ELU(_SELU_ALPHA, _SELU_SCALE)(x)
+    return ELUFunction(_SELU_ALPHA, _SELU_SCALE)(x)
 
 
 # --------------------------------------------------------- sigmoid, tanh
-class Sigmoid(Function):
+class SigmoidFunction(Function):
     keep_outputs = True
 
     def forward(self, x):
         return _sigmoid_array(_floating(x))
 
     def backward(self, gy):
-        return SigmoidBackward()(gy, self.output())
+        return SigmoidBackwardFunction()(gy, self.output())
 
 
-class SigmoidBackward(Function):
+class SigmoidBackwardFunction(Function):
     """gy * y * (1 - y) from the output y."""
 
     keep_inputs = True
@@ -248,22 +248,22 @@ class SigmoidBackward(Function):
     def backward(self, g):
         gy, y = self.inputs
         n_gy, n_y = self.needs_input_grad
-        d_gy = SigmoidBackward()(g, y) if n_gy else None
+        d_gy = SigmoidBackwardFunction()(g, y) if n_gy else None
         d_y = g * gy * (1.0 - 2.0 * y) if n_y else None
         return d_gy, d_y
 
 
-class Tanh(Function):
+class TanhFunction(Function):
     keep_outputs = True
 
     def forward(self, x):
         return xp.tanh(_floating(x))
 
     def backward(self, gy):
-        return TanhBackward()(gy, self.output())
+        return TanhBackwardFunction()(gy, self.output())
 
 
-class TanhBackward(Function):
+class TanhBackwardFunction(Function):
     """gy * (1 - y^2) from the output y."""
 
     keep_inputs = True
@@ -277,23 +277,23 @@ class TanhBackward(Function):
     def backward(self, g):
         gy, y = self.inputs
         n_gy, n_y = self.needs_input_grad
-        d_gy = TanhBackward()(g, y) if n_gy else None
+        d_gy = TanhBackwardFunction()(g, y) if n_gy else None
         d_y = g * gy * y * -2.0 if n_y else None
         return d_gy, d_y
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + exp(-x)) elementwise, without overflow for large negative x."""
-    return Sigmoid()(x)
+    return SigmoidFunction()(x)
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent elementwise; same shape and dtype."""
-    return Tanh()(x)
+    return TanhFunction()(x)
 
 
 # -------------------------------------------------------- softplus, silu
-class Softplus(Function):
+class SoftplusFunction(Function):
     keep_inputs = True
 
     def __init__(self, beta: float, threshold: float) -> None:
@@ -309,10 +309,10 @@ class Softplus(Function):
         return y
 
     def backward(self, gy):
-        return SoftplusBackward(self.beta, self.threshold)(gy, self.inputs[0])
+        return SoftplusBackwardFunction(self.beta, self.threshold)(gy, self.inputs[0])
 
 
-class SoftplusBackward(Function):
+class SoftplusBackwardFunction(Function):
     """gy * sigmoid(beta x), or gy where beta x > threshold (the linear part)."""
 
     keep_inputs = True
@@ -330,7 +330,7 @@ class SoftplusBackward(Function):
     def backward(self, g):
         gy, x = self.inputs
         n_gy, n_x = self.needs_input_grad
-        d_gy = SoftplusBackward(self.beta, self.threshold)(g, x) if n_gy else None
+        d_gy = SoftplusBackwardFunction(self.beta, self.threshold)(g, x) if n_gy else None
         d_x = None
         if n_x:
             # d/dx sigmoid(beta x) = beta s (1 - s), zero on the linear part
@@ -340,7 +340,7 @@ class SoftplusBackward(Function):
         return d_gy, d_x
 
 
-class SiLU(Function):
+class SiLUFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -349,10 +349,10 @@ class SiLU(Function):
         return x * self.s
 
     def backward(self, gy):
-        return SiLUBackward(self.s)(gy, self.inputs[0])
+        return SiLUBackwardFunction(self.s)(gy, self.inputs[0])
 
 
-class SiLUBackward(Function):
+class SiLUBackwardFunction(Function):
     """gy * s * (1 + x (1 - s)) with s = sigmoid(x), kept from the forward."""
 
     keep_inputs = True
@@ -372,7 +372,7 @@ class SiLUBackward(Function):
     def backward(self, g):
         gy, x = self.inputs
         n_gy, n_x = self.needs_input_grad
-        d_gy = SiLUBackward(self.s)(g, x) if n_gy else None
+        d_gy = SiLUBackwardFunction(self.s)(g, x) if n_gy else None
         d_x = None
         if n_x:
             # silu'' = s (1 - s) (2 + x (1 - 2 s)), in ops so it differentiates again
@@ -383,12 +383,12 @@ class SiLUBackward(Function):
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
-    return Softplus(beta, threshold)(x)
+    return SoftplusFunction(beta, threshold)(x)
 
 
 def silu(x: Tensor) -> Tensor:
     """x * sigmoid(x) (also called swish); same shape and dtype."""
-    return SiLU()(x)
+    return SiLUFunction()(x)
 
 
 # -------------------------------------------------------------------- gelu
@@ -396,7 +396,7 @@ _GELU_K = math.sqrt(2.0 / math.pi)
 _GELU_C = 0.044715
 
 
-class GELU(Function):
+class GELUFunction(Function):
     keep_inputs = True
 
     def __init__(self, approximate: str) -> None:
@@ -421,10 +421,10 @@ class GELU(Function):
         return y
 
     def backward(self, gy):
-        return GELUBackward(self.approximate, self.aux)(gy, self.inputs[0])
+        return GELUBackwardFunction(self.approximate, self.aux)(gy, self.inputs[0])
 
 
-class GELUBackward(Function):
+class GELUBackwardFunction(Function):
     """gy * gelu'(x); ``aux`` is Phi(x) (exact) or tanh of the inner term (tanh form)."""
 
     keep_inputs = True
@@ -459,7 +459,7 @@ class GELUBackward(Function):
     def backward(self, g):
         gy, x = self.inputs
         n_gy, n_x = self.needs_input_grad
-        d_gy = GELUBackward(self.approximate, self.aux)(g, x) if n_gy else None
+        d_gy = GELUBackwardFunction(self.approximate, self.aux)(g, x) if n_gy else None
         d_x = g * gy * _gelu_second(x, self.approximate) if n_x else None
         return d_gy, d_x
 
@@ -482,4 +482,4 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Same shape and dtype."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU(approximate)(x)
+    return GELUFunction(approximate)(x)

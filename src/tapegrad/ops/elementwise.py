@@ -101,7 +101,7 @@ def _binary(fn_cls: type[Function], op: str, a: Any, b: Any) -> Tensor:
 
 
 # --------------------------------------------------------------- arithmetic
-class Add(Function):
+class AddFunction(Function):
     def forward(self, a, b):
         return a + b
 
@@ -110,7 +110,7 @@ class Add(Function):
         return (gy if na else None), (gy if nb else None)
 
 
-class Sub(Function):
+class SubFunction(Function):
     def forward(self, a, b):
         return a - b
 
@@ -119,7 +119,7 @@ class Sub(Function):
         return (gy if na else None), (-gy if nb else None)
 
 
-class Mul(Function):
+class MulFunction(Function):
     keep_inputs = True
 
     def forward(self, a, b):
@@ -131,7 +131,7 @@ class Mul(Function):
         return (gy * b if na else None), (gy * a if nb else None)
 
 
-class Div(Function):
+class DivFunction(Function):
     keep_inputs = True
 
     def forward(self, a, b):
@@ -145,7 +145,7 @@ class Div(Function):
         return ga, gb
 
 
-class Neg(Function):
+class NegFunction(Function):
     def forward(self, x):
         return -x
 
@@ -153,7 +153,7 @@ class Neg(Function):
         return -gy
 
 
-class PowScalar(Function):
+class PowScalarFunction(Function):
     """x ** c for a constant exponent c."""
 
     keep_inputs = True
@@ -180,7 +180,7 @@ class PowScalar(Function):
         return gy * c * x ** (c - 1)
 
 
-class Pow(Function):
+class PowFunction(Function):
     """a ** b with both tensors."""
 
     keep_inputs = True
@@ -210,37 +210,37 @@ class Pow(Function):
 
 def add(a: Any, b: Any) -> Tensor:
     """a + b, broadcasting."""
-    return _binary(Add, "add", a, b)
+    return _binary(AddFunction, "add", a, b)
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b, broadcasting."""
-    return _binary(Sub, "sub", a, b)
+    return _binary(SubFunction, "sub", a, b)
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """a * b, broadcasting."""
-    return _binary(Mul, "mul", a, b)
+    return _binary(MulFunction, "mul", a, b)
 
 
 def div(a: Any, b: Any) -> Tensor:
     """a / b, broadcasting (true division; integer inputs give floats)."""
-    return _binary(Div, "div", a, b)
+    return _binary(DivFunction, "div", a, b)
 
 
 def neg(x: Tensor) -> Tensor:
-    return Neg()(x)
+    return NegFunction()(x)
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
     """a ** b. A Python-number exponent uses the cheaper constant-exponent op."""
     if type(a) is Tensor and not isinstance(b, Tensor) and np.ndim(b) == 0:
-        return PowScalar(b)(a)
-    return _binary(Pow, "pow", a, b)
+        return PowScalarFunction(b)(a)
+    return _binary(PowFunction, "pow", a, b)
 
 
 # --------------------------------------------------------------- unary math
-class Exp(Function):
+class ExpFunction(Function):
     keep_outputs = True
 
     def forward(self, x):
@@ -250,7 +250,7 @@ class Exp(Function):
         return gy * self.output()
 
 
-class Log(Function):
+class LogFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -260,7 +260,7 @@ class Log(Function):
         return gy / self.inputs[0]
 
 
-class Log1p(Function):
+class Log1pFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -270,7 +270,7 @@ class Log1p(Function):
         return gy / (self.inputs[0] + 1.0)
 
 
-class Sqrt(Function):
+class SqrtFunction(Function):
     keep_outputs = True
 
     def forward(self, x):
@@ -280,7 +280,7 @@ class Sqrt(Function):
         return gy * 0.5 / self.output()
 
 
-class Rsqrt(Function):
+class RsqrtFunction(Function):
     keep_outputs = True
 
     def forward(self, x):
@@ -291,7 +291,7 @@ class Rsqrt(Function):
         return gy * -0.5 * y * y * y
 
 
-class Abs(Function):
+class AbsFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -302,7 +302,7 @@ class Abs(Function):
         return gy * _wrap(xp.sign(self.inputs[0].data))
 
 
-class Sin(Function):
+class SinFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -312,7 +312,7 @@ class Sin(Function):
         return gy * cos(self.inputs[0])
 
 
-class Cos(Function):
+class CosFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -323,38 +323,38 @@ class Cos(Function):
 
 
 def exp(x: Tensor) -> Tensor:
-    return Exp()(x)
+    return ExpFunction()(x)
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm."""
-    return Log()(x)
+    return LogFunction()(x)
 
 
 def log1p(x: Tensor) -> Tensor:
     """log(1 + x), accurate for small x."""
-    return Log1p()(x)
+    return Log1pFunction()(x)
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return Sqrt()(x)
+    return SqrtFunction()(x)
 
 
 def rsqrt(x: Tensor) -> Tensor:
     """1 / sqrt(x)."""
-    return Rsqrt()(x)
+    return RsqrtFunction()(x)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
-    return Abs()(x)
+    return AbsFunction()(x)
 
 
 def sin(x: Tensor) -> Tensor:
-    return Sin()(x)
+    return SinFunction()(x)
 
 
 def cos(x: Tensor) -> Tensor:
-    return Cos()(x)
+    return CosFunction()(x)
 
 
 def sign(x: Tensor) -> Tensor:
@@ -363,7 +363,7 @@ def sign(x: Tensor) -> Tensor:
 
 
 def square(x: Tensor) -> Tensor:
-    return PowScalar(2)(x)
+    return PowScalarFunction(2)(x)
 
 
 # --------------------------------------------------- selection and clamping
@@ -372,7 +372,7 @@ def _mask(cond: Any, like: Tensor) -> Tensor:
     return _wrap(cond.astype(like.data.dtype))
 
 
-class Clamp(Function):
+class ClampFunction(Function):
     keep_inputs = True
 
     def __init__(self, lo: Any, hi: Any) -> None:
@@ -399,16 +399,16 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         bounds = [_pair(x, b)[1] for b in (min, max) if b is not None]
         try:
-            return ClampTensor(min is not None, max is not None)(x, *bounds)
+            return ClampTensorFunction(min is not None, max is not None)(x, *bounds)
         except ValueError as e:
             if "broadcast" not in str(e):
                 raise
             shapes = ", ".join(str(tuple(t.shape)) for t in (x, *bounds))
             raise ValueError(f"clamp: shapes {shapes} cannot be broadcast together") from None
-    return Clamp(min, max)(x)
+    return ClampFunction(min, max)(x)
 
 
-class ClampTensor(Function):
+class ClampTensorFunction(Function):
     """clamp(x, lo, hi) with tensor bounds; inputs are x and the bounds given.
 
     Not maximum/minimum: at ties PyTorch gives x the whole gradient (x == lo
@@ -446,7 +446,7 @@ class ClampTensor(Function):
 clip = clamp
 
 
-class Maximum(Function):
+class MaximumFunction(Function):
     keep_inputs = True
 
     def forward(self, a, b):
@@ -462,7 +462,7 @@ class Maximum(Function):
         return ga, gb
 
 
-class Minimum(Function):
+class MinimumFunction(Function):
     keep_inputs = True
 
     def forward(self, a, b):
@@ -479,15 +479,15 @@ class Minimum(Function):
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise max; at ties each side gets half the gradient."""
-    return _binary(Maximum, "maximum", a, b)
+    return _binary(MaximumFunction, "maximum", a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise min; at ties each side gets half the gradient."""
-    return _binary(Minimum, "minimum", a, b)
+    return _binary(MinimumFunction, "minimum", a, b)
 
 
-class Where(Function):
+class WhereFunction(Function):
     def __init__(self, cond: Any) -> None:
         self.cond = cond
 
@@ -497,8 +497,8 @@ class Where(Function):
     def backward(self, gy):
         na, nb = self.needs_input_grad
         zero = _wrap(xp.zeros((), dtype=gy.data.dtype))
-        ga = Where(self.cond)(gy, zero) if na else None
-        gb = Where(self.cond)(zero, gy) if nb else None
+        ga = WhereFunction(self.cond)(gy, zero) if na else None
+        gb = WhereFunction(self.cond)(zero, gy) if nb else None
         return ga, gb
 
 
@@ -515,11 +515,11 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
             f"where: condition {tuple(c.shape)}, x {tuple(a.shape)} and y {tuple(b.shape)} "
             "cannot be broadcast together"
         ) from None
-    return Where(c)(a, b)
+    return WhereFunction(c)(a, b)
 
 
 # ------------------------------------------------------------ dtype, copies
-class Cast(Function):
+class CastFunction(Function):
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
 
@@ -528,7 +528,7 @@ class Cast(Function):
         return x.astype(self.dtype)
 
     def backward(self, gy):
-        return Cast(self.src)(gy)
+        return CastFunction(self.src)(gy)
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
@@ -537,10 +537,10 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     if d.kind != "f" and x.requires_grad:
         # Integer results carry no gradient: cut the graph.
         return _wrap(x.data.astype(d))
-    return Cast(d)(x)
+    return CastFunction(d)(x)
 
 
-class Clone(Function):
+class CloneFunction(Function):
     def forward(self, x):
         return x.copy()
 
@@ -550,7 +550,7 @@ class Clone(Function):
 
 def clone(x: Tensor) -> Tensor:
     """A copy of x's data that stays in the graph."""
-    return Clone()(x)
+    return CloneFunction()(x)
 
 
 # ------------------------------------------- comparisons and logic (no grad)

@@ -139,7 +139,7 @@ def _scatter_key(shape: tuple[int, ...], key: tuple[Any, ...], g: Any) -> Any:
     return z
 
 
-class GetItem(Function):
+class GetItemFunction(Function):
     def __init__(self, key: tuple[Any, ...], adv: bool) -> None:
         self.key, self.adv = key, adv
 
@@ -147,10 +147,10 @@ class GetItem(Function):
         return x[self.key]
 
     def backward(self, gy):
-        return IndexPut(self.key, self.adv, self.in_shapes[0])(gy)
+        return IndexPutFunction(self.key, self.adv, self.in_shapes[0])(gy)
 
 
-class IndexPut(Function):
+class IndexPutFunction(Function):
     """zeros(shape) with g placed at ``[key]`` (added, where integer arrays may repeat)."""
 
     def __init__(self, key: tuple[Any, ...], adv: bool, shape: tuple[int, ...]) -> None:
@@ -164,7 +164,7 @@ class IndexPut(Function):
         return z
 
     def backward(self, gg):
-        return GetItem(self.key, self.adv)(gg)
+        return GetItemFunction(self.key, self.adv)(gg)
 
 
 def getitem(x: Tensor, key: Any) -> Tensor:
@@ -176,7 +176,7 @@ def getitem(x: Tensor, key: Any) -> Tensor:
     """
     k, adv = _norm_key(key, "getitem")
     try:
-        return GetItem(k, adv)(x)
+        return GetItemFunction(k, adv)(x)
     except IndexError as e:
         raise _index_error(e, "getitem", x.shape) from None
 
@@ -210,7 +210,7 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
         ) from None
 
 
-class Gather(Function):
+class GatherFunction(Function):
     def __init__(self, dim: int, index: Any) -> None:
         self.dim, self.index = dim, index
 
@@ -226,10 +226,10 @@ class Gather(Function):
         return xp.take_along_axis(x, idx, axis=self.dim)
 
     def backward(self, gy):
-        return ScatterAdd(self.dim, self.index, self.in_shapes[0])(gy)
+        return ScatterAddFunction(self.dim, self.index, self.in_shapes[0])(gy)
 
 
-class ScatterAdd(Function):
+class ScatterAddFunction(Function):
     """zeros(shape) with g added along ``dim`` at ``index`` (the adjoint of gather)."""
 
     def __init__(self, dim: int, index: Any, shape: tuple[int, ...], unique: bool = False) -> None:
@@ -246,7 +246,7 @@ class ScatterAdd(Function):
         return z.reshape(self.shape)
 
     def backward(self, gg):
-        return Gather(self.dim, self.index)(gg)
+        return GatherFunction(self.dim, self.index)(gg)
 
 
 def _int_index(index: Any, op: str) -> Any:
@@ -286,12 +286,12 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     if x.ndim == 0:
         idx = idx.reshape(1)
         _check_range(idx, 1, 0, "gather", x.shape)
-        return reshape(Gather(0, idx)(reshape(x, (1,))), ())
+        return reshape(GatherFunction(0, idx)(reshape(x, (1,))), ())
     _check_range(idx, x.shape[d], d, "gather", x.shape)
-    return Gather(d, idx)(x)
+    return GatherFunction(d, idx)(x)
 
 
-class IndexSelect(Function):
+class IndexSelectFunction(Function):
     def __init__(self, dim: int, index: Any) -> None:
         self.dim, self.index = dim, index
 
@@ -299,10 +299,10 @@ class IndexSelect(Function):
         return xp.take(x, self.index, axis=self.dim)
 
     def backward(self, gy):
-        return IndexAdd(self.dim, self.index, self.in_shapes[0])(gy)
+        return IndexAddFunction(self.dim, self.index, self.in_shapes[0])(gy)
 
 
-class IndexAdd(Function):
+class IndexAddFunction(Function):
     """zeros(shape) with the slices of g added at ``index`` along ``dim``."""
 
     def __init__(self, dim: int, index: Any, shape: tuple[int, ...]) -> None:
@@ -312,7 +312,7 @@ class IndexAdd(Function):
         return _index_add(self.shape, self.dim, self.index, g)
 
     def backward(self, gg):
-        return IndexSelect(self.dim, self.index)(gg)
+        return IndexSelectFunction(self.dim, self.index)(gg)
 
 
 def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
@@ -327,9 +327,11 @@ def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
     d = _axis(dim, x.ndim, "index_select")
     if x.ndim == 0:
         _check_range(idx, 1, 0, "index_select", x.shape)
-        return reshape(IndexSelect(0, idx)(reshape(x, (1,))), idx.shape if idx.size != 1 else ())
+        return reshape(
+            IndexSelectFunction(0, idx)(reshape(x, (1,))), idx.shape if idx.size != 1 else ()
+        )
     _check_range(idx, x.shape[d], d, "index_select", x.shape)
-    return IndexSelect(d, idx)(x)
+    return IndexSelectFunction(d, idx)(x)
 
 
 def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
@@ -369,4 +371,4 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
             f"(tensor of shape {tuple(x.shape)})"
         )
     key = (slice(None),) * d + (slice(start, start + length),)
-    return GetItem(key, False)(x)
+    return GetItemFunction(key, False)(x)

@@ -124,7 +124,7 @@ def _upstream_array(gy: Tensor, reduction: str, inv_n: Any) -> Any:
 
 
 # ------------------------------------------------------------- regression
-class _MSELoss(Function):
+class _MSELossFunction(Function):
     keep_inputs = True
 
     def __init__(self, reduction: str) -> None:
@@ -159,10 +159,10 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     _check_reduction("mse_loss", reduction)
     x = _float_input("mse_loss", input)
     t = _same_shape_target("mse_loss", x, target)
-    return _MSELoss(reduction)(x, t)
+    return _MSELossFunction(reduction)(x, t)
 
 
-class _L1Loss(Function):
+class _L1LossFunction(Function):
     def __init__(self, reduction: str) -> None:
         self.reduction = reduction
 
@@ -187,11 +187,11 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     _check_reduction("l1_loss", reduction)
     x = _float_input("l1_loss", input)
     t = _same_shape_target("l1_loss", x, target)
-    return _L1Loss(reduction)(x, t)
+    return _L1LossFunction(reduction)(x, t)
 
 
 # ------------------------------------------------------ binary cross-entropy
-class _BCELoss(Function):
+class _BCELossFunction(Function):
     keep_inputs = True
 
     def __init__(self, weight: Any, reduction: str) -> None:
@@ -263,10 +263,10 @@ def binary_cross_entropy(
     w = _const(op, "weight", weight, x)
     if w is not None:
         _check_broadcast(op, "weight", w, x.shape)
-    return _BCELoss(w, reduction)(x, t)
+    return _BCELossFunction(w, reduction)(x, t)
 
 
-class _BCEWithLogitsLoss(Function):
+class _BCEWithLogitsLossFunction(Function):
     keep_inputs = True
 
     def __init__(self, weight: Any, pos_weight: Any, reduction: str) -> None:
@@ -361,7 +361,7 @@ def binary_cross_entropy_with_logits(
         _check_broadcast(op, "weight", w, x.shape)
     if pw is not None:
         _check_broadcast(op, "pos_weight", pw, x.shape)
-    return _BCEWithLogitsLoss(w, pw, reduction)(x, t)
+    return _BCEWithLogitsLossFunction(w, pw, reduction)(x, t)
 
 
 # ------------------------------------------------------ multi-class losses
@@ -444,7 +444,7 @@ def _sample_upstream(gy: Any, reduction: str, inv_d: Any, ndim: int, graph: bool
     return gy * _wrap(inv_d) if graph else gy.data * inv_d
 
 
-class _CrossEntropy(Function):
+class _CrossEntropyFunction(Function):
     """log_softmax + nll (+ label smoothing) over class axis 1 of (N, C, d1, ...)."""
 
     keep_inputs = True  # the graph path of backward needs x for a differentiable softmax
@@ -557,7 +557,7 @@ def cross_entropy(
         out = _cross_entropy_probs(op, x, target, w, ignore_index, reduction, label_smoothing)
     else:
         tgt, valid = _class_target(op, x, target, ignore_index)
-        out = _CrossEntropy(tgt, valid, w, float(label_smoothing), reduction)(x)
+        out = _CrossEntropyFunction(tgt, valid, w, float(label_smoothing), reduction)(x)
     if unbatched and reduction == "none":
         out = reshape(out, ())
     return out
@@ -592,7 +592,7 @@ def _cross_entropy_probs(op, x, target, w, ignore_index, reduction, smoothing) -
     return total * _wrap(_inv(n_samples, x.dtype))
 
 
-class _NLLLoss(Function):
+class _NLLLossFunction(Function):
     def __init__(self, tgt, valid, weight, reduction: str) -> None:
         self.tgt, self.valid, self.weight, self.reduction = tgt, valid, weight, reduction
 
@@ -653,7 +653,7 @@ def nll_loss(
     x, target, unbatched = _batched(op, x, target)
     w = _class_weight(op, weight, x)
     tgt, valid = _class_target(op, x, target, ignore_index)
-    out = _NLLLoss(tgt, valid, w, reduction)(x)
+    out = _NLLLossFunction(tgt, valid, w, reduction)(x)
     if unbatched and reduction == "none":
         out = reshape(out, ())
     return out

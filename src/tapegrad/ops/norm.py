@@ -1,6 +1,6 @@
 """Normalisation: ``batch_norm``, ``layer_norm``, ``group_norm``.
 
-Batch statistics are computed inside one fused Function (:class:`Normalize`)
+Batch statistics are computed inside one fused Function (:class:`NormalizeFunction`)
 whose forward makes a few passes over the input and whose backward is the
 closed form
 
@@ -47,7 +47,7 @@ def _numel(shape: Sequence[int]) -> int:
     return n
 
 
-class Normalize(Function):
+class NormalizeFunction(Function):
     """``(x - mean) / sqrt(var + eps) * weight + bias`` with mean and biased var over ``axes``.
 
     Inputs: ``x``, then ``weight`` if ``has_w``, then ``bias`` if ``has_b``.
@@ -216,7 +216,7 @@ class Normalize(Function):
         return out if len(out) > 1 else out[0]
 
 
-class BatchNormEval(Function):
+class BatchNormEvalFunction(Function):
     """``x * scale + shift`` with ``scale = weight / sqrt(running_var + eps)``.
 
     Inputs: ``x``, then ``weight``/``bias`` if given. The running statistics
@@ -308,7 +308,7 @@ def batch_norm(
             raise ValueError(f"{op}: running_mean and running_var are needed outside training")
         rm = running_mean.data.reshape(ps)
         inv = 1.0 / (running_var.data.reshape(ps) + eps) ** 0.5
-        return BatchNormEval(rm, inv, has_w, has_b, ps)(input, *params)
+        return BatchNormEvalFunction(rm, inv, has_w, has_b, ps)(input, *params)
 
     axes = (0,) + tuple(range(2, input.ndim))
     n = input.data.size // max(c, 1)
@@ -317,7 +317,7 @@ def batch_norm(
             f"{op}: Expected more than 1 value per channel when training, "
             f"got input of shape {_shape(input)}"
         )
-    fn = Normalize(axes, eps, has_w, has_b, ps, axes)
+    fn = NormalizeFunction(axes, eps, has_w, has_b, ps, axes)
     y = fn(input, *params)
     if running_mean is not None:
         rm = running_mean.data
@@ -355,7 +355,7 @@ def layer_norm(
             raise ValueError(f"{op}: {what} has shape {_shape(p)}, expected normalized_shape {ns}")
     axes = tuple(range(input.ndim - k, input.ndim))
     params = tuple(p for p in (weight, bias) if p is not None)
-    fn = Normalize(
+    fn = NormalizeFunction(
         axes, eps, weight is not None, bias is not None, None, tuple(range(input.ndim - k))
     )
     return fn(input, *params)
@@ -389,7 +389,7 @@ def group_norm(
                 f"has {c} channels"
             )
     xg = reshape(input, (n, num_groups, -1))
-    y = reshape(Normalize((2,), eps, False, False, None, (0, 1))(xg), _shape(input))
+    y = reshape(NormalizeFunction((2,), eps, False, False, None, (0, 1))(xg), _shape(input))
     ps = (1, c) + (1,) * (input.ndim - 2)
     if weight is not None:
         y = y * reshape(weight, ps)

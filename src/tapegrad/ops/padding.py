@@ -13,12 +13,12 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import xp
 from ..tensor import Tensor
-from .indexing import IndexSelect
+from .indexing import IndexSelectFunction
 
 __all__ = ["pad"]
 
 
-class PadConstant(Function):
+class PadConstantFunction(Function):
     """Pad (or, for negative widths, crop) each axis by ``(before, after)``, filling ``value``."""
 
     def __init__(self, widths: tuple[tuple[int, int], ...], value: Any) -> None:
@@ -34,7 +34,7 @@ class PadConstant(Function):
         return y
 
     def backward(self, gy):
-        return PadConstant(tuple((-b, -a) for b, a in self.widths), 0)(gy)
+        return PadConstantFunction(tuple((-b, -a) for b, a in self.widths), 0)(gy)
 
 
 def _pad_index(n: int, before: int, after: int, mode: str) -> Any:
@@ -74,7 +74,7 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     if mode == "constant":
         if all(w == (0, 0) for w in widths):
             return x
-        return PadConstant(tuple(widths), value)(x)
+        return PadConstantFunction(tuple(widths), value)(x)
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(
             f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
@@ -95,5 +95,5 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
                 f"pad: {mode} padding ({b}, {a}) of dim {d} of size {n} is not possible "
                 f"(tensor of shape {tuple(x.shape)})"
             )
-        out = IndexSelect(d, _pad_index(n, b, a, mode))(out)
+        out = IndexSelectFunction(d, _pad_index(n, b, a, mode))(out)
     return out

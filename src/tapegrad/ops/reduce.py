@@ -21,7 +21,7 @@ from ..dtypes import get_default_dtype
 from ..tensor import ReturnTypes, Tensor, _wrap
 from ._args import norm_dims as _norm_dims
 from ._args import reduced_shape as _reduced_shape
-from .indexing import ScatterAdd
+from .indexing import ScatterAddFunction
 from .shape import broadcast_to, reshape
 
 __all__ = [
@@ -85,7 +85,7 @@ def _float_input(x: Tensor) -> Tensor:
 
 
 # -------------------------------------------------------------- sum, mean
-class Sum(Function):
+class SumFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool) -> None:
         self.dims, self.keepdim = dims, keepdim
 
@@ -99,10 +99,10 @@ class Sum(Function):
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all axes when None). Booleans and integers sum to int64."""
     dim, keepdim = _args(dim, keepdim, kw, "sum")
-    return Sum(_norm_dims(dim, x.ndim, "sum"), keepdim)(x)
+    return SumFunction(_norm_dims(dim, x.ndim, "sum"), keepdim)(x)
 
 
-class Mean(Function):
+class MeanFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, n: int) -> None:
         self.dims, self.keepdim, self.n = dims, keepdim, n
 
@@ -123,12 +123,12 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor
     x = _float_input(x)
     n = _count(x.shape, dims)
     if n == 0:
-        return Sum(dims, keepdim)(x) * float("nan")
-    return Mean(dims, keepdim, n)(x)
+        return SumFunction(dims, keepdim)(x) * float("nan")
+    return MeanFunction(dims, keepdim, n)(x)
 
 
 # ------------------------------------------------------------ max and min
-class AMax(Function):
+class AMaxFunction(Function):
     """Max (or min) over ``dims``; the gradient is shared evenly among tied extremes."""
 
     keep_inputs = True
@@ -152,7 +152,7 @@ class AMax(Function):
         return _expand_grad(gy, x.shape, self.dims, self.keepdim) * _wrap(w.astype(gy.data.dtype))
 
 
-class MaxDim(Function):
+class MaxDimFunction(Function):
     """Max (or min) along one dim; the gradient goes to the returned index only."""
 
     def __init__(self, dim: int, keepdim: bool, is_max: bool) -> None:
@@ -170,7 +170,7 @@ class MaxDim(Function):
     def backward(self, gy):
         if not self.keepdim:
             gy = reshape(gy, self.idx.shape)
-        return ScatterAdd(self.dim, self.idx, self.in_shapes[0], unique=True)(gy)
+        return ScatterAddFunction(self.dim, self.idx, self.in_shapes[0], unique=True)(gy)
 
 
 def _empty_error(op: str, x: Tensor, dims: Any) -> None:
@@ -189,14 +189,14 @@ def _max_min(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], is_max: boo
     dim, keepdim = _args(dim, keepdim, kw, op)
     if dim is None:
         _empty_error(op, x, None)
-        return AMax(None, False, is_max)(x)
+        return AMaxFunction(None, False, is_max)(x)
     if not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{op}: dim must be an int (use amax/amin for several dims), got {dim!r}")
     d = _norm_dims(dim, x.ndim, op)
     if d is None:  # a 0-d tensor is its own max, at index 0
         return ReturnTypes(reshape(x, ()), _wrap(xp.zeros((), dtype=np.int64)))
     _empty_error(op, x, d)
-    f = MaxDim(d[0], keepdim, is_max)
+    f = MaxDimFunction(d[0], keepdim, is_max)
     values = f(x)
     idx = f.idx if keepdim else f.idx.reshape(values.shape)
     return ReturnTypes(values, _wrap(idx.astype(np.int64, copy=False)))
@@ -221,7 +221,7 @@ def amax(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor
     dim, keepdim = _args(dim, keepdim, kw, "amax")
     dims = _norm_dims(None if dim == () or dim == [] else dim, x.ndim, "amax")
     _empty_error("amax", x, dims)
-    return AMax(dims, keepdim, True)(x)
+    return AMaxFunction(dims, keepdim, True)(x)
 
 
 def amin(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
@@ -229,7 +229,7 @@ def amin(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor
     dim, keepdim = _args(dim, keepdim, kw, "amin")
     dims = _norm_dims(None if dim == () or dim == [] else dim, x.ndim, "amin")
     _empty_error("amin", x, dims)
-    return AMax(dims, keepdim, False)(x)
+    return AMaxFunction(dims, keepdim, False)(x)
 
 
 def _arg(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], is_max: bool) -> Tensor:
@@ -259,7 +259,7 @@ def argmin(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tens
 
 
 # -------------------------------------------------------------- var, std
-class Var(Function):
+class VarFunction(Function):
     keep_inputs = True
 
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, ddof: float) -> None:
@@ -279,7 +279,7 @@ class Var(Function):
         dims = self.dims
         den = self.denom(x.shape)
         scale = 2.0 / den if den else float("inf")
-        centred = x - Mean(dims, True, _count(x.shape, dims))(x)
+        centred = x - MeanFunction(dims, True, _count(x.shape, dims))(x)
         return _expand_grad(gy, x.shape, dims, self.keepdim) * centred * scale
 
 
@@ -315,7 +315,7 @@ def var(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
 def _var(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], op: str) -> Tensor:
     dim, c = _correction(dim, kw, op)
     dim, keepdim = _args(dim, keepdim, kw, op)
-    return Var(_norm_dims(dim, x.ndim, op), keepdim, c)(_float_input(x))
+    return VarFunction(_norm_dims(dim, x.ndim, op), keepdim, c)(_float_input(x))
 
 
 def std(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
@@ -326,7 +326,7 @@ def std(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
 
 
 # ------------------------------------------------------------------ prod
-class Prod(Function):
+class ProdFunction(Function):
     """Product over ``dims``; the gradient is right where the input has zeros."""
 
     keep_inputs = True
@@ -370,7 +370,7 @@ def _prod_others(x: Tensor, zero: Any, dims: tuple[int, ...] | None) -> Tensor:
     from .elementwise import where
 
     nz = where(zero, 1.0, x)
-    p_nz = Prod(dims, True)(nz)
+    p_nz = ProdFunction(dims, True)(nz)
     z = zero.sum(axis=dims, keepdims=True)
     xz = where(zero, x, 0.0)
     s = sum(xz, dims, keepdim=True)
@@ -383,11 +383,11 @@ def _prod_others(x: Tensor, zero: Any, dims: tuple[int, ...] | None) -> Tensor:
 def prod(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     """Product over ``dim`` (all axes when None); correct gradients with zeros in x."""
     dim, keepdim = _args(dim, keepdim, kw, "prod")
-    return Prod(_norm_dims(dim, x.ndim, "prod"), keepdim)(x)
+    return ProdFunction(_norm_dims(dim, x.ndim, "prod"), keepdim)(x)
 
 
 # ------------------------------------------------------------------ norm
-class Norm2(Function):
+class Norm2Function(Function):
     """sqrt(sum(x**2)); its gradient x / norm is taken as 0 where the norm is 0."""
 
     keep_inputs = True
@@ -413,7 +413,7 @@ class Norm2(Function):
         return _expand_grad(gy, x.shape, self.dims, self.keepdim) * x / r
 
 
-class NormP(Function):
+class NormPFunction(Function):
     """(sum |x|**p)**(1/p) for a finite p; the gradient is 0 where the norm is 0."""
 
     keep_inputs = True
@@ -458,7 +458,7 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: An
         raise ValueError(f"norm: p must be a number or 'fro', got {p!r}")
     x = _float_input(x)
     if p == 2:
-        return Norm2(dims, keepdim)(x)
+        return Norm2Function(dims, keepdim)(x)
     if p == 1:
         return sum(_abs(x), dims, keepdim)
     if p == math.inf:
@@ -467,4 +467,4 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: An
         return amin(_abs(x), dims, keepdim)
     if p == 0:
         return _wrap((x.data != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype))
-    return NormP(float(p), dims, keepdim)(x)
+    return NormPFunction(float(p), dims, keepdim)(x)

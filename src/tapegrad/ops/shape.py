@@ -54,7 +54,7 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
 
 
 # ---------------------------------------------------------------- reshape
-class Reshape(Function):
+class ReshapeFunction(Function):
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -71,7 +71,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     if shape == x.shape:
         return x
     try:
-        return Reshape(shape)(x)
+        return ReshapeFunction(shape)(x)
     except ValueError:
         raise ValueError(
             f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} "
@@ -98,7 +98,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, shape[:s] + (n,) + shape[e + 1 :])
 
 
-class Transpose(Function):
+class TransposeFunction(Function):
     def __init__(self, axes: tuple[int, ...]) -> None:
         self.axes = axes
 
@@ -106,7 +106,7 @@ class Transpose(Function):
         return x.transpose(self.axes)
 
     def backward(self, gy):
-        return Transpose(tuple(np.argsort(self.axes)))(gy)
+        return TransposeFunction(tuple(np.argsort(self.axes)))(gy)
 
 
 def permute(x: Tensor, *dims: Any) -> Tensor:
@@ -117,7 +117,7 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
     dims = tuple(d % x.ndim for d in dims)
     if dims == tuple(range(x.ndim)):
         return x
-    return Transpose(dims)(x)
+    return TransposeFunction(dims)(x)
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -159,7 +159,7 @@ def _dims_arg(dims: tuple[Any, ...]) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
-class Flip(Function):
+class FlipFunction(Function):
     def __init__(self, dims: tuple[int, ...]) -> None:
         self.dims = dims
 
@@ -167,7 +167,7 @@ class Flip(Function):
         return xp.flip(x, axis=self.dims)
 
     def backward(self, gy):
-        return Flip(self.dims)(gy)
+        return FlipFunction(self.dims)(gy)
 
 
 def flip(x: Tensor, *dims: Any) -> Tensor:
@@ -175,10 +175,10 @@ def flip(x: Tensor, *dims: Any) -> Tensor:
     ds = tuple(sorted({_axis(d, x.ndim, "flip") for d in _dims_arg(dims)}))
     if not ds or x.ndim == 0:
         return x
-    return Flip(ds)(x)
+    return FlipFunction(ds)(x)
 
 
-class Repeat(Function):
+class RepeatFunction(Function):
     """``np.tile`` of x (already of ``len(reps)`` dims)."""
 
     def __init__(self, reps: tuple[int, ...]) -> None:
@@ -212,7 +212,7 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
     x = reshape(x, (1,) * (len(reps) - x.ndim) + tuple(x.shape))
     if all(r == 1 for r in reps):
         return x
-    return Repeat(reps)(x)
+    return RepeatFunction(reps)(x)
 
 
 def tile(x: Tensor, *dims: Any) -> Tensor:
@@ -224,7 +224,7 @@ def tile(x: Tensor, *dims: Any) -> Tensor:
 
 
 # ---------------------------------------------------- joining and splitting
-class Cat(Function):
+class CatFunction(Function):
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
@@ -233,10 +233,10 @@ class Cat(Function):
 
     def backward(self, gy):
         sizes = tuple(s[self.dim] for s in self.in_shapes)
-        return Split(sizes, self.dim)(gy)
+        return SplitFunction(sizes, self.dim)(gy)
 
 
-class Split(Function):
+class SplitFunction(Function):
     """Several outputs: consecutive pieces of ``sizes`` along ``dim``."""
 
     def __init__(self, sizes: tuple[int, ...], dim: int) -> None:
@@ -253,10 +253,10 @@ class Split(Function):
         return tuple(outs)
 
     def backward(self, *gys):
-        return Cat(self.dim)(*gys)
+        return CatFunction(self.dim)(*gys)
 
 
-class Stack(Function):
+class StackFunction(Function):
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
@@ -264,10 +264,10 @@ class Stack(Function):
         return xp.stack(xs, axis=self.dim)
 
     def backward(self, gy):
-        return Unbind(self.dim)(gy)
+        return UnbindFunction(self.dim)(gy)
 
 
-class Unbind(Function):
+class UnbindFunction(Function):
     """Several outputs: the slices ``x[..., i, ...]`` along ``dim``."""
 
     def __init__(self, dim: int) -> None:
@@ -282,7 +282,7 @@ class Unbind(Function):
         return tuple(outs)
 
     def backward(self, *gys):
-        return Stack(self.dim)(*gys)
+        return StackFunction(self.dim)(*gys)
 
 
 def _tensor_list(tensors: Any, op: str) -> list[Tensor]:
@@ -311,7 +311,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                 f"cat: tensor 0 has shape {tuple(t0.shape)} but tensor {i} has shape "
                 f"{tuple(t.shape)}; all sizes must match except along dim {dim}"
             )
-    return Cat(d)(*ts)
+    return CatFunction(d)(*ts)
 
 
 concat = cat
@@ -330,7 +330,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                 f"stack: tensor 0 has shape {tuple(t0.shape)} but tensor {i} has shape "
                 f"{tuple(t.shape)}; stack (along dim {dim}) needs equal shapes"
             )
-    return Stack(dim % nd)(*ts)
+    return StackFunction(dim % nd)(*ts)
 
 
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -357,7 +357,7 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
                 f"split: sizes {list(sizes)} must be non-negative and add up to {n}, the "
                 f"size of dim {dim} of a tensor of shape {tuple(x.shape)}"
             )
-    return Split(sizes, d)(x)
+    return SplitFunction(sizes, d)(x)
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
@@ -373,7 +373,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         raise ValueError("chunk: cannot chunk a 0-d tensor")
     n = x.shape[d]
     if n == 0:
-        return Split((0,) * chunks, d)(x)
+        return SplitFunction((0,) * chunks, d)(x)
     return split(x, -(-n // chunks), d)
 
 
@@ -382,4 +382,4 @@ def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     d = _axis(dim, x.ndim, "unbind")
     if x.ndim == 0:
         raise ValueError("unbind: cannot unbind a 0-d tensor")
-    return Unbind(d)(x)
+    return UnbindFunction(d)(x)

@@ -1,7 +1,7 @@
 """The softmax family: ``softmax``, ``log_softmax`` and ``logsumexp``.
 
 Each is a fused Function whose backward is a second fused Function
-(``SoftmaxBackward`` ...), itself differentiable in tapegrad ops, so first-order
+(``SoftmaxBackwardFunction`` ...), itself differentiable in tapegrad ops, so first-order
 backward costs one node and second derivatives are exact. All subtract the
 maximum before exponentiating, so large inputs do not overflow.
 """
@@ -44,7 +44,7 @@ def _prepare(x: Any, dtype: Any) -> Tensor:
     return x
 
 
-class Softmax(Function):
+class SoftmaxFunction(Function):
     keep_outputs = True
 
     def __init__(self, axis: int | None) -> None:
@@ -61,10 +61,10 @@ class Softmax(Function):
         return y
 
     def backward(self, gy):
-        return SoftmaxBackward(self.axis)(gy, self.output())
+        return SoftmaxBackwardFunction(self.axis)(gy, self.output())
 
 
-class SoftmaxBackward(Function):
+class SoftmaxBackwardFunction(Function):
     """y * (gy - sum(gy * y)) along the axis, from the output y."""
 
     keep_inputs = True
@@ -82,7 +82,7 @@ class SoftmaxBackward(Function):
         gy, y = self.inputs
         n_gy, n_y = self.needs_input_grad
         # The softmax Jacobian is symmetric, so the map gy -> gx is its own adjoint.
-        d_gy = SoftmaxBackward(self.axis)(g, y) if n_gy else None
+        d_gy = SoftmaxBackwardFunction(self.axis)(g, y) if n_gy else None
         d_y = None
         if n_y:
             ax = self.axis
@@ -91,7 +91,7 @@ class SoftmaxBackward(Function):
         return d_gy, d_y
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFunction(Function):
     keep_outputs = True
 
     def __init__(self, axis: int | None) -> None:
@@ -107,10 +107,10 @@ class LogSoftmax(Function):
         return y
 
     def backward(self, gy):
-        return LogSoftmaxBackward(self.axis)(gy, self.output())
+        return LogSoftmaxBackwardFunction(self.axis)(gy, self.output())
 
 
-class LogSoftmaxBackward(Function):
+class LogSoftmaxBackwardFunction(Function):
     """gy - exp(y) * sum(gy) along the axis, from the output y."""
 
     keep_inputs = True
@@ -140,16 +140,16 @@ def softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     ``dtype``: convert x to it first (as in PyTorch).
     """
     x = _prepare(x, dtype)
-    return Softmax(_axis(dim, x, "softmax"))(x)
+    return SoftmaxFunction(_axis(dim, x, "softmax"))(x)
 
 
 def log_softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     """x - logsumexp(x) along ``dim``; same shape. Stable for any finite logits."""
     x = _prepare(x, dtype)
-    return LogSoftmax(_axis(dim, x, "log_softmax"))(x)
+    return LogSoftmaxFunction(_axis(dim, x, "log_softmax"))(x)
 
 
-class LogSumExp(Function):
+class LogSumExpFunction(Function):
     keep_inputs = True
     keep_outputs = True
 
@@ -176,12 +176,12 @@ class LogSumExp(Function):
         return s
 
     def backward(self, gy):
-        return LogSumExpBackward(self.dims, self.keepdim, self.kept)(
+        return LogSumExpBackwardFunction(self.dims, self.keepdim, self.kept)(
             gy, self.inputs[0], self.output()
         )
 
 
-class LogSumExpBackward(Function):
+class LogSumExpBackwardFunction(Function):
     """gy * exp(x - y), with gy and y broadcast back over the reduced axes.
 
     x and y are separate inputs, so that in the second derivative y's part
@@ -218,4 +218,4 @@ def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     Returns the reduced shape (reduced axes kept as size 1 with ``keepdim``).
     """
     x = x if type(x) is Tensor else as_tensor(x)
-    return LogSumExp(norm_dims(dim, x.ndim, "logsumexp", x.shape), bool(keepdim))(x)
+    return LogSumExpFunction(norm_dims(dim, x.ndim, "logsumexp", x.shape), bool(keepdim))(x)

@@ -37,7 +37,7 @@ def _normalize(a: Any, eps: float) -> Any:
     return a / xp.maximum(n, a.dtype.type(eps))
 
 
-class _Sigma(Function):
+class _SigmaFunction(Function):
     """``u^T W v`` for constant vectors ``u``, ``v`` and the weight ``W`` in its own layout.
 
     ``W`` arrives in the module's layout; ``perm`` moves ``dim`` to the front so that
@@ -117,7 +117,7 @@ class SpectralNorm:
             # sigma below uses copies, so a later update cannot change a recorded graph.
             v.data[...] = va
             u.data[...] = ua
-        sigma = _Sigma(u.data.copy(), v.data.copy(), self._perm(weight.ndim))(weight)
+        sigma = _SigmaFunction(u.data.copy(), v.data.copy(), self._perm(weight.ndim))(weight)
         return weight / sigma
 
     def __call__(self, module: Module, inputs: Any) -> None:
