@@ -184,8 +184,8 @@ def test_einsum_caches_the_contraction_path():
     path = next(iter(linalg._PATH_CACHE.values()))
     y2 = tg.einsum("ij,jk,kl->il", *arrays)
     assert len(linalg._PATH_CACHE) == 1 and next(iter(linalg._PATH_CACHE.values())) is path
-    np.testing.assert_allclose(y2.data, arrays[0] @ arrays[1] @ arrays[2])
-    np.testing.assert_array_equal(y1.data, y2.data)
+    np.testing.assert_allclose(y2._array, arrays[0] @ arrays[1] @ arrays[2])
+    np.testing.assert_array_equal(y1._array, y2._array)
 
 
 def test_einsum_float32_stays_float32():

@@ -86,7 +86,7 @@ def load_data(spec: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None, 
         return x[:, None], y, what
     if spec in ("ring", "grid"):
         pts, modes = (toy.ring if spec == "ring" else toy.grid)(10_000, generator=seed)
-        return pts.data, modes.data, f"{spec} mixture (10,000 points)"
+        return pts._array, modes._array, f"{spec} mixture (10,000 points)"
     p = Path(spec).expanduser()
     if p.is_dir():
         return _load_folder(p), None, f"images in {p}"
@@ -497,7 +497,7 @@ def _score(kind: str | None, x: np.ndarray, tr: Any, cfg: dict[str, Any]) -> dic
                 "rows": {
                     f"{paper['model']} on the {data} (paper)": {k: paper[k] for k in MIXTURE_KEYS},
                     f"real samples of the {data} (N={len(x)}, seed 0)": M.mixture_metrics(
-                        real.data, modes, std
+                        real._array, modes, std
                     ),
                 },
             },

@@ -1,6 +1,7 @@
 """``Tensor``: an array, its gradient, and the graph node that made it.
 
-``data`` is the raw backend array (NumPy's ``ndarray``); ``grad`` is a Tensor
+The array lives in the private slot ``_array`` (NumPy's ``ndarray``, or CuPy's);
+``grad`` is a Tensor
 (or ``None``); ``requires_grad`` says whether operations on it are recorded;
 ``grad_fn`` is the :class:`~tapegrad.autograd.function.Function` that produced
 it (``None`` for a leaf). This module holds that state and depends on nothing
@@ -8,8 +9,10 @@ but the array backend; the methods that compute (``x.exp()``, ``x + y``,
 ``x.sum(1)``) delegate to the op modules in :mod:`tapegrad.ops` and are attached
 in one place, :mod:`tapegrad.tensor_methods`, so the imports run one way.
 
-One deliberate difference from PyTorch: ``t.data`` is the raw array, not a
-Tensor. ``p.data -= lr * p.grad.data`` still does what a PyTorch user expects.
+``t.data`` is, as in PyTorch, a Tensor that shares ``t``'s memory and stands
+outside the graph: ``m.weight.data.normal_(0.0, 0.02)`` and
+``p.data -= lr * p.grad.data`` do what a PyTorch user expects. The library
+itself reads ``_array``, never ``.data``.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ class Tensor(_MethodsBase):
     """
 
     __slots__ = (
-        "data",
+        "_array",
         "grad",
         "requires_grad",
         "_node",
@@ -63,7 +66,7 @@ class Tensor(_MethodsBase):
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected op
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data = _to_array(data, dtype)
+        self._array = _to_array(data, dtype)
         self.grad: Tensor | None = None
         self._node = None
         self._index = 0
@@ -75,16 +78,35 @@ class Tensor(_MethodsBase):
 
     # ------------------------------------------------------------------ basics
     @property
+    def data(self) -> Tensor:
+        """A Tensor sharing this tensor's memory, outside the graph (PyTorch's ``.data``).
+
+        Changes made through it are not recorded and not checked by autograd.
+        Assigning ``t.data = other`` makes ``t`` use ``other``'s array (same shape
+        not required, as in PyTorch).
+        """
+        return _wrap(self._array)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        arr = value._array if isinstance(value, Tensor) else _to_array(value)
+        if self.requires_grad and arr.dtype.kind != "f":
+            raise TypeError(
+                f"data: cannot give a tensor that requires grad an array of dtype {arr.dtype}"
+            )
+        self._array = arr
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     @property
     def grad_fn(self) -> Any:
@@ -101,33 +123,33 @@ class Tensor(_MethodsBase):
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         """The shape, or its entry ``dim``, like ``torch.Tensor.size``."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._array.shape if dim is None else self._array.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._array.size)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._array.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._array.shape[0]))
 
     def __hash__(self) -> int:
         return id(self)
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
+                f"the truth value of a tensor with {self._array.size} elements is ambiguous"
             )
-        return bool(self.data.reshape(()))
+        return bool(self._array.reshape(()))
 
     def __float__(self) -> float:
         return float(self.item())
@@ -136,24 +158,24 @@ class Tensor(_MethodsBase):
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._array.dtype.kind not in "iub" or self._array.size != 1:
             raise TypeError("only integer tensors of one element can be converted to an index")
         return int(self.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        a = to_numpy(self.data)
+        a = to_numpy(self._array)
         return a if dtype is None else a.astype(dtype)
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise ValueError(
                 f"item() needs a tensor with one element, got shape {tuple(self.shape)}"
             )
-        return self.data.reshape(()).item()
+        return self._array.reshape(()).item()
 
     def tolist(self) -> Any:
-        return to_numpy(self.data).tolist()
+        return to_numpy(self._array).tolist()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shares memory on the CPU backend).
@@ -164,13 +186,13 @@ class Tensor(_MethodsBase):
             raise RuntimeError(
                 "numpy() on a tensor that requires grad: use tensor.detach().numpy()"
             )
-        return to_numpy(self.data)
+        return to_numpy(self._array)
 
     def __repr__(self) -> str:
-        body = np.array2string(to_numpy(self.data), separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(to_numpy(self._array), separator=", ", prefix="tensor(", precision=4)
         extra = ""
-        if self.data.dtype not in (float32, int64, bool_):
-            extra += f", dtype={self.data.dtype}"
+        if self._array.dtype not in (float32, int64, bool_):
+            extra += f", dtype={self._array.dtype}"
         if self._node is not None:
             extra += f", grad_fn={self._node!r}"
         elif self.requires_grad:
@@ -180,9 +202,9 @@ class Tensor(_MethodsBase):
     # ------------------------------------------------------------- autograd
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only); returns self."""
-        if requires_grad and not _is_float(self.data.dtype):
+        if requires_grad and not _is_float(self._array.dtype):
             raise TypeError(
-                f"only floating-point tensors can require grad, this one is {self.data.dtype}"
+                f"only floating-point tensors can require grad, this one is {self._array.dtype}"
             )
         if not requires_grad and self._node is not None:
             raise RuntimeError(
@@ -193,7 +215,7 @@ class Tensor(_MethodsBase):
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, outside the graph."""
-        return _wrap(self.data)
+        return _wrap(self._array)
 
     def detach_(self) -> Tensor:
         """Cut this tensor from its graph in place; returns self."""
@@ -224,12 +246,12 @@ class Tensor(_MethodsBase):
 
 
 def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x._array if isinstance(x, Tensor) else x
 
 
 def _to_array(data: Any, dtype: Any = None) -> Any:
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._array
     elif isinstance(data, xp.ndarray):
         arr = data
     elif isinstance(data, np.ndarray):
@@ -262,7 +284,7 @@ def _wrap(data: Any, node: Any = None, index: int = 0) -> Tensor:
     t = _new(Tensor)
     if type(data) is not _ndarray:
         data = xp.asarray(data)
-    t.data = data
+    t._array = data
     t.grad = None
     t.requires_grad = node is not None
     t._node = node

@@ -80,7 +80,7 @@ class TensorMethods:
         """
         if isinstance(dtype, str) and dtype in ("cpu", "cuda"):
             dtype = kwargs.get("dtype", args[0] if args else None)
-        if dtype is None or np.dtype(dtype) == self.data.dtype:
+        if dtype is None or np.dtype(dtype) == self._array.dtype:
             return self
         return _ew.cast(self, np.dtype(dtype))
 
@@ -125,9 +125,9 @@ class TensorMethods:
 
     def _inplace(self, op: str, ufunc: Any, other: Any) -> Tensor:
         self._check_inplace(op)
-        o = other.data if isinstance(other, Tensor) else other
+        o = other._array if isinstance(other, Tensor) else other
         try:
-            ufunc(self.data, o, out=self.data, casting="same_kind")
+            ufunc(self._array, o, out=self._array, casting="same_kind")
         except ValueError as e:
             raise ValueError(
                 f"in-place {op}: shape {tuple(self.shape)} cannot take a result of "
@@ -161,12 +161,12 @@ class TensorMethods:
 
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
-        self.data[...] = 0
+        self._array[...] = 0
         return self
 
     def fill_(self, value: Any) -> Tensor:
         self._check_inplace("fill_")
-        self.data[...] = _data(value)
+        self._array[...] = _data(value)
         return self
 
     def copy_(self, src: Any) -> Tensor:
@@ -174,12 +174,12 @@ class TensorMethods:
         s = _data(src)
         if np.shape(s) != self.shape and np.broadcast_shapes(np.shape(s), self.shape) != self.shape:
             raise ValueError(f"copy_: source shape {np.shape(s)} does not fit {tuple(self.shape)}")
-        self.data[...] = s
+        self._array[...] = s
         return self
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         self._check_inplace("clamp_")
-        np.clip(self.data, min, max, out=self.data)
+        np.clip(self._array, min, max, out=self._array)
         return self
 
     def __setitem__(self, key: Any, value: Any) -> None:

@@ -128,19 +128,19 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
         if g.dtype != leaf.dtype:
             g = g.to(leaf.dtype)
         if not create_graph:
-            arr = g.data
+            arr = g._array
             # A view (a broadcast, a reshape) is copied into memory of its own,
             # so every .grad is writable and owned by that leaf alone.
             if arr.base is not None or id(arr) in handed:
                 g = _wrap(xp.array(arr))
             elif g.requires_grad:
                 g = g.detach()
-            handed.add(id(g.data))
+            handed.add(id(g._array))
         if leaf.grad is None:
             leaf.grad = g
         else:
             # Out of place: the old .grad may be shared with user code.
-            leaf.grad = leaf.grad + g if create_graph else type(g)(leaf.grad.data + g.data)
+            leaf.grad = leaf.grad + g if create_graph else type(g)(leaf.grad._array + g._array)
 
     root_nodes = []
     for t, g in zip(roots, root_grads):

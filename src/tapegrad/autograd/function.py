@@ -82,18 +82,18 @@ class Function:
             if type(x0) is not Tensor:
                 x0 = as_tensor(x0)
                 inputs = (x0,)
-            ys = self.forward(x0.data)
+            ys = self.forward(x0._array)
             need_any = x0.requires_grad
         elif n == 2:
             x0, x1 = inputs
             if type(x0) is not Tensor or type(x1) is not Tensor:
                 x0, x1 = as_tensor(x0), as_tensor(x1)
                 inputs = (x0, x1)
-            ys = self.forward(x0.data, x1.data)
+            ys = self.forward(x0._array, x1._array)
             need_any = x0.requires_grad or x1.requires_grad
         else:
             inputs = tuple([x if type(x) is Tensor else as_tensor(x) for x in inputs])
-            ys = self.forward(*[x.data for x in inputs])
+            ys = self.forward(*[x._array for x in inputs])
             need_any = any([x.requires_grad for x in inputs])
 
         single = type(ys) is not tuple
@@ -123,7 +123,7 @@ class Function:
         need = []
         shapes = []
         for x in inputs:
-            shapes.append(x.data.shape)
+            shapes.append(x._array.shape)
             if x.requires_grad:
                 need.append(True)
                 node = x._node

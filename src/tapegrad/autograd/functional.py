@@ -34,12 +34,12 @@ def _root_grads(outputs: list[Any], grad_outputs: Any) -> list[Any]:
                 "(or it was computed under no_grad)"
             )
         if g is None:
-            if t.data.size != 1:
+            if t._array.size != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for a one-element output; output {i} "
                     f"has shape {tuple(t.shape)}: pass gradient= (grad_outputs=) of that shape"
                 )
-            g = _wrap(xp.ones_like(t.data))
+            g = _wrap(xp.ones_like(t._array))
         else:
             g = g if isinstance(g, Tensor) else Tensor(g, dtype=t.dtype)
             if g.shape != t.shape:

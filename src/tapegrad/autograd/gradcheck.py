@@ -47,21 +47,21 @@ def _check_inputs(inputs: Sequence[Any], what: str) -> list[int]:
 
 def _numerical(fn, inputs, wrt, outs_shapes, eps):
     """Jacobian blocks J[o][i] of shape (out_size, in_size) by central differences."""
-    jac = [[np.zeros((int(np.prod(s)), inputs[i].data.size)) for i in wrt] for s in outs_shapes]
+    jac = [[np.zeros((int(np.prod(s)), inputs[i]._array.size)) for i in wrt] for s in outs_shapes]
     with no_grad():
         for col, i in enumerate(wrt):
-            inputs[i].data = np.array(inputs[i].data, order="C")
-            flat = inputs[i].data.reshape(-1)  # a view: writing it perturbs the input
+            inputs[i]._array = np.array(inputs[i]._array, order="C")
+            flat = inputs[i]._array.reshape(-1)  # a view: writing it perturbs the input
             for k in range(flat.size):
                 orig = flat[k]
                 flat[k] = orig + eps
                 plus = [
-                    np.asarray(o.data, dtype=np.float64).reshape(-1).copy()
+                    np.asarray(o._array, dtype=np.float64).reshape(-1).copy()
                     for o in _outputs(fn, inputs)
                 ]
                 flat[k] = orig - eps
                 minus = [
-                    np.asarray(o.data, dtype=np.float64).reshape(-1).copy()
+                    np.asarray(o._array, dtype=np.float64).reshape(-1).copy()
                     for o in _outputs(fn, inputs)
                 ]
                 flat[k] = orig
@@ -71,20 +71,20 @@ def _numerical(fn, inputs, wrt, outs_shapes, eps):
 
 
 def _analytic(fn, inputs, wrt, outs):
-    jac = [[np.zeros((o.data.size, inputs[i].data.size)) for i in wrt] for o in outs]
+    jac = [[np.zeros((o._array.size, inputs[i]._array.size)) for i in wrt] for o in outs]
     targets = [inputs[i] for i in wrt]
     for oi, o in enumerate(outs):
         if not o.requires_grad:
             continue
-        for r in range(o.data.size):
-            g_out = np.zeros(o.data.size, dtype=o.dtype)
+        for r in range(o._array.size):
+            g_out = np.zeros(o._array.size, dtype=o.dtype)
             g_out[r] = 1
             gs = grad(
                 o, targets, Tensor(g_out.reshape(o.shape)), retain_graph=True, allow_unused=True
             )
             for col, g in enumerate(gs):
                 if g is not None:
-                    jac[oi][col][r, :] = np.asarray(g.data, dtype=np.float64).reshape(-1)
+                    jac[oi][col][r, :] = np.asarray(g._array, dtype=np.float64).reshape(-1)
     return jac
 
 

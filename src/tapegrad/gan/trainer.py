@@ -65,7 +65,7 @@ def scale_data(x: Any) -> np.ndarray:
     [0, 1] map to [-1, 1]; ones already reaching below 0 are kept as they are.
     Vectors ``(N, D)`` of another dtype (2-D points) are kept unscaled.
     """
-    a = np.asarray(x.data if isinstance(x, Tensor) else x)
+    a = np.asarray(x._array if isinstance(x, Tensor) else x)
     if a.ndim < 2 or a.shape[0] == 0:
         raise ValueError(f"Trainer: data must be a non-empty batch (N, ...), got shape {a.shape}")
     if a.dtype == np.uint8:
@@ -155,7 +155,7 @@ class Trainer:
         if self.conditional:
             if labels is None:
                 raise ValueError("Trainer: a conditional model needs labels for the data")
-            lab = np.asarray(labels.data if isinstance(labels, Tensor) else labels, np.int64)
+            lab = np.asarray(labels._array if isinstance(labels, Tensor) else labels, np.int64)
             if lab.shape != (self.data.shape[0],):
                 raise ValueError(
                     f"Trainer: labels must have shape ({self.data.shape[0]},), got {lab.shape}"
@@ -226,7 +226,7 @@ class Trainer:
 
     def _mean_out(self, out: Tensor) -> float:
         """Mean D output for the log: sigmoid of the logits for the probabilistic losses."""
-        a = out.data.astype(np.float64)
+        a = out._array.astype(np.float64)
         if self._probabilistic:
             a = 0.5 * (1.0 + np.tanh(0.5 * a))  # sigmoid without overflow warnings
         return float(a.mean())
@@ -508,7 +508,7 @@ class Trainer:
 
 
 def _array(v: Any) -> np.ndarray:
-    return np.asarray(v.data if isinstance(v, Tensor) else v)
+    return np.asarray(v._array if isinstance(v, Tensor) else v)
 
 
 def _postfix(rec: dict[str, Any]) -> dict[str, str]:
@@ -525,8 +525,8 @@ def _ema_arrays(G: Module) -> list[tuple[str, np.ndarray]]:
     (BatchNorm's running mean and variance), so that the averaged weights are used
     with running statistics that were averaged alongside them (as PyTorch's
     ``AveragedModel(use_buffers=True)``), not with the live model's."""
-    out = [(k, p.data) for k, p in G.named_parameters()]
-    out += [(k, b.data) for k, b in G.named_buffers() if b.data.dtype.kind == "f"]
+    out = [(k, p._array) for k, p in G.named_parameters()]
+    out += [(k, b._array) for k, b in G.named_buffers() if b._array.dtype.kind == "f"]
     return out
 
 
@@ -560,7 +560,7 @@ def generate(
                     out = G(zb, np.asarray(labels[i : i + batch_size], dtype=np.int64))
                 else:
                     out = G(zb)
-                outs.append(out.data.copy())
+                outs.append(out._array.copy())
         return np.concatenate(outs, 0)
     finally:
         G.train(was_training)

@@ -77,7 +77,7 @@ def embedding(
     ``norm_type``-norm exceeds it are rescaled to that norm in ``weight`` itself
     (in place, not recorded), as in PyTorch.
     """
-    idx = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    idx = input._array if isinstance(input, Tensor) else xp.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
     weight = as_tensor(weight)
@@ -94,7 +94,7 @@ def embedding(
     idx = np.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
     if max_norm is not None:
         rows = np.unique(idx)
-        w = weight.data
+        w = weight._array
         norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
         scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         w[rows] *= scale[:, None].astype(w.dtype)
@@ -152,7 +152,7 @@ class Embedding(Module):
                     f"Embedding: _weight has shape {tuple(w.shape)}, expected "
                     f"{(num_embeddings, embedding_dim)}"
                 )
-            self.weight = Parameter(w.data, requires_grad=not _freeze)
+            self.weight = Parameter(w._array, requires_grad=not _freeze)
 
     @classmethod
     def from_pretrained(
@@ -173,7 +173,7 @@ class Embedding(Module):
             padding_idx,
             max_norm,
             norm_type,
-            _weight=e.data.copy(),
+            _weight=e._array.copy(),
             _freeze=freeze,
         )
 
@@ -181,7 +181,7 @@ class Embedding(Module):
         """Redraw the weight from N(0, 1) and zero the padding row."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._array[self.padding_idx] = 0
 
     def forward(self, indices: Any) -> Tensor:
         """Integer ``indices`` of any shape -> ``indices.shape + (embedding_dim,)``."""

@@ -73,11 +73,11 @@ class RNNStepFunction(Function):
     def backward(self, gy):
         y = self.output()
         if self.relu:
-            g = gy * _wrap((y.data > 0).astype(gy.data.dtype))
+            g = gy * _wrap((y._array > 0).astype(gy._array.dtype))
         elif state.enabled:
             g = gy * (1.0 - y * y)
         else:
-            g = _wrap(gy.data * (1.0 - y.data * y.data))
+            g = _wrap(gy._array * (1.0 - y._array * y._array))
         return g, g
 
 
@@ -102,11 +102,11 @@ class LSTMStepFunction(Function):
         if state.enabled:
             return self._backward_graph(gh, gc)
         need = self.needs_input_grad
-        c = self.inputs[2].data
+        c = self.inputs[2]._array
         hs = c.shape[-1]
         act, tc = self.act, self.tc
         i, f, g, o = act[:, :hs], act[:, hs : 2 * hs], act[:, 2 * hs : 3 * hs], act[:, 3 * hs :]
-        gh, gc = gh.data, gc.data
+        gh, gc = gh._array, gc._array
         dc = gh * o * (1.0 - tc * tc)
         dc += gc
         d = xp.empty_like(act)
@@ -159,12 +159,12 @@ class GRUStepFunction(Function):
         if state.enabled:
             return self._backward_graph(gy)
         need = self.needs_input_grad
-        h = self.inputs[2].data
+        h = self.inputs[2]._array
         hs = h.shape[-1]
-        hn = self.inputs[1].data[:, 2 * hs :]
+        hn = self.inputs[1]._array[:, 2 * hs :]
         rz, n = self.rz, self.n
         r, z = rz[:, :hs], rz[:, hs:]
-        g = gy.data
+        g = gy._array
         dn = g * (1.0 - z) * (1.0 - n * n)
         dx = xp.empty_like(rz, shape=(g.shape[0], 3 * hs))
         dx[:, :hs] = dn * hn * r * (1.0 - r)
@@ -229,7 +229,7 @@ def _empty(shape: tuple[int, ...], dtype: Any) -> Parameter:
 
 
 def _zeros(shape: tuple[int, ...], like: Tensor) -> Tensor:
-    return _wrap(xp.zeros(shape, dtype=like.data.dtype))
+    return _wrap(xp.zeros(shape, dtype=like._array.dtype))
 
 
 # ------------------------------------------------------------------ cells

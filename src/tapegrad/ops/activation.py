@@ -124,7 +124,7 @@ class LeakyReLUFunction(Function):
 
     def backward(self, gy):
         # slope at x <= 0, as PyTorch's leaky_relu_backward
-        m = (self.inputs[0].data > 0).astype(gy.data.dtype)
+        m = (self.inputs[0]._array > 0).astype(gy._array.dtype)
         m *= 1.0 - self.slope
         m += self.slope
         return gy * _wrap(m)
@@ -141,7 +141,7 @@ class HardtanhFunction(Function):
 
     def backward(self, gy):
         # Unlike clamp, PyTorch's hardtanh gives 0 gradient exactly at the bounds.
-        x = self.inputs[0].data
+        x = self.inputs[0]._array
         return gy * _mask((x > self.lo) & (x < self.hi))
 
 
@@ -335,7 +335,7 @@ class SoftplusBackwardFunction(Function):
         if n_x:
             # d/dx sigmoid(beta x) = beta s (1 - s), zero on the linear part
             s = sigmoid(x * self.beta)
-            lin = x.data * self.beta > self.threshold
+            lin = x._array * self.beta > self.threshold
             d_x = g * gy * s * (1.0 - s) * self.beta * _mask(~lin)
         return d_gy, d_x
 

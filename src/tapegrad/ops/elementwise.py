@@ -58,7 +58,7 @@ __all__ = [
 
 def _scalar_like(s: Any, ref: Tensor) -> Tensor:
     """A 0-d constant for Python scalar ``s`` next to tensor ``ref``."""
-    dt = ref.data.dtype
+    dt = ref._array.dtype
     if isinstance(s, (bool, np.bool_)):
         pass
     elif isinstance(s, (float, np.floating)) and dt.kind not in "fc":
@@ -176,7 +176,7 @@ class PowScalarFunction(Function):
             return gy
         if c == 0:
             # x ** 0 is constant; c * x ** -1 would give 0 * inf = nan at x == 0
-            return _wrap(xp.zeros_like(gy.data))
+            return _wrap(xp.zeros_like(gy._array))
         return gy * c * x ** (c - 1)
 
 
@@ -195,14 +195,14 @@ class PowFunction(Function):
         ga = None
         if na:
             ga = gy * b * a ** (b - 1)
-            b0 = b.data == 0
+            b0 = b._array == 0
             if b0.any():
                 # as PyTorch: 0 where the exponent is 0 (not 0 * inf = nan at a == 0)
                 ga = where(b0, 0.0, ga)
         gb = None
         if nb:
             # d/db a**b = a**b log a; PyTorch takes it as 0 where a == 0 and b >= 0.
-            zero = (a.data == 0) & (b.data >= 0)
+            zero = (a._array == 0) & (b._array >= 0)
             safe_a = where(zero, 1.0, a)
             gb = gy * where(zero, 0.0, self.output() * log(safe_a))
         return ga, gb
@@ -299,7 +299,7 @@ class AbsFunction(Function):
 
     def backward(self, gy):
         # sign(0) = 0: the subgradient PyTorch uses
-        return gy * _wrap(xp.sign(self.inputs[0].data))
+        return gy * _wrap(xp.sign(self.inputs[0]._array))
 
 
 class SinFunction(Function):
@@ -359,7 +359,7 @@ def cos(x: Tensor) -> Tensor:
 
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 elementwise; its gradient is zero, so it is a constant."""
-    return _wrap(xp.sign(x.data))
+    return _wrap(xp.sign(x._array))
 
 
 def square(x: Tensor) -> Tensor:
@@ -369,7 +369,7 @@ def square(x: Tensor) -> Tensor:
 # --------------------------------------------------- selection and clamping
 def _mask(cond: Any, like: Tensor) -> Tensor:
     """A constant 0/1 tensor of ``like``'s dtype."""
-    return _wrap(cond.astype(like.data.dtype))
+    return _wrap(cond.astype(like._array.dtype))
 
 
 class ClampFunction(Function):
@@ -383,7 +383,7 @@ class ClampFunction(Function):
 
     def backward(self, gy):
         # The gradient passes where lo <= x <= hi, as in PyTorch.
-        x = self.inputs[0].data
+        x = self.inputs[0]._array
         keep = xp.ones(x.shape, dtype=bool)
         if self.lo is not None:
             keep &= x >= self.lo
@@ -430,8 +430,8 @@ class ClampTensorFunction(Function):
 
     def backward(self, gy):
         # PyTorch's clamp_backward and clamp_backward_min_max masks
-        x = self.inputs[0].data
-        lo, hi = self._bounds([t.data for t in self.inputs[1:]])
+        x = self.inputs[0]._array
+        lo, hi = self._bounds([t._array for t in self.inputs[1:]])
         if lo is not None and hi is not None:
             masks = [(x >= lo) & (x <= hi), (x < lo) & (lo < hi), (x > hi) | (hi < lo)]
         elif lo is not None:
@@ -456,7 +456,7 @@ class MaximumFunction(Function):
         a, b = self.inputs
         na, nb = self.needs_input_grad
         # Ties share the gradient equally, as PyTorch documents.
-        ma = (a.data > b.data) + 0.5 * (a.data == b.data)
+        ma = (a._array > b._array) + 0.5 * (a._array == b._array)
         ga = gy * _mask(ma, gy) if na else None
         gb = gy * _mask(1.0 - ma, gy) if nb else None
         return ga, gb
@@ -471,7 +471,7 @@ class MinimumFunction(Function):
     def backward(self, gy):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        ma = (a.data < b.data) + 0.5 * (a.data == b.data)
+        ma = (a._array < b._array) + 0.5 * (a._array == b._array)
         ga = gy * _mask(ma, gy) if na else None
         gb = gy * _mask(1.0 - ma, gy) if nb else None
         return ga, gb
@@ -496,7 +496,7 @@ class WhereFunction(Function):
 
     def backward(self, gy):
         na, nb = self.needs_input_grad
-        zero = _wrap(xp.zeros((), dtype=gy.data.dtype))
+        zero = _wrap(xp.zeros((), dtype=gy._array.dtype))
         ga = WhereFunction(self.cond)(gy, zero) if na else None
         gb = WhereFunction(self.cond)(zero, gy) if nb else None
         return ga, gb
@@ -504,7 +504,7 @@ class WhereFunction(Function):
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` is true, else ``b``; broadcasting. ``cond`` gets no gradient."""
-    c = cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
+    c = cond._array if isinstance(cond, Tensor) else xp.asarray(cond)
     if c.dtype != bool:
         c = c.astype(bool)
     a, b = _pair(a, b)
@@ -536,7 +536,7 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     d = np.dtype(dtype)
     if d.kind != "f" and x.requires_grad:
         # Integer results carry no gradient: cut the graph.
-        return _wrap(x.data.astype(d))
+        return _wrap(x._array.astype(d))
     return CastFunction(d)(x)
 
 
@@ -555,8 +555,8 @@ def clone(x: Tensor) -> Tensor:
 
 # ------------------------------------------- comparisons and logic (no grad)
 def _cmp(ufunc: Any, op: str, a: Any, b: Any) -> Tensor:
-    ad = a.data if isinstance(a, Tensor) else a
-    bd = b.data if isinstance(b, Tensor) else b
+    ad = a._array if isinstance(a, Tensor) else a
+    bd = b._array if isinstance(b, Tensor) else b
     try:
         return _wrap(xp.asarray(ufunc(ad, bd)))
     except ValueError:
@@ -598,12 +598,12 @@ def logical_or(a: Any, b: Any) -> Tensor:
 
 
 def logical_not(a: Tensor) -> Tensor:
-    return _wrap(xp.logical_not(a.data))
+    return _wrap(xp.logical_not(a._array))
 
 
 def isnan(a: Tensor) -> Tensor:
-    return _wrap(xp.isnan(a.data))
+    return _wrap(xp.isnan(a._array))
 
 
 def isfinite(a: Tensor) -> Tensor:
-    return _wrap(xp.isfinite(a.data))
+    return _wrap(xp.isfinite(a._array))

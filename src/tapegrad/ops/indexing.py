@@ -42,11 +42,11 @@ def _norm_key(key: Any, op: str) -> tuple[tuple[Any, ...], bool]:
             out.append(k)
             continue
         if isinstance(k, Tensor):
-            k = k.data
+            k = k._array
         elif isinstance(k, np.ndarray) and xp is not np:
             k = xp.asarray(k)
         elif isinstance(k, (list, tuple)):
-            k = [v.data if isinstance(v, Tensor) else v for v in k]
+            k = [v._array if isinstance(v, Tensor) else v for v in k]
             k = xp.asarray(k)
             if k.size == 0:
                 k = k.astype(np.int64)
@@ -194,13 +194,13 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
             "where, cat or masked_fill)"
         )
     k, _ = _norm_key(key, "setitem")
-    v = value.data if isinstance(value, Tensor) else value
+    v = value._array if isinstance(value, Tensor) else value
     try:
-        x.data[k] = v
+        x._array[k] = v
     except IndexError as e:
         raise _index_error(e, "setitem", x.shape) from None
     except ValueError as e:
-        if not x.data.flags.writeable:
+        if not x._array.flags.writeable:
             raise ValueError(
                 "setitem: this tensor's memory is read-only (a broadcast view); clone() it first"
             ) from None
@@ -250,7 +250,7 @@ class ScatterAddFunction(Function):
 
 
 def _int_index(index: Any, op: str) -> Any:
-    a = index.data if isinstance(index, Tensor) else xp.asarray(index)
+    a = index._array if isinstance(index, Tensor) else xp.asarray(index)
     if a.dtype.kind not in "iu":
         if a.size == 0:
             return a.astype(np.int64)
@@ -342,7 +342,7 @@ def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
     """
     from .elementwise import where
 
-    m = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+    m = mask._array if isinstance(mask, Tensor) else xp.asarray(mask)
     if m.dtype != bool:
         raise TypeError(f"masked_fill: mask must be boolean, got {m.dtype}")
     try:

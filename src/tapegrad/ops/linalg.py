@@ -115,8 +115,8 @@ class LinearFunction(Function):
     def _backward_arrays(self, gy):
         # No graph of the backward is recorded: the same three products on the
         # arrays, without building the transpose and sum ops around them.
-        x, w = self.inputs[0].data, self.inputs[1].data
-        g = gy.data
+        x, w = self.inputs[0]._array, self.inputs[1]._array
+        g = gy._array
         need = self.needs_input_grad
         if x.ndim != 2:
             x = x.reshape(-1, x.shape[-1])

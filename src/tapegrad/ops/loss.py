@@ -81,7 +81,7 @@ def _const(op: str, name: str, w: Any, like: Tensor) -> Any:
                 f"{op}: {name} cannot require grad (it is a constant, as in PyTorch); "
                 f"pass {name}.detach()"
             )
-        w = w.data
+        w = w._array
     return xp.asarray(w).astype(like.dtype, copy=False)
 
 
@@ -120,7 +120,7 @@ def _upstream(gy: Tensor, reduction: str, inv_n: Any) -> Tensor:
 
 def _upstream_array(gy: Tensor, reduction: str, inv_n: Any) -> Any:
     """The upstream gradient of each element of an elementwise loss (array path)."""
-    return gy.data * inv_n if reduction == "mean" else gy.data
+    return gy._array * inv_n if reduction == "mean" else gy._array
 
 
 # ------------------------------------------------------------- regression
@@ -140,7 +140,7 @@ class _MSELossFunction(Function):
         if state.enabled:
             g = _upstream(gy, self.reduction, self.inv_n) * 2.0 * (x - t)
         else:
-            g = _wrap(_upstream_array(gy, self.reduction, self.inv_n) * 2.0 * (x.data - t.data))
+            g = _wrap(_upstream_array(gy, self.reduction, self.inv_n) * 2.0 * (x._array - t._array))
         nx, nt = self.needs_input_grad
         return (g if nx else None), (-g if nt else None)
 
@@ -226,7 +226,7 @@ class _BCELossFunction(Function):
             g = _upstream_array(gy, self.reduction, self.inv_n)
             if w is not None:
                 g = g * w
-            xd, td = x.data, t.data
+            xd, td = x._array, t._array
             if nx:
                 gx = _wrap(g * (xd - td) / xp.maximum(xd * (1 - xd), 1e-12))
             if nt:
@@ -253,7 +253,7 @@ def binary_cross_entropy(
     _check_reduction(op, reduction)
     x = _float_input(op, input)
     t = _same_shape_target(op, x, target)
-    xd = x.data
+    xd = x._array
     if not bool(((xd >= 0) & (xd <= 1)).all()):
         bad = xd[~((xd >= 0) & (xd <= 1))].reshape(-1)[0]
         raise ValueError(
@@ -312,7 +312,7 @@ class _BCEWithLogitsLossFunction(Function):
             g = _upstream_array(gy, self.reduction, self.inv_n)
             if w is not None:
                 g = g * w
-            xd, td, e = x.data, t.data, self.e
+            xd, td, e = x._array, t._array, self.e
             if nx:
                 sig = xp.where(xd >= 0, 1, e) / (1 + e)
                 if pw is None:
@@ -371,7 +371,7 @@ def _class_target(op: str, x: Tensor, target: Any, ignore_index: int) -> tuple[A
     Returns (target with ignored entries set to class 0, mask of the entries
     that count, or None when all count).
     """
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t = target._array if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: expected an integer class-index target for input of shape "
@@ -417,7 +417,7 @@ def _batched(op: str, x: Tensor, target: Any) -> tuple[Tensor, Any, bool]:
         raise ValueError(f"{op}: input must have at least 1 dim (C,), got a 0-d tensor")
     if x.ndim > 1:
         return x, target, False
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t = target._array if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind == "f":  # class probabilities, shape (C,)
         tt = target if isinstance(target, Tensor) else Tensor(t, dtype=x.dtype)
         if tt.shape != x.shape:
@@ -438,10 +438,10 @@ def _sample_upstream(gy: Any, reduction: str, inv_d: Any, ndim: int, graph: bool
     """The upstream gradient per sample, shaped (N, 1, d1, ...) to broadcast over classes."""
     if reduction == "none":
         shape = (gy.shape[0], 1) + tuple(gy.shape[1:])
-        return reshape(gy, shape) if graph else gy.data.reshape(shape)
+        return reshape(gy, shape) if graph else gy._array.reshape(shape)
     if reduction == "sum":
-        return gy if graph else gy.data
-    return gy * _wrap(inv_d) if graph else gy.data * inv_d
+        return gy if graph else gy._array
+    return gy * _wrap(inv_d) if graph else gy._array * inv_d
 
 
 class _CrossEntropyFunction(Function):
@@ -588,7 +588,7 @@ def _cross_entropy_probs(op, x, target, w, ignore_index, reduction, smoothing) -
     total = _red.sum(per_sample)
     if reduction == "sum":
         return total
-    n_samples = x.data.size // c if c else 0
+    n_samples = x._array.size // c if c else 0
     return total * _wrap(_inv(n_samples, x.dtype))
 
 

@@ -114,11 +114,11 @@ class NormalizeFunction(Function):
         inputs = self.inputs
         need = self.needs_input_grad
         axes, paxes, n = self.axes, self.param_axes, self.count
-        g = gy.data
+        g = gy._array
         if self.rows:
             return self._backward_rows(g)
-        xhat = (inputs[0].data - self.mean) * self.inv
-        w = self._view(inputs[1].data) if self.has_w else None
+        xhat = (inputs[0]._array - self.mean) * self.inv
+        w = self._view(inputs[1]._array) if self.has_w else None
         gx = gw = gb = None
         if paxes == axes:
             # Weight constant over the normalised axes (batch norm): one pair of sums
@@ -157,7 +157,7 @@ class NormalizeFunction(Function):
         k = self.count
         shape = inputs[0].shape
         g2 = g.reshape(-1, k)
-        xhat = inputs[0].data.reshape(-1, k) - self.mean
+        xhat = inputs[0]._array.reshape(-1, k) - self.mean
         xhat *= self.inv
         gx = gw = gb = None
         if self.has_w and need[1]:
@@ -170,7 +170,7 @@ class NormalizeFunction(Function):
             out = xp.empty(shape, dtype=g.dtype)
             gx = out.reshape(-1, k)
             if self.has_w:
-                xp.multiply(g2, inputs[1].data.reshape(-1), out=gx)  # g_hat
+                xp.multiply(g2, inputs[1]._array.reshape(-1), out=gx)  # g_hat
                 gh = gx
             else:
                 gh = g2
@@ -306,12 +306,12 @@ def batch_norm(
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError(f"{op}: running_mean and running_var are needed outside training")
-        rm = running_mean.data.reshape(ps)
-        inv = 1.0 / (running_var.data.reshape(ps) + eps) ** 0.5
+        rm = running_mean._array.reshape(ps)
+        inv = 1.0 / (running_var._array.reshape(ps) + eps) ** 0.5
         return BatchNormEvalFunction(rm, inv, has_w, has_b, ps)(input, *params)
 
     axes = (0,) + tuple(range(2, input.ndim))
-    n = input.data.size // max(c, 1)
+    n = input._array.size // max(c, 1)
     if n <= 1:
         raise ValueError(
             f"{op}: Expected more than 1 value per channel when training, "
@@ -320,11 +320,11 @@ def batch_norm(
     fn = NormalizeFunction(axes, eps, has_w, has_b, ps, axes)
     y = fn(input, *params)
     if running_mean is not None:
-        rm = running_mean.data
+        rm = running_mean._array
         rm *= 1.0 - momentum
         rm += momentum * fn.mean.reshape(c)
     if running_var is not None:
-        rv = running_var.data
+        rv = running_var._array
         rv *= 1.0 - momentum
         rv += (momentum * n / (n - 1)) * fn.var.reshape(c)
     return y

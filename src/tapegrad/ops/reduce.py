@@ -70,7 +70,7 @@ def _expand_grad(gy: Tensor, shape: tuple[int, ...], dims: Any, keepdim: bool) -
     """The gradient of a reduced output broadcast back over the input's shape."""
     if not state.enabled:
         # No graph is being recorded: skip the two Function calls.
-        g = gy.data if keepdim else gy.data.reshape(_kept_shape(shape, dims))
+        g = gy._array if keepdim else gy._array.reshape(_kept_shape(shape, dims))
         return _wrap(xp.broadcast_to(g, shape))
     if not keepdim:
         gy = reshape(gy, _kept_shape(shape, dims))
@@ -79,8 +79,8 @@ def _expand_grad(gy: Tensor, shape: tuple[int, ...], dims: Any, keepdim: bool) -
 
 def _float_input(x: Tensor) -> Tensor:
     """Integer and boolean tensors are averaged in the default float dtype."""
-    if x.data.dtype.kind in "biu":
-        return _wrap(x.data.astype(get_default_dtype()))
+    if x._array.dtype.kind in "biu":
+        return _wrap(x._array.astype(get_default_dtype()))
     return x
 
 
@@ -143,13 +143,13 @@ class AMaxFunction(Function):
         return y if self.keepdim else y.reshape(_reduced_shape(x.shape, self.dims))
 
     def backward(self, gy):
-        x, y = self.inputs[0].data, self.y
+        x, y = self.inputs[0]._array, self.y
         hit = x == y
         if y.dtype.kind == "f" and xp.isnan(y).any():
             hit |= xp.isnan(x) & xp.isnan(y)
         count = hit.sum(axis=self.dims, keepdims=True)
-        w = hit / count.astype(gy.data.dtype)
-        return _expand_grad(gy, x.shape, self.dims, self.keepdim) * _wrap(w.astype(gy.data.dtype))
+        w = hit / count.astype(gy._array.dtype)
+        return _expand_grad(gy, x.shape, self.dims, self.keepdim) * _wrap(w.astype(gy._array.dtype))
 
 
 class MaxDimFunction(Function):
@@ -174,7 +174,7 @@ class MaxDimFunction(Function):
 
 
 def _empty_error(op: str, x: Tensor, dims: Any) -> None:
-    if x.data.size == 0 and (dims is None or any(x.shape[d] == 0 for d in dims)):
+    if x._array.size == 0 and (dims is None or any(x.shape[d] == 0 for d in dims)):
         raise ValueError(
             f"{op}: cannot reduce over an empty dim (tensor of shape {tuple(x.shape)}, dim {dims})"
         )
@@ -238,14 +238,14 @@ def _arg(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], is_max: bool) -
     f = xp.argmax if is_max else xp.argmin
     if dim is None:
         _empty_error(op, x, None)
-        return _wrap(f(x.data, keepdims=keepdim).astype(np.int64, copy=False))
+        return _wrap(f(x._array, keepdims=keepdim).astype(np.int64, copy=False))
     if not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{op}: dim must be an int or None, got {dim!r}")
     d = _norm_dims(dim, x.ndim, op)
     if d is None:
         return _wrap(xp.zeros((), dtype=np.int64))
     _empty_error(op, x, d)
-    return _wrap(f(x.data, axis=d[0], keepdims=keepdim).astype(np.int64, copy=False))
+    return _wrap(f(x._array, axis=d[0], keepdims=keepdim).astype(np.int64, copy=False))
 
 
 def argmax(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
@@ -342,7 +342,7 @@ class ProdFunction(Function):
         (x,) = self.inputs
         dims, shape = self.dims, x.shape
         g = _expand_grad(gy, shape, dims, self.keepdim)
-        zero = x.data == 0
+        zero = x._array == 0
         y = self.output()
         if not self.keepdim:
             y = reshape(y, _kept_shape(shape, dims))
@@ -351,7 +351,7 @@ class ProdFunction(Function):
         if not state.enabled:
             # d prod / dx_i = (product of the non-zero others) when x_i is a slice's
             # only zero, else 0 where the slice has a zero.
-            nz = xp.where(zero, 1, x.data)
+            nz = xp.where(zero, 1, x._array)
             p_nz = nz.prod(axis=dims, keepdims=True)
             z = zero.sum(axis=dims, keepdims=True)
             others = xp.where(z == 0, p_nz / nz, xp.where(zero & (z == 1), p_nz, 0))
@@ -409,7 +409,7 @@ class Norm2Function(Function):
         r = self.output()
         if not self.keepdim:
             r = reshape(r, _kept_shape(x.shape, self.dims))
-        r = where(r.data == 0, 1.0, r)
+        r = where(r._array == 0, 1.0, r)
         return _expand_grad(gy, x.shape, self.dims, self.keepdim) * x / r
 
 
@@ -435,7 +435,7 @@ class NormPFunction(Function):
         r = self.output()
         if not self.keepdim:
             r = reshape(r, _kept_shape(x.shape, self.dims))
-        r = where(r.data == 0, 1.0, r)
+        r = where(r._array == 0, 1.0, r)
         g = _expand_grad(gy, x.shape, self.dims, self.keepdim)
         return g * sign(x) * _abs(x) ** (p - 1) / r ** (p - 1)
 
@@ -466,5 +466,5 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: An
     if p == -math.inf:
         return amin(_abs(x), dims, keepdim)
     if p == 0:
-        return _wrap((x.data != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype))
+        return _wrap((x._array != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype))
     return NormPFunction(float(p), dims, keepdim)(x)

@@ -75,7 +75,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     except ValueError:
         raise ValueError(
             f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} "
-            f"({x.data.size} elements) into {shape}"
+            f"({x._array.size} elements) into {shape}"
         ) from None
 
 

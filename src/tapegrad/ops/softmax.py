@@ -27,19 +27,19 @@ __all__ = ["softmax", "log_softmax", "logsumexp"]
 
 def _axis(dim: int, x: Tensor, op: str) -> int | None:
     """``dim`` as a NumPy axis; None for a 0-d tensor (dim must then be 0 or -1)."""
-    nd = x.data.ndim
+    nd = x._array.ndim
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     if not -max(nd, 1) <= dim < max(nd, 1):
         raise IndexError(
-            f"{op}: dim {dim} is out of range for a tensor of shape {tuple(x.data.shape)}"
+            f"{op}: dim {dim} is out of range for a tensor of shape {tuple(x._array.shape)}"
         )
     return None if nd == 0 else int(dim) % nd
 
 
 def _prepare(x: Any, dtype: Any) -> Tensor:
     x = x if type(x) is Tensor else as_tensor(x)
-    if dtype is not None and x.data.dtype != np.dtype(dtype):
+    if dtype is not None and x._array.dtype != np.dtype(dtype):
         x = x.to(dtype)
     return x
 
