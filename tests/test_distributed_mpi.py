@@ -108,3 +108,39 @@ def test_a_failing_rank_aborts_the_job(tmp_path: Path) -> None:
     err = r.stderr + r.stdout
     assert "deliberate failure on rank 1" in err
     assert "[rank 1/2] uncaught exception, aborting all ranks" in err
+
+
+def _files(run: Path) -> list[str]:
+    return sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+
+
+def _weights(run: Path) -> dict[str, np.ndarray]:
+    from tapegrad.serialization import load
+
+    state = load(run / "checkpoints" / "last.safetensors")
+    return {f"{net}.{k}": np.asarray(v.data) for net in ("G", "D") for k, v in state[net].items()}
+
+
+def test_tapegrad_train_on_two_ranks_is_one_run(tmp_path: Path) -> None:
+    from tapegrad.cli import main
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(SRC))
+    args = ["train", "--steps", "20", "--batch-size", "32", "--quiet"]
+    cmd = [_mpiexec(), "-n", "2", sys.executable, "-m", "tapegrad.cli"]
+    r = subprocess.run(
+        cmd + args + ["--out", str(tmp_path / "two")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("run folder:") == 2  # rank 0's two lines only
+    assert main(args + ["--out", str(tmp_path / "one")]) == 0
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+    one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    assert one.keys() == two.keys() and len(one) >= 4
+    for k, v in one.items():
+        if v.dtype.kind == "f":
+            rel = np.abs(two[k] - v).max() / max(np.abs(v).max(), 1e-12)
+            assert rel < 1e-5, (k, rel)
