@@ -144,3 +144,13 @@ def test_tapegrad_train_on_two_ranks_is_one_run(tmp_path: Path) -> None:
         if v.dtype.kind == "f":
             rel = np.abs(two[k] - v).max() / max(np.abs(v).max(), 1e-12)
             assert rel < 1e-5, (k, rel)
+
+
+def test_a_batch_that_does_not_split_is_a_usage_error(tmp_path: Path) -> None:
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(SRC))
+    cmd = [_mpiexec(), "-n", "2", sys.executable, "-m", "tapegrad.cli", "train", "--steps", "1"]
+    cmd += ["--batch-size", "33", "--quiet", "--out", str(tmp_path / "run")]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode != 0
+    assert "cannot be split evenly over 2 ranks" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -8,6 +8,7 @@ in an ordinary single-process run (MPI is not even loaded then):
 - :func:`data_parallel`: make a model average its gradients over the ranks
   (BatchNorm layers become SyncBatchNorm, rank 0's weights are copied to all);
   the model object, and so its ``state_dict`` and checkpoints, stay as they are.
+- :func:`check_batch_size`: the global batch must split evenly over the ranks.
 - :func:`shard`: this rank's slice of a global batch (data, labels, noise).
 - :func:`is_writer`: True on the one rank that writes the run folder.
 - :func:`mean_over_ranks`: a logged number averaged over the ranks.
@@ -25,7 +26,16 @@ import numpy as np
 from ..tensor import Tensor, _wrap
 from . import process_group as pg
 
-__all__ = ["data_parallel", "exit_code", "is_writer", "mean_over_ranks", "setup", "shard", "world"]
+__all__ = [
+    "check_batch_size",
+    "data_parallel",
+    "exit_code",
+    "is_writer",
+    "mean_over_ranks",
+    "setup",
+    "shard",
+    "world",
+]
 
 
 def setup() -> int:
@@ -67,6 +77,15 @@ def data_parallel(module: Any, bucket_cap_mb: float = 25.0) -> Any:
     return module
 
 
+def check_batch_size(batch_size: int) -> None:
+    """Raise ValueError unless ``batch_size`` splits evenly over the ranks."""
+    if batch_size % world():
+        raise ValueError(
+            f"a global batch of {batch_size} samples cannot be split evenly over {world()} "
+            f"ranks; use a batch size that is a multiple of {world()}"
+        )
+
+
 def shard(*items: Any) -> tuple[Any, ...]:
     """This rank's contiguous slice (along dim 0) of each global-batch item.
 
@@ -81,13 +100,8 @@ def shard(*items: Any) -> tuple[Any, ...]:
         if x is None:
             out.append(None)
             continue
-        size = x.shape[0]
-        if size % n:
-            raise ValueError(
-                f"a global batch of {size} samples cannot be split evenly over {n} ranks; "
-                f"use a batch size that is a multiple of {n}"
-            )
-        k = size // n
+        check_batch_size(x.shape[0])
+        k = x.shape[0] // n
         if isinstance(x, Tensor):
             out.append(_wrap(np.ascontiguousarray(x.data[r * k : (r + 1) * k])))
         else:

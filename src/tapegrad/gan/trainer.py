@@ -168,6 +168,7 @@ class Trainer:
                 f"of {batch_size}"
             )
         self.batch_size = int(batch_size)
+        _dp.check_batch_size(self.batch_size)
         self.loader = DataLoader(
             TensorDataset(*arrays),
             batch_size=self.batch_size,
