@@ -36,7 +36,7 @@ becomes ready.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,7 +70,7 @@ class GradientReducer:
         bucket_cap_mb: bucket size in megabytes (10**6 bytes).
     """
 
-    def __init__(self, params: list[Tensor], bucket_cap_mb: float = 25.0) -> None:
+    def __init__(self, params: Sequence[Tensor], bucket_cap_mb: float = 25.0) -> None:
         if bucket_cap_mb <= 0:
             raise ValueError(f"bucket_cap_mb must be positive, got {bucket_cap_mb}")
         self.world = dist.get_world_size()
