@@ -11,7 +11,7 @@ from .process_group import _ensure
 __all__ = ["all_reduce"]
 
 
-class _AllReduceSum(Function):
+class AllReduceSumFunction(Function):
     """``y = sum over ranks of x``; the gradient of every rank's x is the sum of the
     gradients of y over ranks (each rank's loss depends on every rank's x)."""
 
@@ -19,7 +19,7 @@ class _AllReduceSum(Function):
         return _sum(x)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return _AllReduceSum.apply(gy)
+        return AllReduceSumFunction.apply(gy)
 
 
 def _sum(x: np.ndarray) -> np.ndarray:
@@ -39,4 +39,4 @@ def all_reduce(x: Tensor) -> Tensor:
     double backward (gradient penalties) works through it. Every rank must run
     the backward pass too.
     """
-    return _AllReduceSum.apply(x)
+    return AllReduceSumFunction.apply(x)
