@@ -19,7 +19,12 @@ import tapegrad as tg
 import tapegrad.distributed as dist
 from tapegrad import nn
 from tapegrad.gan.losses import get_loss, gradient_penalty
-from tapegrad.gan.models import MLPDiscriminator, MLPGenerator
+from tapegrad.gan.models import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+)
 from tapegrad.nn.parallel import DistributedDataParallel as DDP
 from tapegrad.optim import SGD, Adam
 from tapegrad.utils.data import DistributedSampler
@@ -74,6 +79,36 @@ def _gan(rank: int, world: int, parallel: bool, loss_name: str) -> dict[str, np.
         if loss.penalty == "gp":  # double backward through D's parameters
             eps = _slice(eps_all, rank, world)
             loss_d = loss_d + gradient_penalty(d, real, fake.detach(), loss.lambda_, eps=eps)
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        for p in D.parameters():
+            p.requires_grad_(False)
+        loss_g = loss.g_loss(d(fake))
+        for p in D.parameters():
+            p.requires_grad_(True)
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+    return {**{"G." + k: v for k, v in _weights(G).items()}, **_weights(D)}
+
+
+def dcgan(rank: int, world: int, parallel: bool) -> dict[str, np.ndarray]:
+    """A small DCGAN with BatchNorm in G and D, in float64: SyncBatchNorm on the ranks."""
+    tg.manual_seed(0)
+    G = DCGANGenerator(8, (1, 28, 28), ngf=4).double()
+    D = DCGANDiscriminator((1, 28, 28), ndf=4).double()
+    if parallel:
+        G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
+        D = nn.SyncBatchNorm.convert_sync_batchnorm(D)
+    g, d = (DDP(G), DDP(D)) if parallel else (G, D)
+    loss = get_loss("ns")
+    opt_g, opt_d = Adam(G.parameters(), lr=1e-3), Adam(D.parameters(), lr=1e-3)
+    data = np.random.default_rng(5)
+    for _ in range(5):
+        real = _slice(np.tanh(data.standard_normal((8, 1, 28, 28))), rank, world)
+        fake = g(_slice(data.standard_normal((8, 8)), rank, world))
+        loss_d = loss.d_loss(d(real), d(fake.detach()))
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
@@ -173,6 +208,7 @@ def control(rank: int, world: int, parallel: bool) -> dict[str, np.ndarray]:
 
 
 CASES = {
+    "dcgan": dcgan,
     "mlp": mlp,
     "control": control,
     "gan": gan,
