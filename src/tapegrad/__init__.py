@@ -67,5 +67,5 @@ bool = bool_  # noqa: A001 - torch.bool
 __version__ = "0.1.0"
 
 # Subpackages, after the core names they build on.
-from . import data, gan, nn, optim  # noqa: E402
+from . import data, distributed, gan, nn, optim, utils  # noqa: E402
 from .ops.norm import *  # noqa: E402, F403

@@ -267,7 +267,8 @@ def _train_one(cfg: dict[str, Any], out: Path, quiet: bool) -> int:
         cfg["epochs"] = max(1, round(DEFAULT_STEPS / len(tr.loader)))
     tr.config["epochs"] = cfg["epochs"]
     tr.config["cli"] = cfg
-    tr.run.write_config(tr.config)
+    if tr.run is not None:  # rank 0 of a data-parallel job
+        tr.run.write_config(tr.config)
     print(f"run folder: {out}", flush=True)
     sn = " with spectral norm in D" if cfg["model_kwargs"].get("spectral_norm") else ""
     print(
@@ -351,8 +352,9 @@ def _cmd_resume(a: argparse.Namespace) -> int:
     tr = build_trainer(cfg, run, quiet=a.quiet)
     tr.config["epochs"] = cfg["epochs"]
     tr.config["cli"] = cfg
-    tr.run.write_config(tr.config)
-    tr.load_checkpoint()
+    if tr.run is not None:  # rank 0 of a data-parallel job
+        tr.run.write_config(tr.config)
+    tr.load_checkpoint(run / "checkpoints" / "last.safetensors")
     print(f"resuming {run} at step {tr.step}, epoch {tr.epoch}", flush=True)
     return _run(tr, cfg, run)
 
@@ -882,7 +884,18 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tapegrad`` command with ``argv`` (default ``sys.argv[1:]``); returns the
-    exit code."""
+    exit code. Under ``mpiexec -n P`` the ranks train data-parallel (docs/distributed.md)."""
+    from .distributed import training as dp
+
+    try:
+        dp.setup()
+    except RuntimeError as e:
+        print(f"tapegrad: error: {e}", file=sys.stderr)
+        return 2
+    return dp.exit_code(_main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)

@@ -13,11 +13,12 @@ once, right after the ops are imported.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from .autograd import engine as _engine
 from .autograd import functional as _functional
 from .autograd.grad_mode import state
 from .dtypes import bool_, float32, float64, int32, int64
@@ -71,6 +72,20 @@ class TensorMethods:
                 t.grad = g2 if t.grad is None else t.grad + g2
 
         self.register_hook(keep)
+
+    def register_post_accumulate_grad_hook(
+        self, hook: Callable[[Tensor], None]
+    ) -> Callable[[], None]:
+        """Call ``hook(self)`` once a backward pass has accumulated this leaf's ``.grad``.
+
+        Runs after the last contribution of the pass, not inside ``tapegrad.grad``.
+        Returns a function that removes the hook.
+        """
+        if self._node is not None or not self.requires_grad:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook needs a leaf tensor that requires grad"
+            )
+        return _engine.register_post_accumulate_grad_hook(self, hook)
 
     # ------------------------------------------------------------- dtype
     def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:

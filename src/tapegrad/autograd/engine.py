@@ -14,11 +14,17 @@ gradient wanted), ``(leaf_tensor, -1)`` (accumulate into ``leaf.grad``) or
    broadcast gradients are reduced);
 3. frees each node's saved values as soon as it is done, unless
    ``retain_graph``.
+
+Two hooks serve data-parallel training: a leaf's post-accumulate-grad hooks run
+once its ``.grad`` holds the whole gradient of this pass (after the last node
+that feeds it), and :func:`queue_callback` runs a function when the pass ends.
+Neither runs in ``tapegrad.grad``, which accumulates nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..backend import xp
@@ -28,6 +34,35 @@ from .grad_mode import state
 
 if TYPE_CHECKING:  # pragma: no cover
     from .function import Function
+
+
+# id(leaf) -> (weak reference to the leaf, its post-accumulate-grad hooks). Kept
+# here, not on the Tensor, so that leaves without hooks carry nothing.
+_post_hooks: dict[int, tuple[Any, list[Callable[[Any], None]]]] = {}
+_callbacks: list[list[Callable[[], None]]] = []  # one list per running backward
+
+
+def register_post_accumulate_grad_hook(
+    leaf: Tensor, hook: Callable[[Tensor], None]
+) -> Callable[[], None]:
+    """Call ``hook(leaf)`` after a backward pass has accumulated ``leaf.grad`` in full.
+
+    Returns a function that removes the hook.
+    """
+    key = id(leaf)
+    entry = _post_hooks.get(key)
+    if entry is None or entry[0]() is not leaf:
+        entry = _post_hooks[key] = (weakref.ref(leaf, lambda _: _post_hooks.pop(key, None)), [])
+    hooks = entry[1]
+    hooks.append(hook)
+    return lambda: hooks.remove(hook) if hook in hooks else None
+
+
+def queue_callback(fn: Callable[[], None]) -> None:
+    """Run ``fn()`` when the backward pass now running has finished (from a hook)."""
+    if not _callbacks:
+        raise RuntimeError("queue_callback outside a backward pass that accumulates .grad")
+    _callbacks[-1].append(fn)
 
 
 def _toposort(roots: Sequence[Function]) -> list[Function]:
@@ -81,10 +116,16 @@ def run_backward(
     """
     prev_mode = state.enabled
     state.enabled = create_graph
+    if inputs is None:
+        _callbacks.append([])
     try:
-        return _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to)
+        out = _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to)
     finally:
         state.enabled = prev_mode
+        queued = _callbacks.pop() if inputs is None else []
+    for fn in queued:
+        fn()
+    return out
 
 
 def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa: C901
@@ -112,6 +153,7 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
     # copy, so an in-place change of one .grad (gradient clipping) never
     # changes another.
     handed: set[int] = set()
+    got: set[int] = set()  # leaves whose .grad this pass accumulated into
 
     def to_leaf(leaf: Tensor, g: Any) -> None:
         if capture:
@@ -136,6 +178,7 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
             elif g.requires_grad:
                 g = g.detach()
             handed.add(id(g._array))
+        got.add(id(leaf))
         if leaf.grad is None:
             leaf.grad = g
         else:
@@ -169,7 +212,10 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
             if hit:
                 useful.add(id(node))
 
-    for node in order:
+    fire_after = _last_feeders(order, roots) if _post_hooks and not capture else None
+    for k, node in enumerate(order):
+        if fire_after:
+            _fire(fire_after.pop(k - 1, ()), got)
         slot = grads.pop(id(node), None)
         if slot is None:
             continue
@@ -231,12 +277,36 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
         if not retain_graph:
             node.release()
 
+    if fire_after:
+        for k in sorted(fire_after):
+            _fire(fire_after[k], got)
     if capture:
         for pos, t in enumerate(inputs):
             if t._node is None:
                 results[pos] = leaf_grads.get(id(t))
         return results
     return None
+
+
+def _last_feeders(order: list[Function], roots: Sequence[Tensor]) -> dict[int, list[Tensor]]:
+    """Position in ``order`` of the last node feeding each hooked leaf -> those leaves."""
+    last: dict[int, tuple[int, Tensor]] = {id(t): (-1, t) for t in roots if id(t) in _post_hooks}
+    for k, node in enumerate(order):
+        for e in node.next_edges or ():
+            if e is not None and e[1] < 0 and id(e[0]) in _post_hooks:
+                last[id(e[0])] = (k, e[0])
+    out: dict[int, list[Tensor]] = {}
+    for k, leaf in last.values():
+        out.setdefault(k, []).append(leaf)
+    return out
+
+
+def _fire(leaves: Sequence[Tensor], got: set[int]) -> None:
+    for leaf in leaves:
+        entry = _post_hooks.get(id(leaf))
+        if id(leaf) in got and entry is not None and entry[0]() is leaf:
+            for hook in list(entry[1]):
+                hook(leaf)
 
 
 def _fill_missing(node: Function, slot: list[Any]) -> list[Any]:

@@ -39,6 +39,7 @@ from .. import random as _random
 from ..autograd.grad_mode import no_grad
 from ..data.dataloader import DataLoader
 from ..data.dataset import TensorDataset
+from ..distributed import training as _dp
 from ..nn.module import Module
 from ..nn.utils.clip_grad import clip_grad_norm_
 from ..optim.adam import Adam
@@ -134,7 +135,7 @@ class Trainer:
         quiet: bool = True,
         config: dict[str, Any] | None = None,
     ) -> None:
-        self.G, self.D = G, D
+        self.G, self.D = _dp.data_parallel(G), _dp.data_parallel(D)
         self.loss = get_loss(loss) if isinstance(loss, str) else loss
         self.z_dim = int(z_dim if z_dim is not None else G.z_dim)
         if n_critic < 1:
@@ -167,6 +168,7 @@ class Trainer:
                 f"of {batch_size}"
             )
         self.batch_size = int(batch_size)
+        _dp.check_batch_size(self.batch_size)
         self.loader = DataLoader(
             TensorDataset(*arrays),
             batch_size=self.batch_size,
@@ -208,7 +210,7 @@ class Trainer:
             "data_shape": list(self.data.shape),
         }
         self.config = {**(config or {}), "trainer": self.hparams}
-        self.run = RunDir(out_dir) if out_dir is not None else None
+        self.run = RunDir(out_dir) if out_dir is not None and _dp.is_writer() else None
         if self.run is not None:
             self.run.write_config(self.config)
 
@@ -250,6 +252,7 @@ class Trainer:
         n = real.shape[0]
         g_step = (self.step + 1) % self.n_critic == 0
         z, y_fake = self._noise(n)
+        real, y_real, z, y_fake = _dp.shard(real, y_real, z, y_fake)
         if g_step:
             fake = self._G(z, y_fake)  # graph kept for the G step below
         else:
@@ -267,7 +270,7 @@ class Trainer:
             loss_d = loss_d + gradient_penalty(
                 critic, real, fake_d, self.loss.lambda_, generator=self.rng
             )
-        d_value = float(loss_d.item())
+        d_value = _dp.mean_over_ranks(float(loss_d.item()))
         self._finite(d_value, "D loss")
         self.opt_d.zero_grad()
         loss_d.backward()
@@ -295,7 +298,7 @@ class Trainer:
         finally:
             for p in d_params:
                 p.requires_grad_(True)
-        g_value = float(loss_g.item())
+        g_value = _dp.mean_over_ranks(float(loss_g.item()))
         self._finite(g_value, "G loss")
         self.opt_g.zero_grad()
         loss_g.backward()
@@ -383,7 +386,7 @@ class Trainer:
         return status
 
     def _progress(self, total: int) -> Any:
-        if self.quiet:
+        if self.quiet or not _dp.is_writer():
             return None
         from tqdm import tqdm
 
