@@ -711,7 +711,8 @@ def run_workload(name: str, args: argparse.Namespace, peak: float) -> dict[str, 
 # ------------------------------------------------------------------ profile
 #: Where a profiled function's own time is counted, by the file it is in.
 _CATEGORIES = (
-    ("ops/conv.py", "convolution, pooling (GEMMs, im2col/col2im copies)"),
+    ("ops/conv", "convolution, pooling (GEMMs, im2col/col2im copies)"),
+    ("ops/pooling.py", "convolution, pooling (GEMMs, im2col/col2im copies)"),
     ("ops/linalg.py", "linear layers, matmul (GEMMs)"),
     ("ops/norm.py", "batch norm"),
     ("optim/", "optimizer"),

@@ -1,0 +1,242 @@
+"""Array kernels of 2-D convolution: im2col, col2im and the three matrix-product forms.
+
+All take and return NumPy arrays (no graph). A convolution is computed by
+copying the input's sliding windows into a column matrix (im2col) and one
+matrix product with the weight; its adjoint in the input (conv_transpose2d,
+and the input gradient of conv2d) is one matrix product into columns, then one
+strided add per kernel offset back onto the image (col2im); the weight
+gradient is a matrix product of the output gradient with the columns.
+
+Two layouts: with many input channels the columns are built channels-last
+(NHWC), where every kernel offset's copy moves runs of C contiguous values and
+the products read the columns without a transpose; with few channels the
+columns are built channel-major, (C*kH*kW, N*Ho*Wo), where the runs are image
+rows. Both process the batch in chunks whose columns stay in the CPU's cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import xp
+
+_as_strided = xp.lib.stride_tricks.as_strided
+
+
+class _ConvGeom:
+    """How a conv2d maps its input (N, C, *in_hw) to its output (N, O, *out_hw).
+
+    ``pads`` is (top, bottom, left, right). A transposed convolution uses the
+    geometry of the convolution it is the adjoint of (its output is in_hw).
+    """
+
+    __slots__ = ("k", "stride", "pads", "dilation", "groups", "in_hw", "out_hw")
+
+    def __init__(self, k, stride, pads, dilation, groups, in_hw, out_hw) -> None:
+        self.k, self.stride, self.pads, self.dilation = k, stride, pads, dilation
+        self.groups, self.in_hw, self.out_hw = groups, in_hw, out_hw
+
+
+# ------------------------------------------------------- raw conv kernels
+#: Most elements one column matrix may hold (4 MiB in float32). A larger batch
+#: is processed in chunks of samples: memory stays close to PyTorch's, and the
+#: columns of a chunk are still in cache when the matrix product reads them.
+#: Each chunk's product writes straight into its slice of the output.
+_COLS_MAX = 1 << 20
+
+
+def _batch_chunks(n: int, per_sample: int) -> list[slice]:
+    """Slices of the batch whose columns fit in _COLS_MAX (one slice if all fit)."""
+    if n <= 1 or n * per_sample <= _COLS_MAX:
+        return [slice(0, n)]
+    step = max(1, _COLS_MAX // max(per_sample, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _im2col(x: Any, g: _ConvGeom) -> Any:
+    """Columns (C*kH*kW, N*Ho*Wo) of x (N, C, H, W); rows ordered (c, i, j).
+
+    Strided convolutions copy each kernel offset straight from x, writing
+    zeros only where a window hangs over the edge; with stride 1 one copy of
+    the windows of a zero-padded x is faster (measured on 3x3 and 4x4 kernels).
+    """
+    n, c, h, w = x.shape
+    kh, kw = g.k
+    sh, sw = g.stride
+    dh, dw = g.dilation
+    pt, pb, pl, pr = g.pads
+    ho, wo = g.out_hw
+    if g.stride == (1, 1):
+        # Channel-major (C, N, H, W) memory makes the big copy below read in order.
+        xp_ = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=x.dtype)
+        xp_[:, :, pt : pt + h, pl : pl + w] = x.transpose(1, 0, 2, 3)
+        s_c, s_n, s_h, s_w = xp_.strides
+        win = _as_strided(
+            xp_,
+            (c, kh, kw, n, ho, wo),
+            (s_c, dh * s_h, dw * s_w, s_n, s_h, s_w),
+            writeable=False,
+        )
+        return xp.ascontiguousarray(win).reshape(c * kh * kw, n * ho * wo)
+    cols = xp.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    xt = x.transpose(1, 0, 2, 3)  # (C, N, H, W): in order when x came from a convolution
+    for i in range(kh):
+        r0, r1, rs = _valid(i * dh - pt, sh, ho, h)
+        for j in range(kw):
+            c0, c1, cs = _valid(j * dw - pl, sw, wo, w)
+            dst = cols[:, i, j]
+            if r1 <= r0 or c1 <= c0:
+                dst[...] = 0
+                continue
+            dst[:, :, :r0] = 0
+            dst[:, :, r1:] = 0
+            dst[:, :, r0:r1, :c0] = 0
+            dst[:, :, r0:r1, c1:] = 0
+            dst[:, :, r0:r1, c0:c1] = xt[:, :, rs, cs]
+    return cols.reshape(c * kh * kw, n * ho * wo)
+
+
+def _valid(off: int, stride: int, n_out: int, size: int) -> tuple[int, int, slice]:
+    """Outputs [o0, o1) whose input index off + stride*o lies in [0, size), and those inputs."""
+    o0 = max(0, -(off // stride)) if off < 0 else 0
+    o1 = min(n_out, (size - 1 - off) // stride + 1) if size - 1 - off >= 0 else 0
+    if o1 <= o0:
+        return 0, 0, slice(0, 0)
+    start = off + stride * o0
+    return o0, o1, slice(start, off + stride * (o1 - 1) + 1, stride)
+
+
+def _conv_fwd(x: Any, w: Any, b: Any, g: _ConvGeom, keep: list | None = None) -> Any:
+    """conv2d on arrays: x (N, C, H, W), w (O, C/G, kH, kW), b (O,) or None.
+
+    Returns (N, O, Ho, Wo) in (O, N, Ho, Wo) memory order: NumPy's elementwise
+    ops keep that order and the next convolution's im2col reads it in order,
+    so a copy into (N, O, Ho, Wo) order would only cost a pass over the output.
+    With ``keep`` (a list), the column matrix is appended to it for the weight
+    gradient, when the batch fitted in one chunk.
+    """
+    n = x.shape[0]
+    o = w.shape[0]
+    grp = g.groups
+    ho, wo = g.out_hw
+    span = ho * wo
+    chunks = _batch_chunks(n, x.shape[1] * g.k[0] * g.k[1] * span)
+    y = xp.empty((o, n * span), dtype=xp.result_type(x.dtype, w.dtype))
+    for sl in chunks:
+        cols = _im2col(x[sl], g)
+        if keep is not None and len(chunks) == 1:
+            keep.append(cols)
+        cs = slice(sl.start * span, sl.stop * span)
+        if grp == 1:
+            xp.matmul(w.reshape(o, -1), cols, out=y[:, cs])
+        else:
+            xp.matmul(
+                w.reshape(grp, o // grp, -1),
+                cols.reshape(grp, -1, cols.shape[1]),
+                out=y.reshape(grp, o // grp, -1)[:, :, cs],
+            )
+    if b is not None:
+        y += b[:, None]
+    return y.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
+
+
+def _conv_adj(gy: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
+    """The adjoint of conv2d in its input (= conv_transpose2d): gy (N, O, Ho, Wo) -> (N, C, H, W).
+
+    A matrix product gives every kernel offset's contribution (columns), then
+    kH*kW strided adds put them back on the padded image (col2im). Large
+    problems are done in chunks of channels (of samples when grouped), so the
+    columns stay within _COLS_MAX. Returns a strided view, as _conv_fwd does.
+    """
+    n, o, ho, wo = gy.shape
+    grp = g.groups
+    c = w.shape[1] * grp
+    kh, kw = g.k
+    kk = kh * kw
+    sh, sw = g.stride
+    dh, dw = g.dilation
+    pt, pb, pl, pr = g.pads
+    h, w_ = g.in_hw
+    span = ho * wo
+    if grp == 1:
+        cchunks, bchunks = _batch_chunks(c, kk * n * span), [slice(0, n)]
+    else:
+        cchunks, bchunks = [slice(0, c)], _batch_chunks(n, c * kk * span)
+    # The adds run fastest with the batch innermost (contiguous runs of N
+    # rather than Wo), which costs two batch-innermost transposes: worth it
+    # when the adds move more data than the transposes.
+    batch_inner = len(bchunks) == 1 and kk * c * span > 2 * (o * span + c * h * w_)
+    hp, wp = h + pt + pb, w_ + pl + pr
+    dtype = xp.result_type(gy.dtype, w.dtype)
+    if batch_inner:
+        out = xp.zeros((c, hp, wp, n), dtype=dtype)
+        gy_t = gy.transpose(1, 2, 3, 0).reshape(o, -1)
+    else:
+        out = xp.zeros((c, n, hp, wp), dtype=dtype)
+        gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is (O, N, ...) ordered
+    wt = w.reshape(o, -1).T if grp == 1 else w.reshape(grp, o // grp, -1).transpose(0, 2, 1)
+    for bs in bchunks:
+        m = bs.stop - bs.start
+        g_c = gy_t if batch_inner else gy_t[:, bs.start * span : bs.stop * span]
+        for cs_ in cchunks:
+            if grp == 1:
+                cols = wt[cs_.start * kk : cs_.stop * kk] @ g_c
+            else:
+                cols = wt @ g_c.reshape(grp, o // grp, -1)
+            cc = cs_.stop - cs_.start
+            tgt = out[cs_]
+            if batch_inner:
+                cols = cols.reshape(cc, kh, kw, ho, wo, m)
+            else:
+                cols = cols.reshape(cc, kh, kw, m, ho, wo)
+                tgt = tgt[:, bs]
+            for i in range(kh):
+                rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+                for j in range(kw):
+                    cs = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+                    if batch_inner:
+                        tgt[:, rows, cs] += cols[:, i, j]
+                    else:
+                        tgt[:, :, rows, cs] += cols[:, i, j]
+            del cols
+    if batch_inner:
+        out = out[:, pt : pt + h, pl : pl + w_].transpose(3, 0, 1, 2)
+    else:
+        out = out[:, :, pt : pt + h, pl : pl + w_].transpose(1, 0, 2, 3)
+    if b is not None:
+        out = out + b[:, None, None]
+    return out
+
+
+def _conv_wgrad(x: Any, gy: Any, g: _ConvGeom, cols: Any = None) -> Any:
+    """Gradient of conv2d in its weight: (O, C/G, kH, kW) from x and gy.
+
+    ``cols``: x's column matrix if the forward pass kept it (saves an im2col).
+    """
+    n = x.shape[0]
+    o = gy.shape[1]
+    grp = g.groups
+    cg = x.shape[1] // grp
+    kh, kw = g.k
+    span = g.out_hw[0] * g.out_hw[1]
+    gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is (O, N, ...) ordered
+    if cols is not None:
+        chunks = [slice(0, n)]
+    else:
+        chunks = _batch_chunks(n, x.shape[1] * kh * kw * span)
+    gw = None
+    for sl in chunks:
+        if cols is None or len(chunks) > 1:
+            cols = _im2col(x[sl], g)
+        g_c = gy_t[:, sl.start * span : sl.stop * span]
+        if grp == 1:
+            part = g_c @ cols.T
+        else:
+            part = g_c.reshape(grp, o // grp, -1) @ cols.reshape(grp, -1, cols.shape[1]).transpose(
+                0, 2, 1
+            )
+        if gw is None:
+            gw = part
+        else:
+            gw += part
+    return gw.reshape(o, cg, kh, kw)
