@@ -115,6 +115,8 @@ def _conv_fwd(x: Any, w: Any, b: Any, g: _ConvGeom, keep: list | None = None) ->
     With ``keep`` (a list), the column matrix is appended to it for the weight
     gradient, when the batch fitted in one chunk.
     """
+    if _use_nhwc(x.shape[1], g):
+        return _conv_fwd_nhwc(x, w, b, g)
     n = x.shape[0]
     o = w.shape[0]
     grp = g.groups
@@ -151,6 +153,8 @@ def _conv_adj(gy: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
     n, o, ho, wo = gy.shape
     grp = g.groups
     c = w.shape[1] * grp
+    if _use_nhwc(c, g):
+        return _conv_adj_nhwc(gy, w, b, g)
     kh, kw = g.k
     kk = kh * kw
     sh, sw = g.stride
@@ -213,6 +217,8 @@ def _conv_wgrad(x: Any, gy: Any, g: _ConvGeom, cols: Any = None) -> Any:
 
     ``cols``: x's column matrix if the forward pass kept it (saves an im2col).
     """
+    if _use_nhwc(x.shape[1], g):
+        return _conv_wgrad_nhwc(x, gy, g)
     n = x.shape[0]
     o = gy.shape[1]
     grp = g.groups
@@ -240,3 +246,156 @@ def _conv_wgrad(x: Any, gy: Any, g: _ConvGeom, cols: Any = None) -> Any:
         else:
             gw += part
     return gw.reshape(o, cg, kh, kw)
+
+
+# ------------------------------------------------ channels-last (NHWC) kernels
+#: Fewest input channels for which the channels-last kernels are used: each
+#: kernel offset's copy then moves runs of C contiguous values. With fewer
+#: channels the runs are too short and the channel-major kernels above win.
+_NHWC_MIN_C = 8
+#: Most elements of one chunk's column matrix in the channels-last kernels
+#: (1 MiB in float32): the columns of a chunk of about 8 images stay in the L2
+#: cache between the copy that writes them and the product that reads them.
+_NHWC_COLS = 1 << 18
+
+
+def _use_nhwc(c: int, g: _ConvGeom) -> bool:
+    """True when a convolution with ``c`` input channels runs the channels-last kernels."""
+    return g.groups == 1 and c >= _NHWC_MIN_C
+
+
+def _nhwc(x: Any) -> Any:
+    """x (N, C, H, W) as a C-contiguous (N, H, W, C) array: a view when its memory already is."""
+    v = x.transpose(0, 2, 3, 1)
+    return v if v.flags.c_contiguous else xp.ascontiguousarray(v)
+
+
+def _chunk_len(n: int, per_sample: int) -> int:
+    """Samples per chunk so that a chunk's columns hold at most _NHWC_COLS elements."""
+    return max(1, min(n, _NHWC_COLS // max(per_sample, 1)))
+
+
+def _weight_matrix(w: Any) -> Any:
+    """w (O, C, kH, kW) as the (kH*kW*C, O) matrix of the channels-last columns (a copy)."""
+    o = w.shape[0]
+    return xp.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(-1, o)
+
+
+def _offsets(g: _ConvGeom) -> list[tuple[int, int, slice, slice]]:
+    """(i, j, rows, cols) per kernel offset: the padded-input slices that offset reads."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = g.k, g.stride, g.dilation, g.out_hw
+    return [
+        (
+            i,
+            j,
+            slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+            slice(j * dw, j * dw + sw * (wo - 1) + 1, sw),
+        )
+        for i in range(kh)
+        for j in range(kw)
+    ]
+
+
+class _NhwcCols:
+    """Builds the channels-last columns (m, Ho, Wo, kH, kW, C) of chunks of x (N, H, W, C).
+
+    The padded copy of a chunk and the column buffer are allocated once and
+    reused for every chunk; the padding border is written once and stays zero.
+    """
+
+    def __init__(self, xn: Any, g: _ConvGeom, m: int) -> None:
+        n, h, w, c = xn.shape
+        pt, pb, pl, pr = g.pads
+        (kh, kw), (ho, wo) = g.k, g.out_hw
+        self.xn, self.g, self.offsets = xn, g, _offsets(g)
+        self.pad = None
+        if g.pads != (0, 0, 0, 0):
+            self.pad = xp.zeros((m, h + pt + pb, w + pl + pr, c), dtype=xn.dtype)
+        self.cols = xp.empty((m, ho, wo, kh, kw, c), dtype=xn.dtype)
+
+    def __call__(self, s0: int, s1: int) -> Any:
+        """Columns of samples [s0, s1) as a (k*Ho*Wo, kH*kW*C) matrix (a view of the buffer)."""
+        k = s1 - s0
+        src = self.xn[s0:s1]
+        if self.pad is not None:
+            pt, _, pl, _ = self.g.pads
+            h, w = src.shape[1:3]
+            self.pad[:k, pt : pt + h, pl : pl + w] = src
+            src = self.pad[:k]
+        cols = self.cols[:k]
+        for i, j, rows, cs in self.offsets:
+            cols[:, :, :, i, j] = src[:, rows, cs]
+        return cols.reshape(k * cols.shape[1] * cols.shape[2], -1)
+
+
+def _conv_fwd_nhwc(x: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
+    """conv2d on arrays, channels-last: returns (N, O, Ho, Wo) in (N, Ho, Wo, O) memory."""
+    n = x.shape[0]
+    o = w.shape[0]
+    ho, wo = g.out_hw
+    xn = _nhwc(x)
+    wm = _weight_matrix(w)
+    y = xp.empty((n, ho, wo, o), dtype=xp.result_type(x.dtype, w.dtype))
+    m = _chunk_len(n, ho * wo * wm.shape[0])
+    cols = _NhwcCols(xn, g, m)
+    for s0 in range(0, n, m):
+        s1 = min(n, s0 + m)
+        xp.matmul(cols(s0, s1), wm, out=y[s0:s1].reshape(-1, o))
+    if b is not None:
+        y += b
+    return y.transpose(0, 3, 1, 2)
+
+
+def _conv_adj_nhwc(gy: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
+    """The adjoint of conv2d in its input, channels-last: gy (N, O, Ho, Wo) -> (N, C, H, W).
+
+    Per chunk of samples: one product gives the columns, then one add per
+    kernel offset (col2im) onto a zeroed padded buffer whose interior is copied
+    to the output. Returns (N, C, H, W) in (N, H, W, C) memory.
+    """
+    n, o, ho, wo = gy.shape
+    c = w.shape[1]
+    kh, kw = g.k
+    h, w_ = g.in_hw
+    pt, pb, pl, pr = g.pads
+    gyn = _nhwc(gy)
+    wmt = _weight_matrix(w).T  # (O, kH*kW*C)
+    dtype = xp.result_type(gy.dtype, w.dtype)
+    out = xp.empty((n, h, w_, c), dtype=dtype)
+    m = _chunk_len(n, ho * wo * wmt.shape[1])
+    cols = xp.empty((m, ho, wo, kh, kw, c), dtype=dtype)
+    pad = xp.empty((m, h + pt + pb, w_ + pl + pr, c), dtype=dtype)
+    offsets = _offsets(g)
+    for s0 in range(0, n, m):
+        s1 = min(n, s0 + m)
+        k = s1 - s0
+        xp.matmul(gyn[s0:s1].reshape(-1, o), wmt, out=cols[:k].reshape(k * ho * wo, -1))
+        tgt = pad[:k]
+        tgt.fill(0)
+        for i, j, rows, cs in offsets:
+            tgt[:, rows, cs] += cols[:k, :, :, i, j]
+        out[s0:s1] = tgt[:, pt : pt + h, pl : pl + w_]
+    if b is not None:
+        out += b
+    return out.transpose(0, 3, 1, 2)
+
+
+def _conv_wgrad_nhwc(x: Any, gy: Any, g: _ConvGeom) -> Any:
+    """Gradient of conv2d in its weight, channels-last: (O, C, kH, kW), C-contiguous."""
+    n, c = x.shape[:2]
+    o = gy.shape[1]
+    kh, kw = g.k
+    ho, wo = g.out_hw
+    gyn = _nhwc(gy)
+    m = _chunk_len(n, ho * wo * kh * kw * c)
+    cols = _NhwcCols(_nhwc(x), g, m)
+    gw = part = None
+    for s0 in range(0, n, m):
+        s1 = min(n, s0 + m)
+        a, bm = cols(s0, s1).T, gyn[s0:s1].reshape(-1, o)
+        if gw is None:
+            gw = a @ bm
+        else:
+            part = xp.matmul(a, bm, out=part)
+            gw += part
+    return xp.ascontiguousarray(gw.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
