@@ -109,11 +109,12 @@ def _valid(off: int, stride: int, n_out: int, size: int) -> tuple[int, int, slic
 def _conv_fwd(x: Any, w: Any, b: Any, g: _ConvGeom, keep: list | None = None) -> Any:
     """conv2d on arrays: x (N, C, H, W), w (O, C/G, kH, kW), b (O,) or None.
 
-    Returns (N, O, Ho, Wo) in (O, N, Ho, Wo) memory order: NumPy's elementwise
-    ops keep that order and the next convolution's im2col reads it in order,
-    so a copy into (N, O, Ho, Wo) order would only cost a pass over the output.
-    With ``keep`` (a list), the column matrix is appended to it for the weight
-    gradient, when the batch fitted in one chunk.
+    Returns (N, O, Ho, Wo) in (N, Ho, Wo, O) memory order without groups (the
+    product of the transposed columns with the transposed weight writes it
+    directly), as the channels-last kernels do, so the layers that follow see
+    one layout; grouped, in (O, N, Ho, Wo) order. NumPy's elementwise ops keep
+    the order. With ``keep`` (a list), the column matrix is appended to it for
+    the weight gradient, when the batch fitted in one chunk.
     """
     if _use_nhwc(x.shape[1], g):
         return _conv_fwd_nhwc(x, w, b, g)
@@ -123,23 +124,43 @@ def _conv_fwd(x: Any, w: Any, b: Any, g: _ConvGeom, keep: list | None = None) ->
     ho, wo = g.out_hw
     span = ho * wo
     chunks = _batch_chunks(n, x.shape[1] * g.k[0] * g.k[1] * span)
-    y = xp.empty((o, n * span), dtype=xp.result_type(x.dtype, w.dtype))
+    dtype = xp.result_type(x.dtype, w.dtype)
+    if grp == 1:
+        y = xp.empty((n * span, o), dtype=dtype)
+    else:
+        y = xp.empty((o, n * span), dtype=dtype)
     for sl in chunks:
         cols = _im2col(x[sl], g)
         if keep is not None and len(chunks) == 1:
             keep.append(cols)
         cs = slice(sl.start * span, sl.stop * span)
         if grp == 1:
-            xp.matmul(w.reshape(o, -1), cols, out=y[:, cs])
+            xp.matmul(cols.T, w.reshape(o, -1).T, out=y[cs])
         else:
             xp.matmul(
                 w.reshape(grp, o // grp, -1),
                 cols.reshape(grp, -1, cols.shape[1]),
                 out=y.reshape(grp, o // grp, -1)[:, :, cs],
             )
+    if grp == 1:
+        if b is not None:
+            y += b
+        return y.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
     if b is not None:
         y += b[:, None]
     return y.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
+
+
+def _by_channel(gy: Any) -> Any:
+    """gy (N, O, Ho, Wo) as the (O, N*Ho*Wo) matrix, columns in (n, ho, wo) order.
+
+    A view when gy's memory is (N, Ho, Wo, O) or (O, N, Ho, Wo) ordered, else a copy.
+    """
+    o = gy.shape[1]
+    v = gy.transpose(0, 2, 3, 1)
+    if v.flags.c_contiguous:
+        return v.reshape(-1, o).T
+    return gy.transpose(1, 0, 2, 3).reshape(o, -1)
 
 
 def _conv_adj(gy: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
@@ -148,7 +169,7 @@ def _conv_adj(gy: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
     A matrix product gives every kernel offset's contribution (columns), then
     kH*kW strided adds put them back on the padded image (col2im). Large
     problems are done in chunks of channels (of samples when grouped), so the
-    columns stay within _COLS_MAX. Returns a strided view, as _conv_fwd does.
+    columns stay within _COLS_MAX. Returns a strided view of a padded buffer.
     """
     n, o, ho, wo = gy.shape
     grp = g.groups
@@ -177,7 +198,7 @@ def _conv_adj(gy: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
         gy_t = gy.transpose(1, 2, 3, 0).reshape(o, -1)
     else:
         out = xp.zeros((c, n, hp, wp), dtype=dtype)
-        gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is (O, N, ...) ordered
+        gy_t = _by_channel(gy)
     wt = w.reshape(o, -1).T if grp == 1 else w.reshape(grp, o // grp, -1).transpose(0, 2, 1)
     for bs in bchunks:
         m = bs.stop - bs.start
@@ -225,7 +246,7 @@ def _conv_wgrad(x: Any, gy: Any, g: _ConvGeom, cols: Any = None) -> Any:
     cg = x.shape[1] // grp
     kh, kw = g.k
     span = g.out_hw[0] * g.out_hw[1]
-    gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is (O, N, ...) ordered
+    gy_t = _by_channel(gy)
     if cols is not None:
         chunks = [slice(0, n)]
     else:

@@ -159,6 +159,11 @@ def _tile_view(x: Any, g: _PoolGeom, writeable: bool = False) -> Any:
     )
 
 
+def _memory_order(a: Any) -> tuple[int, ...]:
+    """a's axes from the outermost in memory to the innermost (ties keep axis order)."""
+    return tuple(sorted(range(a.ndim), key=lambda i: (-a.strides[i], i)))
+
+
 class _TileScatter(Function):
     """Tiled max pool's input gradient: each window's value goes to its argmax cell.
 
@@ -171,15 +176,15 @@ class _TileScatter(Function):
     def forward(self, gy):
         (ho, wo), (kh, kw) = self.geom.out_hw, self.geom.k
         covered = self.shape[2:] == (ho * kh, wo * kw)
-        n, c, h, w = self.shape
-        if self.arg.strides[0] < self.arg.strides[1]:  # (C, N, ...) memory, as the input
-            out = (xp.empty if covered else xp.zeros)((c, n, h, w), dtype=gy.dtype)
-            out = out.transpose(1, 0, 2, 3)
-            if gy.strides[0] > gy.strides[1]:
-                # One pass to the same order beats mixed orders in each pass below.
-                gy = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
-        else:
-            out = (xp.empty if covered else xp.zeros)(self.shape, dtype=gy.dtype)
+        # The gradient takes the input's memory order (arg has it: channels-last
+        # after a convolution); one pass to put gy in that order beats mixed
+        # orders in each pass below.
+        perm = _memory_order(self.arg)
+        out = (xp.empty if covered else xp.zeros)([self.shape[i] for i in perm], dtype=gy.dtype)
+        back = tuple(int(i) for i in np.argsort(perm))
+        out = out.transpose(back)
+        if _memory_order(gy) != perm:
+            gy = xp.ascontiguousarray(gy.transpose(perm)).transpose(back)
         view = _tile_view(out, self.geom, writeable=True)
         # gy * 0 would put NaN beside an infinite gradient; masked copies are
         # exact there, and slow, so they are kept for that case.
