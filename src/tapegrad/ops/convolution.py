@@ -13,13 +13,29 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import state
-from ..tensor import Tensor, as_tensor
+from ..backend import xp
+from ..tensor import Tensor, _wrap, as_tensor
 from .conv_kernels import _conv_adj, _conv_fwd, _conv_wgrad, _ConvGeom
 from .reduce import sum as _sum
 from .shape import squeeze, unsqueeze
 from .spatial_args import _batched, _pair, _shape
 
 __all__ = ["conv2d"]
+
+
+def _bias_grad(gy: Tensor) -> Tensor:
+    """gy (N, O, Ho, Wo) summed to (O,), the bias gradient.
+
+    Without a recorded graph the sum runs on the array with a float64
+    accumulator: gy is usually channels-last, where NumPy would add one value
+    after another in float32 (see ops.norm); with a graph it is a tapegrad sum.
+    """
+    if state.enabled:
+        return _sum(gy, (0, 2, 3))
+    g = gy.data
+    if g.dtype.kind == "f" and g.dtype.itemsize < 8:
+        return _wrap(g.sum(axis=(0, 2, 3), dtype=xp.float64).astype(g.dtype))
+    return _wrap(g.sum(axis=(0, 2, 3)))
 
 
 class Conv2dFunction(Function):
@@ -48,7 +64,7 @@ class Conv2dFunction(Function):
         del cols
         gx = ConvTranspose2dFunction(self.geom)(gy, w) if need[0] else None
         if len(need) == 3:
-            return gx, gw, (_sum(gy, (0, 2, 3)) if need[2] else None)
+            return gx, gw, (_bias_grad(gy) if need[2] else None)
         return gx, gw
 
 
@@ -70,7 +86,7 @@ class ConvTranspose2dFunction(Function):
         # <gy, A_w^T x> = <A_w gy, x>: the weight gradient of a conv of gy against x.
         gw = Conv2dGradWeightFunction(self.geom)(gy, x) if need[1] else None
         if len(need) == 3:
-            return gx, gw, (_sum(gy, (0, 2, 3)) if need[2] else None)
+            return gx, gw, (_bias_grad(gy) if need[2] else None)
         return gx, gw
 
 
