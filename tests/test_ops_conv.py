@@ -96,7 +96,7 @@ def test_conv2d_benchmark_shapes_forward():
 
 
 def test_conv_large_batches_are_chunked_with_the_same_result(monkeypatch):
-    from tapegrad.ops import conv
+    from tapegrad.ops import conv_kernels as conv
 
     monkeypatch.setattr(conv, "_COLS_MAX", 500)  # forces chunks of a few samples
     x, w, b = _arrays(30, np.float64, (5, 3, 6, 5), (4, 3, 3, 2), (4,))
