@@ -23,6 +23,7 @@ from . import dtypes as _dtypes
 from .autograd.grad_mode import state
 from .backend import to_numpy, xp
 from .dtypes import bool_, float32, float64, int32, int64
+from .utils.hooks import RemovableHandle
 
 
 def _is_float(dtype: Any) -> bool:
@@ -63,7 +64,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self._node = None
         self._index = 0
-        self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
+        self._hooks: dict[int, Callable[[Tensor], Tensor | None]] | None = None
         self.name: str | None = None
         self.requires_grad = False
         if requires_grad:
@@ -236,25 +237,27 @@ class Tensor:
 
         self.register_hook(keep)
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed.
 
-        The hook may return a replacement gradient. Returns a function that
-        removes the hook.
+        The hook may return a replacement gradient. Returns a
+        :class:`~tapegrad.utils.hooks.RemovableHandle`; ``handle.remove()`` (or
+        calling the handle) removes the hook.
         """
         if not self.requires_grad:
-            raise RuntimeError("register_hook on a tensor that does not require grad")
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._node is None:
             if self._hooks is None:
-                self._hooks = []
+                self._hooks = {}
             hooks = self._hooks
         else:
             node = self._node
             if node._tensor_hooks is None:
                 node._tensor_hooks = {}
-            hooks = node._tensor_hooks.setdefault(self._index, [])
-        hooks.append(hook)
-        return lambda: hooks.remove(hook) if hook in hooks else None
+            hooks = node._tensor_hooks.setdefault(self._index, {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     # ------------------------------------------------------------- dtype
     def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:

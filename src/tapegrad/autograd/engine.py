@@ -116,15 +116,24 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
     # changes another.
     handed: set[int] = set()
 
+    # A leaf's hooks see the sum of every gradient that reaches it in this pass,
+    # once, as PyTorch's AccumulateGrad does; so leaf gradients are gathered
+    # here and handed over when the walk is done.
+    pending: dict[int, tuple[Tensor, Any]] = {}
+
     def to_leaf(leaf: Tensor, g: Any) -> None:
+        key = id(leaf)
         if capture:
-            key = id(leaf)
             if key in want_leaf:
                 prev = leaf_grads.get(key)
                 leaf_grads[key] = g if prev is None else prev + g
             return
+        prev = pending.get(key)
+        pending[key] = (leaf, g if prev is None else prev[1] + g)
+
+    def accumulate(leaf: Tensor, g: Any) -> None:
         if leaf._hooks:
-            for hook in leaf._hooks:
+            for hook in list(leaf._hooks.values()):
                 out = hook(g)
                 if out is not None:
                     g = out
@@ -183,7 +192,7 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
         if node._tensor_hooks:
             for i, hooks in node._tensor_hooks.items():
                 if slot[i] is not None:
-                    for hook in hooks:
+                    for hook in list(hooks.values()):
                         out = hook(slot[i])
                         if out is not None:
                             slot[i] = out
@@ -234,6 +243,8 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
         if not retain_graph:
             node.release()
 
+    for leaf, g in pending.values():
+        accumulate(leaf, g)
     if capture:
         for pos, t in enumerate(inputs):
             if t._node is None:

@@ -58,7 +58,7 @@ class Function:
     n_outputs: int = 1
     _out_data: tuple[Any, ...] | None = None
     _out_meta: tuple[tuple[tuple[int, ...], Any], ...] | None = None
-    _tensor_hooks: dict[int, list[Any]] | None = None
+    _tensor_hooks: dict[int, dict[int, Any]] | None = None
     _trace: list[str] | None = None
     _freed: bool = False
 
