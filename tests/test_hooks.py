@@ -147,7 +147,9 @@ def _run_backward_hooks(m, lib, x, replace: bool):
 @pytest.mark.parametrize("replace", [False, True])
 def test_full_backward_hook_matches_torch(replace):
     m_tg, m_t, x = _pair(1)
-    _same_log(_run_backward_hooks(m_tg, tg, x, replace), _run_backward_hooks(m_t, torch, x, replace))
+    _same_log(
+        _run_backward_hooks(m_tg, tg, x, replace), _run_backward_hooks(m_t, torch, x, replace)
+    )
 
 
 @pytest.mark.parametrize("lib", [tg, torch])
