@@ -1,0 +1,16 @@
+"""Make backpropagation visible.
+
+- :func:`trace`: the chain rule behind a scalar, step by step, with every leaf
+  gradient checked against autograd and finite differences.
+- :func:`recording`: build a graph that keeps every forward value.
+- :func:`to_dot`, :func:`to_mermaid`, :func:`render`: the graph as Graphviz DOT,
+  as a Mermaid flowchart, or drawn to SVG/PNG.
+- :class:`GradientMonitor`: per-layer gradient norms and update-to-weight ratios
+  during training, with vanishing/exploding warnings and a plot.
+- :mod:`tapegrad.explain.worked`: the worked examples printed by ``tapegrad explain``.
+"""
+
+from .graph import recording
+from .trace import Trace, trace
+
+__all__ = ["Trace", "recording", "trace"]
