@@ -10,7 +10,8 @@
 - :mod:`tapegrad.explain.worked`: the worked examples printed by ``tapegrad explain``.
 """
 
+from .export import render, to_dot, to_mermaid
 from .graph import recording
 from .trace import Trace, trace
 
-__all__ = ["Trace", "recording", "trace"]
+__all__ = ["Trace", "recording", "render", "to_dot", "to_mermaid", "trace"]

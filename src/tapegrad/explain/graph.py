@@ -60,13 +60,13 @@ class Graph:
     leaves: list[Tensor]
     labels: dict[int, str] = field(default_factory=dict)
     values: dict[tuple[int, int], Any] = field(default_factory=dict)
+    shapes: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
 
     def out_shape(self, node: Function, i: int = 0) -> tuple[int, ...]:
-        """Shape of output ``i`` of ``node``."""
+        """Shape of output ``i`` of ``node`` (``()`` for an output nothing read)."""
         if node._out_meta is not None:
             return tuple(node._out_meta[i][0])
-        v = self.values.get((id(node), i))
-        return tuple(v.shape) if v is not None else ()
+        return self.shapes.get((id(node), i), ())
 
     def input_label(self, node: Function, k: int) -> str:
         """Label of input ``k`` of ``node``: ``"%3"``, ``"%3[1]"``, a leaf name or ``"const"``."""
@@ -120,6 +120,9 @@ def walk(output: Tensor, params: Mapping[str, Tensor] | None = None) -> Graph:
 
 def _collect_values(g: Graph) -> None:
     for node in g.nodes:
+        for e, shp in zip(node.next_edges or (), node.in_shapes):
+            if e is not None and e[1] >= 0:
+                g.shapes[(id(e[0]), e[1])] = tuple(shp)
         arrays = node._input_values
         if arrays is None and node.inputs is not None:
             arrays = tuple(t.data for t in node.inputs)
@@ -131,6 +134,7 @@ def _collect_values(g: Graph) -> None:
             for i, a in enumerate(node._out_data):
                 g.values[(id(node), i)] = a
     g.values[(id(g.root._node), g.root._index)] = g.root.data
+    g.shapes[(id(g.root._node), g.root._index)] = tuple(g.root.shape)
 
 
 def replayable(g: Graph) -> str | None:
