@@ -50,9 +50,12 @@ def _document(name: str, lang: str) -> list[Any]:
     return document()
 
 
-def run(args: argparse.Namespace, out: Callable[[str], Any] = sys.stdout.write) -> int:
-    """Run ``tapegrad explain`` for parsed ``args``; returns the exit status."""
+def run(args: argparse.Namespace, out: Callable[[str], Any] | None = None) -> int:
+    """Run ``tapegrad explain`` for parsed ``args``, writing to ``out`` (default
+    ``sys.stdout.write``); returns the exit status."""
     from .format import render_blocks
+
+    out = out or sys.stdout.write
 
     if args.example is None:
         width = max(map(len, EXAMPLES))
