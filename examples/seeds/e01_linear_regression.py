@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 
-from tapegrad.explain.format import render_blocks
 from tapegrad.explain.linreg import (  # noqa: F401  (the example's API, used by tests)
     X,
     Y,
