@@ -12,6 +12,16 @@
 
 from .export import render, to_dot, to_mermaid
 from .graph import recording
+from .monitor import GradientMonitor, GradientWarning
 from .trace import Trace, trace
 
-__all__ = ["Trace", "recording", "render", "to_dot", "to_mermaid", "trace"]
+__all__ = [
+    "GradientMonitor",
+    "GradientWarning",
+    "Trace",
+    "recording",
+    "render",
+    "to_dot",
+    "to_mermaid",
+    "trace",
+]

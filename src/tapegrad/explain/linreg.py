@@ -170,7 +170,7 @@ def plot_learning_rates(results: dict[float, dict[str, Any]], path: str) -> None
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     try:
         for lr, r in results.items():
-            ax.semilogy(r["losses"], label=f"lr {lr:g} (rho {r['rho']:.3f})")
+            ax.semilogy(r["losses"], label=f"lr {lr:g} (rho {r['rho']:.4f})")
         ax.set_xlabel("epoch")
         ax.set_ylabel("MSE loss")
         ax.set_title(f"Linear regression x = y = 1..5: 2 / lambda_max = {2 / lam:.4f}")
