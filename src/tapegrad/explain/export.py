@@ -23,7 +23,7 @@ from pathlib import Path
 from .._atomic import atomic_path
 from ..tensor import Tensor
 from .format import fmt_array
-from .graph import walk
+from .graph import op_name, walk
 
 
 @dataclass
@@ -55,7 +55,7 @@ def _items(
         nid = f"op{j}"
         ids[id(node)] = nid
         shapes = [str(g.out_shape(node, i)) for i in range(node.n_outputs)]
-        lines = [node.name, " ".join(shapes)]
+        lines = [op_name(node), " ".join(shapes)]
         if values:
             v = g.values.get((id(node), 0))
             if v is not None and node.n_outputs == 1:

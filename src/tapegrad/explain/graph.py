@@ -32,6 +32,11 @@ ELEMENTWISE = frozenset(
 )
 
 
+def op_name(node: Function) -> str:
+    """The op's display name: its class name without a private underscore."""
+    return node.name.lstrip("_")
+
+
 @contextmanager
 def recording() -> Iterator[None]:
     """Inside this context every recorded op keeps its input arrays, so

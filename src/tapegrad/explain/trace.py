@@ -29,7 +29,7 @@ from ..autograd.grad_mode import no_grad
 from ..ops.shape import sum_to
 from ..tensor import Tensor, _wrap
 from .format import fmt_array, md_table
-from .graph import ELEMENTWISE, Graph, recording, replay, replayable, walk
+from .graph import ELEMENTWISE, Graph, op_name, recording, replay, replayable, walk
 
 
 @dataclass
@@ -240,7 +240,7 @@ def _walk_backward(g: Graph) -> tuple[list[BackwardEntry], dict[int, np.ndarray]
             steps.append(
                 BackwardEntry(
                     label=g.labels[id(node)],
-                    op=node.name,
+                    op=op_name(node),
                     inputs=[g.input_label(node, k) for k in range(len(node.next_edges))],
                     upstream=[None if s is None else np.array(s.data) for s in slot],
                     local=local,
@@ -262,7 +262,7 @@ def _forward_entries(g: Graph) -> list[ForwardEntry]:
             out.append(
                 ForwardEntry(
                     lab,
-                    node.name,
+                    op_name(node),
                     [g.input_label(node, k) for k in range(len(node.next_edges or ()))],
                     g.out_shape(node, i),
                     None if v is None else np.array(v),
