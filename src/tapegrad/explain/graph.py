@@ -21,6 +21,7 @@ from ..autograd.engine import _toposort
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad, state
 from ..tensor import Tensor
+from .format import fmt_array
 
 #: Ops whose backward multiplies the upstream gradient elementwise by a local
 #: derivative of the same shape (so a trace can show that derivative).
@@ -74,9 +75,15 @@ class Graph:
         return self.shapes.get((id(node), i), ())
 
     def input_label(self, node: Function, k: int) -> str:
-        """Label of input ``k`` of ``node``: ``"%3"``, ``"%3[1]"``, a leaf name or ``"const"``."""
+        """Label of input ``k`` of ``node``: ``"%3"``, ``"%3[1]"``, a leaf name, or
+        ``"const"`` (with its value when it was kept and has at most 4 elements)."""
         e = node.next_edges[k] if node.next_edges else None
         if e is None:
+            kept = node._input_values
+            if kept is None and node.inputs is not None:
+                kept = tuple(t.data for t in node.inputs)
+            if kept is not None and np.size(kept[k]) <= 4:
+                return "const " + fmt_array(kept[k])
             return "const"
         src, i = e
         lab = self.labels[id(src)]
