@@ -240,10 +240,8 @@ class Tensor:
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed.
 
-        The hook may return a replacement gradient. Returns a
-        :class:`~tapegrad.utils.hooks.RemovableHandle`; ``handle.remove()`` (or
-        calling the handle) removes the hook.
-        """
+        The hook may return a replacement gradient. Returns a RemovableHandle:
+        ``handle.remove()`` (or ``handle()``) removes the hook."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._node is None:
@@ -255,8 +253,7 @@ class Tensor:
             if node._tensor_hooks is None:
                 node._tensor_hooks = {}
             hooks = node._tensor_hooks.setdefault(self._index, {})
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = hook
+        hooks[(handle := RemovableHandle(hooks)).id] = hook
         return handle
 
     # ------------------------------------------------------------- dtype
