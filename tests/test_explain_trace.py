@@ -149,3 +149,17 @@ def test_trace_rejects_bad_input():
     loss.backward()
     with pytest.raises(RuntimeError, match="freed"):
         explain.trace(loss)
+
+
+def test_trace_float32_model_passes_its_checks():
+    # float32 gradients are compared with float64 central differences at float32's
+    # tolerance: a correct float32 model must not be reported as a mismatch
+    tg.manual_seed(3)
+    model = nn.Sequential(nn.Linear(6, 16), nn.Sigmoid(), nn.Linear(16, 4))
+    rng = np.random.default_rng(3)
+    x = tg.tensor(rng.normal(size=(8, 6)).astype(np.float32))
+    y = tg.tensor(rng.integers(0, 4, size=8))
+    params = dict(model.named_parameters())
+    t = explain.trace(lambda: F.cross_entropy(model(x), y), params=params)
+    assert t.ok, t.to_text()
+    assert [c.fd_samples for c in t.checks] == [20, 16, 20, 4]
