@@ -21,145 +21,28 @@ Backpropagation multiplies, layer by layer, by each layer's Jacobian
 For each network the per-layer gradient norms ``||dL/dW_l||`` of one backward
 pass are printed, from the first layer (input side) to the last.
 
+The experiments live in :mod:`tapegrad.explain.gradient_flow`;
+``examples/explain/gradient_flow.py`` trains the same networks with a
+``GradientMonitor`` attached and plots them (see docs/explain.md).
+
 Run:  python examples/seeds/demo_vanishing_exploding.py [--depth 20] [--width 64]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-from typing import Any
 
 import numpy as np
 
-import tapegrad as tg
-from tapegrad import nn, optim
-
-
-def build(
-    depth: int = 20,
-    width: int = 64,
-    act: str = "sigmoid",
-    batchnorm: bool = False,
-    init_scale: float | None = None,
-) -> nn.Sequential:
-    """``depth`` hidden Linear layers of ``width`` (each followed by optional BatchNorm1d
-    and ``act``), then Linear(width, 1).
-
-    ``init_scale``: None keeps PyTorch's default initialisation; a number draws
-    every weight from N(0, init_scale^2 * 2 / fan_in) (He initialisation times
-    ``init_scale``) with zero biases.
-    """
-    acts = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
-    layers: list[nn.Module] = []
-    for _ in range(depth):
-        layers.append(nn.Linear(width, width))
-        if batchnorm:
-            layers.append(nn.BatchNorm1d(width))
-        layers.append(acts[act]())
-    layers.append(nn.Linear(width, 1))
-    model = nn.Sequential(*layers)
-    if init_scale is not None:
-        for m in model.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0.0, init_scale * math.sqrt(2.0 / m.in_features))
-                nn.init.zeros_(m.bias)
-    return model
-
-
-def data(n: int = 128, width: int = 64, seed: int = 0) -> tuple[tg.Tensor, tg.Tensor]:
-    """Random inputs ``(n, width)`` and targets ``(n, 1)``."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, width)).astype(np.float32)
-    return tg.tensor(x), tg.tensor(rng.standard_normal((n, 1)).astype(np.float32))
-
-
-def linear_layers(model: nn.Module) -> list[nn.Linear]:
-    return [m for m in model.modules() if isinstance(m, nn.Linear)]
-
-
-def layer_grad_norms(model: nn.Module, x: tg.Tensor, y: tg.Tensor) -> np.ndarray:
-    """One forward/backward of the MSE; the Frobenius norm of each Linear weight's gradient,
-    first layer first."""
-    model.zero_grad()
-    nn.functional.mse_loss(model(x), y).backward()
-    return np.array([float(np.linalg.norm(m.weight.grad.numpy())) for m in linear_layers(model)])
-
-
-def signal_norms(model: nn.Sequential, x: tg.Tensor, y: tg.Tensor) -> np.ndarray:
-    """``||dL/dz_l||`` for the output ``z_l`` of each Linear layer, first layer first:
-    the backward signal that backpropagation multiplies by each layer's Jacobian."""
-    outs = []
-    h = x
-    for m in model:
-        h = m(h)
-        if isinstance(m, nn.Linear):
-            h.retain_grad()
-            outs.append(h)
-    nn.functional.mse_loss(h, y).backward()
-    return np.array([float(np.linalg.norm(z.grad.numpy())) for z in outs])
-
-
-def vanishing(depth: int = 20, width: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
-    """Per-layer gradient norms for sigmoid, ReLU (He init) and sigmoid + BatchNorm."""
-    x, y = data(width=width, seed=seed)
-    out = {}
-    for name, kw in {
-        "sigmoid": {"act": "sigmoid"},
-        "relu (He init)": {"act": "relu", "init_scale": 1.0},
-        "sigmoid + batchnorm": {"act": "sigmoid", "batchnorm": True},
-    }.items():
-        tg.manual_seed(seed)
-        out[name] = layer_grad_norms(build(depth, width, **kw), x, y)
-    return out
-
-
-def exploding(
-    depth: int = 12,
-    width: int = 64,
-    init_scale: float = 2.0,
-    lr: float = 0.01,
-    max_norm: float = 1.0,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """A ReLU network with too-large weights: gradient norms, then one SGD step each
-    without and with ``clip_grad_norm_``.
-
-    Returns ``norms`` (per layer), ``signals`` (``||dL/dz_l||`` per layer),
-    ``total_norm`` (joint norm before clipping, as returned by ``clip_grad_norm_``),
-    ``clipped_grads`` (the gradients after clipping, as arrays), ``unclipped_grads``,
-    ``loss_before``, ``loss_after_plain``,
-    ``loss_after_clipped``.
-    """
-    x, y = data(width=width, seed=seed)
-    results: dict[str, Any] = {}
-    for clip in (False, True):
-        tg.manual_seed(seed)
-        model = build(depth, width, "relu", init_scale=init_scale)
-        opt = optim.SGD(model.parameters(), lr=lr)
-        loss = nn.functional.mse_loss(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        grads = [p.grad.numpy().copy() for p in model.parameters()]
-        if clip:
-            total = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-            results["total_norm"] = float(total.item())
-            results["unclipped_grads"] = grads
-            results["clipped_grads"] = [p.grad.numpy().copy() for p in model.parameters()]
-        else:
-            results["norms"] = np.array(
-                [float(np.linalg.norm(m.weight.grad.numpy())) for m in linear_layers(model)]
-            )
-            results["loss_before"] = loss.item()
-            tg.manual_seed(seed)
-            results["signals"] = signal_norms(
-                build(depth, width, "relu", init_scale=init_scale), x, y
-            )
-        opt.step()
-        with tg.no_grad(), np.errstate(over="ignore", invalid="ignore"):
-            after = nn.functional.mse_loss(model(x), y).item()
-        results["loss_after_clipped" if clip else "loss_after_plain"] = after
-    return results
+from tapegrad.explain.gradient_flow import (  # noqa: F401  (the demo's API, used by tests)
+    build,
+    data,
+    exploding,
+    layer_grad_norms,
+    linear_layers,
+    signal_norms,
+    vanishing,
+)
 
 
 def _row(name: str, norms: np.ndarray) -> str:

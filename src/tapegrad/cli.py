@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from .explain import cli as explain_cli
+
 __all__ = ["main", "load_data", "build_trainer", "evaluate_run", "CLIError"]
 
 DEFAULT_STEPS = 9600
@@ -871,6 +873,7 @@ def _parser() -> argparse.ArgumentParser:
         help="samples (default 10,000 images; 2,500 ring/grid points)",
     )
     e.add_argument("--seed", type=int, default=0, help="seed of the samples' noise")
+    explain_cli.add_parser(sub)
     return p
 
 
@@ -879,6 +882,7 @@ _COMMANDS = {
     "resume": _cmd_resume,
     "sample": _cmd_sample,
     "evaluate": _cmd_evaluate,
+    "explain": explain_cli.run,
 }
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from . import dtypes as _dtypes
 from .backend import to_numpy, xp
 from .dtypes import bool_, float32, int64
+from .utils.hooks import RemovableHandle
 
 if TYPE_CHECKING:  # pragma: no cover - type checkers see the attached methods
     from .tensor_methods import TensorMethods as _MethodsBase
@@ -70,7 +71,7 @@ class Tensor(_MethodsBase):
         self.grad: Tensor | None = None
         self._node = None
         self._index = 0
-        self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
+        self._hooks: dict[int, Callable[[Tensor], Tensor | None]] | None = None
         self.name: str | None = None
         self.requires_grad = False
         if requires_grad:
@@ -224,25 +225,24 @@ class Tensor(_MethodsBase):
         self.requires_grad = False
         return self
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed.
 
-        The hook may return a replacement gradient. Returns a function that
-        removes the hook.
-        """
+        The hook may return a replacement gradient. Returns a RemovableHandle:
+        ``handle.remove()`` (or ``handle()``) removes the hook."""
         if not self.requires_grad:
-            raise RuntimeError("register_hook on a tensor that does not require grad")
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._node is None:
             if self._hooks is None:
-                self._hooks = []
+                self._hooks = {}
             hooks = self._hooks
         else:
             node = self._node
             if node._tensor_hooks is None:
                 node._tensor_hooks = {}
-            hooks = node._tensor_hooks.setdefault(self._index, [])
-        hooks.append(hook)
-        return lambda: hooks.remove(hook) if hook in hooks else None
+            hooks = node._tensor_hooks.setdefault(self._index, {})
+        hooks[(handle := RemovableHandle(hooks)).id] = hook
+        return handle
 
 
 def _data(x: Any) -> Any:

@@ -155,15 +155,27 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
     handed: set[int] = set()
     got: set[int] = set()  # leaves whose .grad this pass accumulated into
 
+    # A leaf's hooks see the sum of every gradient that reaches it in this pass,
+    # once, as PyTorch's AccumulateGrad does; so leaf gradients are gathered
+    # here and handed over once no node left can add to them: right after the
+    # last node that feeds the leaf for a leaf with a post-accumulate hook (so
+    # data-parallel all-reduces start while backward goes on), at the end of
+    # the walk for the others.
+    pending: dict[int, tuple[Tensor, Any]] = {}
+
     def to_leaf(leaf: Tensor, g: Any) -> None:
+        key = id(leaf)
         if capture:
-            key = id(leaf)
             if key in want_leaf:
                 prev = leaf_grads.get(key)
                 leaf_grads[key] = g if prev is None else prev + g
             return
+        prev = pending.get(key)
+        pending[key] = (leaf, g if prev is None else prev[1] + g)
+
+    def accumulate(leaf: Tensor, g: Any) -> None:
         if leaf._hooks:
-            for hook in leaf._hooks:
+            for hook in list(leaf._hooks.values()):
                 out = hook(g)
                 if out is not None:
                     g = out
@@ -184,6 +196,13 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
         else:
             # Out of place: the old .grad may be shared with user code.
             leaf.grad = leaf.grad + g if create_graph else type(g)(leaf.grad._array + g._array)
+
+    def flush(leaves: Sequence[Tensor]) -> None:
+        for leaf in leaves:
+            entry = pending.pop(id(leaf), None)
+            if entry is not None:
+                accumulate(*entry)
+        _fire(leaves, got)
 
     root_nodes = []
     for t, g in zip(roots, root_grads):
@@ -215,7 +234,7 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
     fire_after = _last_feeders(order, roots) if _post_hooks and not capture else None
     for k, node in enumerate(order):
         if fire_after:
-            _fire(fire_after.pop(k - 1, ()), got)
+            flush(fire_after.pop(k - 1, ()))
         slot = grads.pop(id(node), None)
         if slot is None:
             continue
@@ -226,7 +245,7 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
         if node._tensor_hooks:
             for i, hooks in node._tensor_hooks.items():
                 if slot[i] is not None:
-                    for hook in hooks:
+                    for hook in list(hooks.values()):
                         out = hook(slot[i])
                         if out is not None:
                             slot[i] = out
@@ -279,7 +298,9 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
 
     if fire_after:
         for k in sorted(fire_after):
-            _fire(fire_after[k], got)
+            flush(fire_after[k])
+    for leaf, g in pending.values():
+        accumulate(leaf, g)
     if capture:
         for pos, t in enumerate(inputs):
             if t._node is None:

@@ -56,8 +56,9 @@ class Function:
     n_outputs: int = 1
     _out_data: tuple[Any, ...] | None = None
     _out_meta: tuple[tuple[tuple[int, ...], Any], ...] | None = None
-    _tensor_hooks: dict[int, list[Any]] | None = None
+    _tensor_hooks: dict[int, dict[int, Any]] | None = None
     _trace: list[str] | None = None
+    _input_values: tuple[Any, ...] | None = None
     _freed: bool = False
 
     def forward(self, *xs: Any) -> Any:
@@ -136,6 +137,8 @@ class Function:
         self.in_shapes = tuple(shapes)
         if self.keep_inputs:
             self.inputs = inputs
+        if state.keep_values:
+            self._input_values = tuple([x._array for x in inputs])
         if state.anomaly:
             self._trace = traceback.format_stack()[:-3]
 

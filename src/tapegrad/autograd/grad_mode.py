@@ -15,11 +15,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    __slots__ = ("enabled", "anomaly")
+    __slots__ = ("enabled", "anomaly", "keep_values")
 
     def __init__(self) -> None:
         self.enabled = True
         self.anomaly = False
+        # Set by tapegrad.explain.recording(): each new node keeps its input arrays.
+        self.keep_values = False
 
 
 # Read on every op, so a plain attribute on a module-level object.

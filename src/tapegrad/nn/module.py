@@ -24,6 +24,8 @@ import numpy as np
 from ..autograd.grad_mode import no_grad
 from ..backend import xp
 from ..tensor import Tensor
+from ..utils.hooks import RemovableHandle
+from .backward_hook import BackwardHook
 from .parameter import Parameter
 
 __all__ = ["Module"]
@@ -34,26 +36,6 @@ class _IncompatibleKeys(NamedTuple):
 
     missing_keys: list[str]
     unexpected_keys: list[str]
-
-
-class RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict[int, Any]) -> None:
-        self._hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *args: Any) -> None:
-        self.remove()
 
 
 def _addindent(s: str, n: int) -> str:
@@ -90,23 +72,30 @@ class Module:
         d["_modules"] = {}
         d["_forward_hooks"] = {}
         d["_forward_pre_hooks"] = {}
+        d["_backward_hooks"] = {}
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation; every subclass defines it."""
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing "forward"')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self._forward_hooks or self._forward_pre_hooks):
+        if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             res = hook(self, args)
             if res is not None:
                 args = res if isinstance(res, tuple) else (res,)
+        bw = None
+        if self._backward_hooks:
+            bw = BackwardHook(self, list(self._backward_hooks.values()))
+            args = bw.setup_input_hook(args)
         out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             res = hook(self, args, out)
             if res is not None:
                 out = res
+        if bw is not None:
+            out = bw.setup_output_hook(out)
         return out
 
     # ------------------------------------------------------------ hooks
@@ -122,6 +111,16 @@ class Module:
         replaces the positional arguments. Returns a removable handle."""
         h = RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[h.id] = hook
+        return h
+
+    def register_full_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients of this
+        module's positional Tensor inputs are computed (``grad_input``: a tuple with
+        None for arguments that need no gradient; ``grad_output``: the gradients of
+        the Tensor outputs). A non-None result replaces ``grad_input``. Returns a
+        removable handle."""
+        h = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[h.id] = hook
         return h
 
     # ------------------------------------------------------------ registration
