@@ -68,6 +68,6 @@ __version__ = "0.1.0"
 
 # Subpackages, after the core names they build on.
 from . import data, distributed, gan, nn, optim, utils  # noqa: E402
+from .ops.norm import *  # noqa: E402, F403
 from .utils import data as _utils_data  # noqa: E402, F401 - tapegrad.utils.data
 from .utils import hooks as _utils_hooks  # noqa: E402, F401
-from .ops.norm import *  # noqa: E402, F403
