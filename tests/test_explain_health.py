@@ -208,3 +208,38 @@ def test_non_finite_loss_is_an_alarm_and_a_health_row(tmp_path):
     last = [r for r in rows if r["kind"] == "health"][-1]
     assert last["step"] == 29 and [a["name"] for a in last["alarms"]] == ["non_finite"]
     assert "D loss is nan" in last["alarms"][0]["message"]
+
+
+def test_the_report_follows_the_run_while_it_trains(tmp_path):
+    """With report=True the observer rebuilds report.html at each health record."""
+    seen = {}
+
+    class Spy:
+        def on_log(self, trainer, record):
+            page = trainer.run.path / "report.html"
+            if trainer.step % 25 == 0:
+                seen[trainer.step] = page.read_text(encoding="utf-8")
+
+        def on_train_end(self, trainer, status, error):
+            pass
+
+    tg.manual_seed(0)
+    pts, _ = toy.ring(512, generator=0)
+    obs = RunObserver(every=25, sample_every=50, stream=io.StringIO())
+    tr = Trainer(
+        RingSampler(),
+        MixtureDiscriminator(hidden=16, n_hidden=1),
+        "ns",
+        pts.data,
+        batch_size=64,
+        out_dir=tmp_path / "run",
+        config={"data": "ring"},
+        callbacks=[obs, Spy()],
+    )
+    tr.train(100, max_steps=75)
+    assert sorted(seen) == [25, 50, 75]
+    for step, html in seen.items():
+        assert f"<dt>step</dt><dd>{step}</dd>" in html
+        assert f"No alarm in {step // 25} health record" in html
+    # the picture saved at step 50 is in the pages from then on
+    assert "step 50</figcaption>" in seen[50] and "step 50</figcaption>" not in seen[25]
