@@ -57,7 +57,11 @@ def ring_run(tmp_path, collapsed: bool, loss: str = "minimax", steps: int = 300,
     D = MixtureDiscriminator(hidden=32, n_hidden=2)
     stream = io.StringIO()
     obs = RunObserver(
-        every=25, report=False, thresholds=HealthThresholds(warmup_steps=100), stream=stream
+        every=25,
+        coverage_every=25,
+        report=False,
+        thresholds=HealthThresholds(warmup_steps=100),
+        stream=stream,
     )
     tr = Trainer(
         G,
@@ -225,7 +229,7 @@ def test_the_report_follows_the_run_while_it_trains(tmp_path):
 
     tg.manual_seed(0)
     pts, _ = toy.ring(512, generator=0)
-    obs = RunObserver(every=25, sample_every=50, stream=io.StringIO())
+    obs = RunObserver(every=25, report_every=25, sample_every=50, stream=io.StringIO())
     tr = Trainer(
         RingSampler(),
         MixtureDiscriminator(hidden=16, n_hidden=1),

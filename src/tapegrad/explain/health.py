@@ -20,7 +20,7 @@ Alarms (:func:`check_alarms`), with the thresholds of :class:`HealthThresholds`:
     ``warmup_steps`` on, it covers fewer than ``min_coverage`` of them without ever
     having done better. The warm-up exists because a young G draws blobs: the
     default MNIST GAN covers 2 to 4 digits for its first 600 steps and 8 to 10 from
-    step 1,000 on (the 3,000-step run in docs/explain.md); a collapsed one stays on
+    step 1,000 on (the 3,000-step run in docs/gan_health.md); a collapsed one stays on
     one or two.
 ``d_wins``
     The discriminator wins outright: mean D(G(z)) below ``d_fake_max`` (a probability,

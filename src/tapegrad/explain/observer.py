@@ -7,13 +7,16 @@ training diverges. Every ``every`` steps the observer
 
 1. makes a health record (:func:`~tapegrad.explain.health.health_record`: mean D(x) and
    D(G(z)) since the last one, G's and D's gradient norms, the coverage histogram of
-   ``n_samples`` samples drawn from G with fixed noise) and checks its alarms;
-2. appends it to the run's ``metrics.jsonl`` as a ``{"kind": "health", ...}`` row and
+   ``n_samples`` samples drawn from G with fixed noise, every ``coverage_every``
+   steps) and checks its alarms;
+2. appends it to the run's metrics log as a ``{"kind": "health", ...}`` row (written
+   to ``metrics.jsonl`` with the report and at the end of each epoch) and
    prints each alarm as one line ``tapegrad: health alarm at step N: ...`` on stderr;
 3. every ``sample_every`` steps saves the fixed-noise sample picture
    (``samples/step_XXXXXX.png``);
-4. rebuilds ``report.html`` (:func:`~tapegrad.explain.report.build_report`), so the
-   report can be watched while the run trains (reload the page).
+4. every ``report_every`` steps and at the end, rebuilds ``report.html``
+   (:func:`~tapegrad.explain.report.build_report`), so the report can be watched while
+   the run trains (reload the page).
 """
 
 from __future__ import annotations
@@ -49,7 +52,11 @@ class RunObserver:
     """Health records, alarms and a live report for one training run.
 
     Args:
-        every: steps between health records (and report rebuilds).
+        every: steps between health records.
+        coverage_every: steps between coverage histograms (a multiple of ``every``; the
+            classifier's pass over 500 images costs about as much as 60 steps of the
+            default MNIST GAN, so it runs less often than the cheap rest).
+        report_every: steps between rebuilds of ``report.html`` (a multiple of ``every``).
         n_samples: samples per coverage histogram (default 500 images, 1,000 points).
         sample_every: steps between saved sample pictures (0: none; the trainer still
             saves one per epoch).
@@ -64,6 +71,8 @@ class RunObserver:
     def __init__(
         self,
         every: int = 100,
+        coverage_every: int = 500,
+        report_every: int = 500,
         n_samples: int | None = None,
         sample_every: int = 1000,
         coverage: str | None = "auto",
@@ -71,8 +80,11 @@ class RunObserver:
         report: bool = True,
         stream: IO[str] | None = None,
     ) -> None:
-        if every < 1:
-            raise ValueError(f"RunObserver: every must be >= 1, got {every}")
+        for name, v in (("every", every), ("coverage_every", coverage_every)):
+            if v < 1:
+                raise ValueError(f"RunObserver: {name} must be >= 1, got {v}")
+        if report_every < 1:
+            raise ValueError(f"RunObserver: report_every must be >= 1, got {report_every}")
         if n_samples is not None and n_samples < 1:
             raise ValueError(f"RunObserver: n_samples must be >= 1, got {n_samples}")
         if coverage not in ("auto", "mnist", "ring", "grid", None):
@@ -81,6 +93,8 @@ class RunObserver:
                 f"got {coverage!r}"
             )
         self.every = int(every)
+        self.coverage_every = int(coverage_every)
+        self.report_every = int(report_every)
         self.n_samples = n_samples
         self.sample_every = int(sample_every)
         self.coverage = coverage
@@ -102,7 +116,7 @@ class RunObserver:
         ``"interrupted"`` or ``"diverged"`` with the error): a last health record unless
         one was just made, then the report."""
         if self.pending or error is not None or not self._health_rows(trainer):
-            self._health(trainer, error)
+            self._health(trainer, error, final=True)
         elif trainer.run is not None and self.report:
             self._rebuild(trainer)
 
@@ -117,10 +131,12 @@ class RunObserver:
             return self.coverage
         return coverage_kind(trainer.config.get("data"), tuple(trainer.data.shape[1:]))
 
-    def _health(self, trainer: Any, error: BaseException | None = None) -> dict[str, Any]:
+    def _health(
+        self, trainer: Any, error: BaseException | None = None, final: bool = False
+    ) -> dict[str, Any]:
         kind = self._kind(trainer)
         samples = None
-        if kind is not None:
+        if kind is not None and (final or trainer.step % self.coverage_every == 0):
             n = self.n_samples or (500 if kind == "mnist" else 1000)
             samples = trainer.generate(n)
         history = self._health_rows(trainer)
@@ -154,8 +170,9 @@ class RunObserver:
             trainer.run.save_samples(
                 trainer.epoch, trainer.generate(z=trainer.fixed_z), real, step=trainer.step
             )
-        trainer.run.flush()
-        if self.report:
+        if final:  # a diverged run's trainer writes no log: its last rows must not be lost
+            trainer.run.flush()
+        if self.report and (final or trainer.step % self.report_every == 0):
             self._rebuild(trainer)
         return rec
 

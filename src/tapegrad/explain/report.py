@@ -184,6 +184,7 @@ def _class_labels(cov: dict[str, Any]) -> list[str]:
 # ------------------------------------------------------------------ sections
 def _summary(run: dict[str, Any], steps: list[dict[str, Any]], health: list[dict]) -> str:
     cfg = run["config"]
+    epochs = [r for r in run["records"] if r.get("kind") == "epoch" and "epoch" in r]
     cli = cfg.get("cli", {})
     last = steps[-1] if steps else (health[-1] if health else {})
     n_alarm = sum(len(h.get("alarms") or []) for h in health)
@@ -205,7 +206,7 @@ def _summary(run: dict[str, Any], steps: list[dict[str, Any]], health: list[dict
         ("loss", escape(str(loss))),
         ("data", escape(str(cfg.get("data_description") or cfg.get("data", "?")))),
         ("step", _num(last.get("step"))),
-        ("epoch", _num(last.get("epoch"))),
+        ("epochs done", _num(max([r["epoch"] for r in epochs] or [0]))),
         ("planned", escape(", ".join(plan) or "–")),
     ]
     items = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
