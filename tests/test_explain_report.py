@@ -237,3 +237,42 @@ def test_the_network_check_sees_a_page_that_fetches(tmp_path):
     net = tmp_path / "net.json"
     run_chromium(bad, tmp_path / "p", f"--log-net-log={net}", "--dump-dom")
     assert page_requests(net) == ["http://example.com/x.png"]
+
+
+def test_data_without_classes_and_resume(tmp_path):
+    """A .npy of images has no classes to count; resume keeps the health rows in step."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.integers(0, 256, (128, 28, 28), dtype=np.uint8))
+    run = tmp_path / "run"
+    args = ["--data", str(tmp_path / "x.npy"), "--batch-size", "32", "--quiet"]
+    assert main(["train", "--steps", "3", "--out", str(run), *args]) == 0
+    assert main(["resume", str(run), "--steps", "6", "--quiet"]) == 0
+    rows = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines()]
+    health = [r for r in rows if r["kind"] == "health"]
+    assert [h["step"] for h in health] == [3, 6]
+    assert all(h["coverage"] is None and h["alarms"] == [] for h in health)
+    assert all(h["g_grad_norm"] > 0 and h["d_grad_norm"] > 0 for h in health)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "No class histogram for this data" in html
+    assert "<dt>step</dt><dd>6</dd>" in html and "No alarm in 2 health records" in html
+
+
+def test_tensorboard_without_tensorboardx_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tensorboardX" else real(name, *a),
+    )
+    run = tmp_path / "run"
+    assert (
+        main(["train", "--data", "ring", "--steps", "2", "--out", str(run), "--tensorboard"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert (
+        "--tensorboard needs the tensorboardX package: pip install 'tapegrad[tensorboard]'" in err
+    )
+    assert not (run / "checkpoints" / "last.safetensors").exists()

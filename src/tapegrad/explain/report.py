@@ -84,7 +84,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         for r in records
         if r.get("kind") == "epoch" and "epoch" in r and "step" in r
     }
-    grids = []
+    grids: list[tuple[int | None, str, Path]] = []
     for p in sorted((run / "samples").glob("*.png")):
         m = re.fullmatch(r"(epoch|step)_(\d+)\.png", p.name)
         if m is None:

@@ -41,7 +41,7 @@ COVERAGE_TAGS = ("covered", "effective", "kl_to_uniform")
 
 def _summary_writer(logdir: Path) -> Any:
     try:
-        from tensorboardX import SummaryWriter
+        from tensorboardX import SummaryWriter  # type: ignore[import-untyped]
     except ImportError:
         raise ImportError(
             "TensorBoard files need the tensorboardX package: pip install 'tapegrad[tensorboard]'"
@@ -64,7 +64,7 @@ class TensorBoardWriter:
         self.logdir = None if logdir is None else Path(logdir)
         self.image_every = int(image_every)
         self.writer: Any = None
-        self._health_seen = -1
+        self._next = 0  # index of the first run record not yet looked at
 
     def _open(self, trainer: Any) -> Any:
         if self.writer is None:
@@ -75,7 +75,8 @@ class TensorBoardWriter:
                     )
                 self.logdir = trainer.run.path / "tensorboard"
             self.writer = _summary_writer(self.logdir)
-            self._health_seen = trainer.step - 1
+            # a resumed run's earlier records are in the event files already
+            self._next = len(trainer.run.records) if trainer.run is not None else 0
         return self.writer
 
     def on_log(self, trainer: Any, record: dict[str, Any]) -> None:
@@ -106,8 +107,10 @@ class TensorBoardWriter:
     def _health(self, trainer: Any) -> None:
         if trainer.run is None:
             return
-        for r in trainer.run.records:
-            if r.get("kind") != "health" or r.get("step", -1) <= self._health_seen:
+        records = trainer.run.records
+        new, self._next = records[self._next :], len(records)
+        for r in new:
+            if r.get("kind") != "health":
                 continue
             for key, tag in HEALTH_TAGS.items():
                 if r.get(key) is not None:
@@ -115,7 +118,6 @@ class TensorBoardWriter:
             cov = r.get("coverage")
             for key in COVERAGE_TAGS if cov else ():
                 self.writer.add_scalar(f"coverage/{key}", float(cov[key]), r["step"])
-            self._health_seen = r["step"]
 
     def _image(self, trainer: Any) -> None:
         x = trainer.generate(z=trainer.fixed_z)
@@ -152,7 +154,7 @@ def read_events(logdir: str | os.PathLike[str]) -> dict[str, list[tuple[int, Any
     parsed with tensorboardX's generated classes.
     """
     from PIL import Image
-    from tensorboardX.proto import event_pb2
+    from tensorboardX.proto import event_pb2  # type: ignore[import-untyped]
 
     out: dict[str, list[tuple[int, Any]]] = {}
     files = sorted(Path(logdir).glob("events.out.tfevents.*"))
