@@ -171,7 +171,7 @@ def _check(step_tg, step_torch, tp, pp, np) -> str:
     lt, lp = float(step_tg().item()), float(step_torch().item())
     worst = abs(lt - lp) / max(abs(lp), 1e-12)
     for a, b in zip(tp, pp):
-        g, h = a.grad.data, b.grad.numpy()
+        g, h = a.grad.detach().numpy(), b.grad.numpy()
         np.testing.assert_allclose(g, h, rtol=1e-4, atol=1e-5, err_msg="gradients differ")
         worst = max(worst, float(np.max(np.abs(g - h)) / max(np.max(np.abs(h)), 1e-12)))
     if abs(lt - lp) > 1e-4 * max(abs(lp), 1.0):
@@ -231,8 +231,8 @@ def _profile(np, tg, torch) -> None:
 
     # The same step with hand-written NumPy: the compute floor under the framework.
     rng = np.random.default_rng(0)
-    ws = [p.data for p in tp[0::2]]
-    bs = [p.data for p in tp[1::2]]
+    ws = [p.detach().numpy() for p in tp[0::2]]
+    bs = [p.detach().numpy() for p in tp[1::2]]
     x = rng.standard_normal((64, 784)).astype(np.float32)
     y = (rng.random((64, 1)) < 0.5).astype(np.float32)
 

@@ -160,7 +160,7 @@ def run_one(
         G,
         D,
         loss,
-        x.data,
+        x.detach().numpy(),
         batch_size=batch_size * pack,
         lr_g=lr,
         lr_d=lr if lr_d is None else lr_d,

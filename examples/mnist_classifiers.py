@@ -141,7 +141,7 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 1000) 
     with tg.no_grad():
         for i in range(0, len(x), batch):
             logits = model(tg.tensor(x[i : i + batch]))
-            correct += int((logits.data.argmax(axis=1) == y[i : i + batch]).sum())
+            correct += int((logits.detach().numpy().argmax(axis=1) == y[i : i + batch]).sum())
     model.train()
     return correct / len(x)
 

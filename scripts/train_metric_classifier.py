@@ -45,7 +45,7 @@ def accuracy(model: MNISTClassifier, x: np.ndarray, y: np.ndarray, batch: int = 
     with tg.no_grad():
         for i in range(0, len(x), batch):
             z = model(tg.tensor(x[i : i + batch]))
-            correct += int((z.data.argmax(axis=1) == y[i : i + batch]).sum())
+            correct += int((z.detach().numpy().argmax(axis=1) == y[i : i + batch]).sum())
     model.train()
     return correct / len(x)
 

@@ -90,11 +90,11 @@ def check_vs_torch(
         if not g:
             continue
         if xb.grad is None:
-            assert xa.grad is None or np.all(xa.grad.data == 0), f"input {i}: torch has no grad"
+            assert xa.grad is None or np.all(xa.grad._array == 0), f"input {i}: torch has no grad"
             continue
         assert xa.grad is not None, f"input {i}: tapegrad computed no gradient"
         assert xa.grad.dtype == xa.dtype, f"input {i}: grad dtype {xa.grad.dtype} != {xa.dtype}"
-        assert_close(xa.grad.data, xb.grad, what=f"gradient of input {i}", **tol)
+        assert_close(xa.grad._array, xb.grad, what=f"gradient of input {i}", **tol)
 
 
 def check_second_order_vs_torch(

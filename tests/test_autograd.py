@@ -16,9 +16,9 @@ def test_grad_accumulates_across_uses_and_calls():
     x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = (x * x + x).sum()
     y.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * x.data + 1)
+    np.testing.assert_allclose(x.grad._array, 2 * x._array + 1)
     (x * 3.0).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2 * x.data + 1 + 3)
+    np.testing.assert_allclose(x.grad._array, 2 * x._array + 1 + 3)
 
 
 def test_broadcast_gradients_reduce_to_input_shape():
@@ -33,8 +33,8 @@ def test_same_array_is_not_shared_between_leaf_grads():
     a = tg.ones(3, requires_grad=True)
     b = tg.ones(3, requires_grad=True)
     (a + b).sum().backward()
-    a.grad.data *= 5  # an in-place change of one .grad must not reach the other
-    np.testing.assert_array_equal(b.grad.data, np.ones(3))
+    a.grad._array *= 5  # an in-place change of one .grad must not reach the other
+    np.testing.assert_array_equal(b.grad._array, np.ones(3))
 
 
 def test_no_grad_records_nothing_and_decorator_form():
@@ -66,9 +66,9 @@ def test_retain_graph_allows_second_backward():
     x = tg.randn(3, requires_grad=True)
     y = (x.exp() * 2).sum()
     y.backward(retain_graph=True)
-    g1 = x.grad.data.copy()
+    g1 = x.grad._array.copy()
     y.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * g1, rtol=1e-6)
+    np.testing.assert_allclose(x.grad._array, 2 * g1, rtol=1e-6)
 
 
 def test_backward_on_non_scalar_needs_gradient():
@@ -76,7 +76,7 @@ def test_backward_on_non_scalar_needs_gradient():
     with pytest.raises(RuntimeError, match=r"one-element output.*\(3,\)"):
         (x * 2).backward()
     (x * 2).backward(tg.ones(3))
-    np.testing.assert_allclose(x.grad.data, 2 * np.ones(3))
+    np.testing.assert_allclose(x.grad._array, 2 * np.ones(3))
 
 
 def test_backward_without_graph_raises():
@@ -107,7 +107,7 @@ def test_grad_function_and_non_leaf_inputs_match_torch():
     h, ht = x.exp() * 2, xt.exp() * 2
     (g,) = tg.grad((h * h).sum(), h)
     (gt,) = torch.autograd.grad((ht * ht).sum(), ht)
-    np.testing.assert_allclose(g.data, gt.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g._array, gt.numpy(), rtol=1e-12)
     assert x.grad is None, "grad() must not accumulate into .grad"
 
 
@@ -116,7 +116,7 @@ def test_grad_unused_input():
     with pytest.raises(RuntimeError, match="input 1"):
         tg.grad((x * 2).sum(), [x, z])
     gx, gz = tg.grad((x * 2).sum(), [x, z], allow_unused=True)
-    assert gz is None and np.allclose(gx.data, 2)
+    assert gz is None and np.allclose(gx._array, 2)
 
 
 def test_hessian_vector_product_matches_torch():
@@ -145,12 +145,12 @@ def test_retain_grad_and_hooks():
     h = x * 3.0
     h.retain_grad()
     seen = []
-    h.register_hook(lambda g: seen.append(g.data.copy()))
+    h.register_hook(lambda g: seen.append(g._array.copy()))
     x.register_hook(lambda g: g * 10.0)  # a leaf hook may replace the gradient
     (h * h).sum().backward()
-    np.testing.assert_allclose(h.grad.data, 2 * h.data)
-    np.testing.assert_allclose(seen[0], 2 * h.data)
-    np.testing.assert_allclose(x.grad.data, 10 * 3 * 2 * h.data)
+    np.testing.assert_allclose(h.grad._array, 2 * h._array)
+    np.testing.assert_allclose(seen[0], 2 * h._array)
+    np.testing.assert_allclose(x.grad._array, 10 * 3 * 2 * h._array)
 
 
 def test_custom_function_and_gradcheck_catches_wrong_backward():
@@ -208,7 +208,7 @@ def test_inplace_on_leaf_requiring_grad():
         w -= 1.0
     with tg.no_grad():
         w -= 1.0
-    np.testing.assert_array_equal(w.data, np.zeros(3))
+    np.testing.assert_array_equal(w._array, np.zeros(3))
 
 
 def test_deep_graph_has_no_recursion_limit():
@@ -217,4 +217,4 @@ def test_deep_graph_has_no_recursion_limit():
     for _ in range(5000):
         y = y * 1.0001
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [1.0001**5000], rtol=1e-3)
+    np.testing.assert_allclose(x.grad._array, [1.0001**5000], rtol=1e-3)

@@ -26,7 +26,7 @@ from tapegrad.data import (
 
 
 def as_np(x):
-    return x.data if isinstance(x, tg.Tensor) else np.asarray(x)
+    return x._array if isinstance(x, tg.Tensor) else np.asarray(x)
 
 
 class Squares(Dataset):
@@ -60,11 +60,11 @@ def test_tensor_dataset_items_and_len():
     assert len(ds) == 6
     xi, yi = ds[4]
     assert isinstance(xi, tg.Tensor) and not isinstance(yi, tg.Tensor)
-    np.testing.assert_array_equal(xi.data, [8.0, 9.0])
+    np.testing.assert_array_equal(xi._array, [8.0, 9.0])
     assert yi == 40
     xb, yb = ds.get_batch(np.array([5, 0]))
-    np.testing.assert_array_equal(xb.data, [[10, 11], [0, 1]])
-    np.testing.assert_array_equal(yb.data, [50, 0])
+    np.testing.assert_array_equal(xb._array, [[10, 11], [0, 1]])
+    np.testing.assert_array_equal(yb._array, [50, 0])
 
 
 def test_tensor_dataset_items_are_detached_constants():
@@ -88,11 +88,11 @@ def test_subset():
     ds = Subset(Squares(10), [7, 2, 2])
     assert len(ds) == 3 and ds[0] == (7, np.array([49.0]))
     ids, sq = DataLoader(ds, batch_size=3).__iter__().__next__()
-    np.testing.assert_array_equal(ids.data, [7, 2, 2])
-    np.testing.assert_array_equal(sq.data, [[49.0], [4.0], [4.0]])
+    np.testing.assert_array_equal(ids._array, [7, 2, 2])
+    np.testing.assert_array_equal(sq._array, [[49.0], [4.0], [4.0]])
     x = tg.tensor(np.arange(10) * 3)
     (b,) = next(iter(DataLoader(Subset(TensorDataset(x), [9, 1]), batch_size=2)))
-    np.testing.assert_array_equal(b.data, [27, 3])
+    np.testing.assert_array_equal(b._array, [27, 3])
     with pytest.raises(IndexError, match=r"\[0, 10\)"):
         Subset(Squares(10), [10])
 
@@ -113,7 +113,7 @@ def test_default_collate_structures_match_torch():
     theirs = torch.utils.data.default_collate(samples)
     assert set(ours) == set(theirs)
     for key in ("img", "label"):
-        np.testing.assert_array_equal(ours[key].data, theirs[key].numpy())
+        np.testing.assert_array_equal(ours[key]._array, theirs[key].numpy())
         assert ours[key].dtype == theirs[key].numpy().dtype
     assert isinstance(ours["pair"], tuple)
     for a, b in zip(ours["pair"], theirs["pair"]):
@@ -161,8 +161,8 @@ def test_len_and_batches_cover_dataset(n, bs, drop_last):
     want = n // bs if drop_last else math.ceil(n / bs)
     batches = list(loader)
     assert len(loader) == len(batches) == want
-    ids = np.concatenate([b[0].data for b in batches]) if batches else np.array([])
-    sizes = [len(b[0].data) for b in batches]
+    ids = np.concatenate([b[0]._array for b in batches]) if batches else np.array([])
+    sizes = [len(b[0]._array) for b in batches]
     assert all(s == bs for s in sizes[:-1]) and (not drop_last or all(s == bs for s in sizes))
     assert len(set(ids.tolist())) == len(ids)  # no repeats
     if not drop_last:
@@ -171,8 +171,8 @@ def test_len_and_batches_cover_dataset(n, bs, drop_last):
 
 def test_unshuffled_order_and_values():
     ids, sq = zip(*DataLoader(Squares(7), batch_size=3))
-    np.testing.assert_array_equal(np.concatenate([i.data for i in ids]), np.arange(7))
-    np.testing.assert_array_equal(np.concatenate([s.data for s in sq])[:, 0], np.arange(7) ** 2)
+    np.testing.assert_array_equal(np.concatenate([i._array for i in ids]), np.arange(7))
+    np.testing.assert_array_equal(np.concatenate([s._array for s in sq])[:, 0], np.arange(7) ** 2)
 
 
 def test_shuffle_reproducible_from_seed_and_generator():
@@ -216,15 +216,15 @@ def test_fast_path_equals_item_by_item_path():
         for a, b in zip(bf, bs):
             assert isinstance(a, tg.Tensor) and isinstance(b, tg.Tensor)
             assert a.dtype == b.dtype and a.shape == b.shape
-            np.testing.assert_array_equal(a.data, b.data)
+            np.testing.assert_array_equal(a.data, b._array)
     assert n == 5
 
 
 def test_fast_path_batches_are_copies():
     x = tg.tensor(np.zeros((4, 2), np.float32))
     (b,) = next(iter(DataLoader(TensorDataset(x), batch_size=4)))
-    b.data += 1
-    np.testing.assert_array_equal(x.data, 0)
+    b._array += 1
+    np.testing.assert_array_equal(x._array, 0)
 
 
 def test_custom_collate_fn_is_used():
@@ -340,7 +340,7 @@ def test_mixture_statistics(sample, modes, std):
     x, k = sample(n, 7)
     assert x.shape == (n, 2) and x.dtype == np.float32
     assert k.shape == (n,) and k.dtype == np.int64
-    x, k = x.data.astype(np.float64), k.data
+    x, k = x._array.astype(np.float64), k._array
     # every sample is nearest to its own mode (modes are far apart relative to std)
     nearest = np.argmin(((x[:, None] - modes[None]) ** 2).sum(-1), axis=1)
     np.testing.assert_array_equal(nearest, k)
@@ -359,15 +359,15 @@ def test_mixture_statistics(sample, modes, std):
 def test_toy_generators():
     a, _ = ring(100, generator=3)
     b, _ = ring(100, generator=np.random.default_rng(3))
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.data, b._array)
     tg.manual_seed(4)
     c, kc = grid(50)
     tg.manual_seed(4)
     d, kd = grid(50)
-    np.testing.assert_array_equal(c.data, d.data)
-    np.testing.assert_array_equal(kc.data, kd.data)
+    np.testing.assert_array_equal(c._array, d._array)
+    np.testing.assert_array_equal(kc._array, kd._array)
     e, _ = grid(50)
-    assert not np.array_equal(c.data, e.data)
+    assert not np.array_equal(c._array, e._array)
     with pytest.raises(ValueError, match="ring: n must be"):
         ring(-1)
     with pytest.raises(ValueError, match="grid: std must be"):
@@ -382,17 +382,17 @@ def test_stacked_mnist_label_arithmetic():
     x, y = stacked_mnist(images, labels, 3000, generator=1)
     assert x.shape == (3000, 3, 28, 28) and x.dtype == np.float32
     assert y.shape == (3000,) and y.dtype == np.int64
-    assert x.data.min() >= 0 and x.data.max() <= 1
-    digits = np.rint(x.data[:, :, 0, 0] * 255 / 20).astype(np.int64)  # (n, 3): R, G, B digits
-    np.testing.assert_array_equal(y.data, 100 * digits[:, 0] + 10 * digits[:, 1] + digits[:, 2])
+    assert x._array.min() >= 0 and x._array.max() <= 1
+    digits = np.rint(x._array[:, :, 0, 0] * 255 / 20).astype(np.int64)  # (n, 3): R, G, B digits
+    np.testing.assert_array_equal(y._array, 100 * digits[:, 0] + 10 * digits[:, 1] + digits[:, 2])
     # the three channels are independent draws: all 1000 modes appear in a large sample
-    assert len(np.unique(y.data)) > 900
+    assert len(np.unique(y._array)) > 900
     # float images are kept as they are; (N, 1, 28, 28) and Tensors are accepted
     xf, yf = stacked_mnist(
         tg.tensor(images[:, None].astype(np.float32)), tg.tensor(labels), 10, generator=1
     )
-    np.testing.assert_array_equal(xf.data, np.rint(x.data[:10] * 255))
-    np.testing.assert_array_equal(yf.data, y.data[:10])
+    np.testing.assert_array_equal(xf._array, np.rint(x._array[:10] * 255))
+    np.testing.assert_array_equal(yf._array, y._array[:10])
 
 
 def test_stacked_mnist_errors():

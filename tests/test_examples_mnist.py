@@ -65,7 +65,7 @@ def test_trained_weights_load_into_pytorch_and_back(tmp_path):
     with torch.no_grad():
         logits_t = theirs(torch.tensor(x)).numpy()
     with tg.no_grad():
-        logits_o = ours(tg.tensor(x)).data
+        logits_o = ours(tg.tensor(x))._array
     np.testing.assert_allclose(logits_o, logits_t, rtol=1e-4, atol=1e-4)
     assert (logits_o.argmax(1) == logits_t.argmax(1)).mean() == 1.0
 
@@ -79,7 +79,7 @@ def test_trained_weights_load_into_pytorch_and_back(tmp_path):
     with torch.no_grad():
         expect = other(torch.tensor(x)).numpy()
     with tg.no_grad():
-        got = fresh(tg.tensor(x)).data
+        got = fresh(tg.tensor(x))._array
     np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-4)
 
 
@@ -92,7 +92,7 @@ def test_cnn_training_steps_track_pytorch_in_lockstep():
     ours[9].p = 0.0
     theirs = _torch_cnn()
     theirs[9].p = 0.0
-    theirs.load_state_dict({k: torch.tensor(v.data.copy()) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v._array.copy()) for k, v in ours.state_dict().items()})
     o1 = tg.optim.Adam(ours.parameters(), 1e-3)
     o2 = torch.optim.Adam(theirs.parameters(), 1e-3)
     for step in range(10):
@@ -106,7 +106,7 @@ def test_cnn_training_steps_track_pytorch_in_lockstep():
         l2.backward()
         o2.step()
         assert abs(l1.item() - l2.item()) <= 1e-4 * abs(l2.item()), f"step {step}"
-    w1 = ours.state_dict()["7.weight"].data
+    w1 = ours.state_dict()["7.weight"]._array
     np.testing.assert_allclose(w1, theirs.state_dict()["7.weight"].numpy(), atol=1e-4)
 
 

@@ -41,7 +41,7 @@ class RingSampler(nn.Module):
         self.shift = nn.Parameter(tg.zeros(2))
 
     def forward(self, z):
-        a = z.data
+        a = z.detach().numpy()
         if self.collapsed:
             pts = np.zeros_like(a)  # every sample at the origin, far from every mode
         else:
@@ -67,7 +67,7 @@ def ring_run(tmp_path, collapsed: bool, loss: str = "minimax", steps: int = 300,
         G,
         D,
         loss,
-        pts.data,
+        pts.numpy(),
         batch_size=64,
         lr_g=1e-4,
         lr_d=2e-3,
@@ -123,7 +123,7 @@ def test_grad_norm_matches_numpy():
     assert grad_norm(lin) is None
     lin(tg.randn(4, 3)).sum().backward()
     want = math.sqrt(
-        sum(float((p.grad.data.astype(np.float64) ** 2).sum()) for p in lin.parameters())
+        sum(float((p.grad.numpy().astype(np.float64) ** 2).sum()) for p in lin.parameters())
     )
     assert math.isclose(grad_norm(lin), want, rel_tol=1e-12)
 
@@ -234,7 +234,7 @@ def test_the_report_follows_the_run_while_it_trains(tmp_path):
         RingSampler(),
         MixtureDiscriminator(hidden=16, n_hidden=1),
         "ns",
-        pts.data,
+        pts.numpy(),
         batch_size=64,
         out_dir=tmp_path / "run",
         config={"data": "ring"},

@@ -22,7 +22,7 @@ def mnist():
 
 
 def _params(m):
-    return {k: p.data.copy() for k, p in m.named_parameters()}
+    return {k: p._array.copy() for k, p in m.named_parameters()}
 
 
 @pytest.mark.parametrize("name", list(gg.RECIPES))
@@ -44,9 +44,9 @@ def test_recipe_trains_and_draws_its_grid(name, mnist, tmp_path):
             if name == "wgan_gp" and model is t.D and k == "head.bias":
                 # E[f(fake)] - E[f(real)] and the penalty do not depend on the critic's
                 # output bias: its gradient is exactly 0, so Adam leaves it alone
-                assert np.array_equal(before[k], p.data)
+                assert np.array_equal(before[k], p._array)
                 continue
-            assert not np.array_equal(before[k], p.data), f"{name}: {k} did not change"
+            assert not np.array_equal(before[k], p._array), f"{name}: {k} did not change"
 
     pixels = gg.sample_grid(t)
     side = (10 if name == "cdcgan" else 8) * (28 + 2) + 2

@@ -93,11 +93,11 @@ def _compare_grads(d, t, xs_tg, xs_t, dtype, what):
         assert name == tname
         # a parameter the loss does not reach (e.g. the head's bias in a penalty) may
         # have no gradient at all, in either framework: then the other's must be zero
-        a = np.zeros(p.shape) if p.grad is None else p.grad.data
+        a = np.zeros(p.shape) if p.grad is None else p.grad._array
         b = np.zeros(q.shape) if q.grad is None else q.grad
         _close(a, b, dtype, f"{what}: grad of {name}")
     for i, (x, y) in enumerate(zip(xs_tg, xs_t)):
-        a = np.zeros(x.shape) if x.grad is None else x.grad.data
+        a = np.zeros(x.shape) if x.grad is None else x.grad._array
         b = np.zeros(y.shape) if y.grad is None else y.grad
         _close(a, b, dtype, f"{what}: grad of input {i}")
 
@@ -142,7 +142,7 @@ def test_d_loss_matches_torch(name, kind, dtype):
     loss = get_loss(name).d_loss(d(xr), d(xf))
     ref = TORCH_D[name](t(tr), t(tf))
     assert loss.shape == () and loss.dtype == dtype
-    _close(loss.data, ref, dtype, f"{name} d_loss value")
+    _close(loss._array, ref, dtype, f"{name} d_loss value")
     loss.backward()
     ref.backward()
     _compare_grads(d, t, [xr, xf], [tr, tf], dtype, f"{name} d_loss")
@@ -157,7 +157,7 @@ def test_g_loss_matches_torch(name, kind, dtype):
     loss = get_loss(name).g_loss(d(xf))
     ref = TORCH_G[name](t(tf))
     assert loss.shape == () and loss.dtype == dtype
-    _close(loss.data, ref, dtype, f"{name} g_loss value")
+    _close(loss._array, ref, dtype, f"{name} g_loss value")
     loss.backward()
     ref.backward()
     _compare_grads(d, t, [xf], [tf], dtype, f"{name} g_loss")
@@ -167,7 +167,7 @@ def test_hinge_has_active_and_inactive_terms():
     """The hinge test above must exercise both sides of relu (else it proves little)."""
     d, _, shape = _pair("mlp", np.float64)
     (xr, xf), _ = _inputs(shape, 6, np.float64, seed=1, scale=30.0)
-    r, f = d(xr).data, d(xf).data
+    r, f = d(xr)._array, d(xf)._array
     both = np.concatenate([1 - r, 1 + f]).ravel()
     assert (both > 0).any() and (both < 0).any()
 
@@ -183,17 +183,17 @@ def test_probabilistic_losses_stable_for_large_logits():
     one = tg.Tensor(np.array([[-80.0]]))
     np.testing.assert_allclose(get_loss("ns").d_loss(one, -one).item(), 160.0, rtol=1e-12)
     g = tg.grad(get_loss("ns").g_loss(big), big)[0]
-    np.testing.assert_allclose(g.data.ravel(), [0.0, -1 / 3, 0.0], atol=1e-7)
+    np.testing.assert_allclose(g._array.ravel(), [0.0, -1 / 3, 0.0], atol=1e-7)
 
 
 def test_minimax_and_ns_share_d_and_differ_in_g():
     f = tg.Tensor(np.array([[-3.0], [0.5]]), requires_grad=True)
-    p = 1 / (1 + np.exp(-f.data))
+    p = 1 / (1 + np.exp(-f._array))
     (gm,) = tg.grad(get_loss("minimax").g_loss(f), f)
     (gn,) = tg.grad(get_loss("ns").g_loss(f), f)
     # d/dl mean log(1 - sigmoid(l)) = -p / n; d/dl -mean log sigmoid(l) = -(1 - p) / n
-    np.testing.assert_allclose(gm.data, -p / 2, rtol=1e-12)
-    np.testing.assert_allclose(gn.data, -(1 - p) / 2, rtol=1e-12)
+    np.testing.assert_allclose(gm._array, -p / 2, rtol=1e-12)
+    np.testing.assert_allclose(gn._array, -(1 - p) / 2, rtol=1e-12)
     assert get_loss("minimax").d_loss is get_loss("ns").d_loss
 
 
@@ -227,18 +227,18 @@ def test_gradient_penalty_matches_torch(kind, inputs_need_grad):
     gp = gradient_penalty(d, xr, xf, lambda_=3.5, generator=np.random.default_rng(7))
     ref = _torch_gp(t, tr, tf, torch.from_numpy(eps), 3.5)
     assert gp.shape == () and gp.dtype == dtype
-    _close(gp.data, ref, dtype, "gp value")
+    _close(gp._array, ref, dtype, "gp value")
     gp.backward()
     ref.backward()
     if inputs_need_grad:
         _compare_grads(d, t, [xr, xf], [tr, tf], dtype, "gp")
         if kind == "smooth":  # piecewise-linear D's have a zero gradient here
-            assert np.abs(xr.grad.data).max() > 1e-3 and np.abs(xf.grad.data).max() > 1e-3
+            assert np.abs(xr.grad._array).max() > 1e-3 and np.abs(xf.grad._array).max() > 1e-3
     else:
         _compare_grads(d, t, [], [], dtype, "gp")
     # the same eps passed explicitly gives the same penalty
     gp2 = gradient_penalty(d, xr.detach(), xf.detach(), lambda_=3.5, eps=eps)
-    _close(gp2.data, ref, dtype, "gp with explicit eps")
+    _close(gp2._array, ref, dtype, "gp with explicit eps")
 
 
 @pytest.mark.parametrize("kind", ["mlp", "conv", "smooth"])
@@ -248,7 +248,7 @@ def test_r1_penalty_matches_torch(kind):
     (xr, _), (tr, _) = _inputs(shape, 4, dtype, seed=4)
     r1 = r1_penalty(d, xr.detach(), gamma=2.5)
     ref = _torch_r1(t, tr.detach(), 2.5)
-    _close(r1.data, ref, dtype, "r1 value")
+    _close(r1._array, ref, dtype, "r1 value")
     r1.backward()
     ref.backward()
     _compare_grads(d, t, [], [], dtype, "r1")
@@ -260,7 +260,7 @@ def test_r1_penalty_matches_torch(kind):
     tout = t(tr)
     (g,) = torch.autograd.grad(tout.sum(), tr, create_graph=True)
     tloss = TORCH_D["ns"](tout, tout * 0.5) + 1.25 * (g.reshape(4, -1) ** 2).sum(1).mean()
-    _close(loss.data, tloss, dtype, "ns + r1 value")
+    _close(loss._array, tloss, dtype, "ns + r1 value")
     loss.backward()
     tloss.backward()
     _compare_grads(d, t, [xr], [tr], dtype, "ns + r1")
@@ -269,7 +269,7 @@ def test_r1_penalty_matches_torch(kind):
 def test_penalties_on_a_linear_critic_match_closed_forms():
     """For D(x) = w.x + b the input gradient is w everywhere."""
     lin = tg.nn.Linear(5, 1).double()
-    w = lin.weight.data.ravel()
+    w = lin.weight._array.ravel()
     x = tg.randn(7, 5).double()
     gp = gradient_penalty(lin, x, tg.randn(7, 5).double(), lambda_=10.0)
     np.testing.assert_allclose(gp.item(), 10.0 * (np.linalg.norm(w) - 1) ** 2, rtol=1e-12)
@@ -298,11 +298,11 @@ def test_float32_penalty_stays_float32():
 # ------------------------------------------------------------------ clipping, registry
 def test_clip_weights():
     d = MLPDiscriminator((6,), hidden=(8,))
-    before = {n: p.data.copy() for n, p in d.named_parameters()}
+    before = {n: p._array.copy() for n, p in d.named_parameters()}
     clip_weights_(d, 0.1)
     for n, p in d.named_parameters():
-        assert p.data.max() <= 0.1 and p.data.min() >= -0.1
-        np.testing.assert_array_equal(p.data, np.clip(before[n], -0.1, 0.1))
+        assert p._array.max() <= 0.1 and p._array.min() >= -0.1
+        np.testing.assert_array_equal(p._array, np.clip(before[n], -0.1, 0.1))
     with pytest.raises(ValueError, match="clip_weights_: .* positive, got 0"):
         clip_weights_(d, 0)
 

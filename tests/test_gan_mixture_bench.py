@@ -48,7 +48,7 @@ def test_tiny_run_is_well_formed(tmp_path, data, loss, pack, k):
 
 def test_true_grid_samples_capture_all_25_modes():
     x, _ = grid(2500, generator=np.random.default_rng(123))
-    m = bench.evaluate(x.data, "grid")
+    m = bench.evaluate(x._array, "grid")
     assert m["modes"] == 25
     # P(|N(0, I)| <= 3) = 1 - exp(-4.5) for 2-D noise; 2,500 draws: sd 0.0021
     assert m["high_quality_fraction"] == pytest.approx(1 - math.exp(-4.5), abs=0.01)
@@ -58,7 +58,7 @@ def test_true_grid_samples_capture_all_25_modes():
 
 def test_true_ring_samples_and_a_collapsed_generator():
     x, _ = ring(2500, generator=np.random.default_rng(5))
-    m = bench.evaluate(x.data, "ring")
+    m = bench.evaluate(x._array, "ring")
     assert m["modes"] == 8 and m["reverse_kl"] < 0.02
     # exactly on 5 grid modes, evenly: 5 modes, all high quality, KL = log(25 / 5)
     pts = np.repeat(grid_modes()[[0, 3, 7, 12, 24]], 100, axis=0)

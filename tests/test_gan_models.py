@@ -277,17 +277,17 @@ def _compare_forward(m, t, inputs, what):
     xs = [tg.Tensor(a, requires_grad=a.dtype.kind == "f") for a in inputs]
     xt = [torch.from_numpy(a.copy()).requires_grad_(a.dtype.kind == "f") for a in inputs]
     y, yt = m(*xs), t(*xt)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-9, atol=1e-11, err_msg=what)
+    np.testing.assert_allclose(y._array, yt.detach().numpy(), rtol=1e-9, atol=1e-11, err_msg=what)
     gy = np.random.default_rng(0).standard_normal(y.shape)
     y.backward(tg.Tensor(gy))
     yt.backward(torch.from_numpy(gy))
     for (name, p), (_, q) in zip(m.named_parameters(), t.named_parameters()):
         np.testing.assert_allclose(
-            p.grad.data, q.grad.numpy(), rtol=1e-7, atol=1e-10, err_msg=f"{what}: {name}"
+            p.grad._array, q.grad.numpy(), rtol=1e-7, atol=1e-10, err_msg=f"{what}: {name}"
         )
     for a, b in zip(xs, xt):
         if b.requires_grad:
-            np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-7, atol=1e-10)
+            np.testing.assert_allclose(a.grad._array, b.grad.numpy(), rtol=1e-7, atol=1e-10)
 
 
 # ------------------------------------------------------------------ parameter counts
@@ -396,8 +396,8 @@ def test_projection_discriminator_equals_torch():
 def test_projection_term_depends_on_label():
     d = ProjectionDiscriminator(3, (4,), arch="mlp", hidden=(5,)).double()
     x = tg.Tensor(np.tile(_x((1, 4)), (3, 1)))
-    out = d(x, np.array([0, 1, 2])).data.ravel()
-    h = d.features(x).data[0]
+    out = d(x, np.array([0, 1, 2]))._array.ravel()
+    h = d.features(x)._array[0]
     e = d.embed.weight.data
     # same x, different labels: the outputs differ exactly by <embed(y) - embed(y'), phi(x)>
     np.testing.assert_allclose(out - out[0], (e - e[0]) @ h, rtol=1e-10, atol=1e-12)
@@ -411,7 +411,7 @@ def test_dcgan_shapes(size, c):
     d = DCGANDiscriminator((c, size, size), ndf=2)
     x = g(tg.randn(2, 6))
     assert x.shape == (2, c, size, size)
-    assert np.abs(x.data).max() <= 1.0
+    assert np.abs(x._array).max() <= 1.0
     assert g(tg.randn(2, 6, 1, 1)).shape == (2, c, size, size)
     assert d(x).shape == (2, 1)
 
@@ -442,7 +442,7 @@ def test_build_models_shapes(name, shape, n_classes, kw, x_shape):
     assert x.shape == x_shape
     out = d(x, *args)
     assert out.shape == ((1, 1) if name == "mixture" else (3, 1))
-    assert np.all(np.isfinite(out.data))
+    assert np.all(np.isfinite(out._array))
 
 
 def test_build_models_routes_keywords():
@@ -462,8 +462,8 @@ def test_build_models_routes_keywords():
 def test_mixture_packing_groups_consecutive_samples():
     d = MixtureDiscriminator(pack=2).double()
     x = _z(6, 2)
-    a = d(tg.Tensor(x)).data
-    b = d(tg.Tensor(x.reshape(3, 4))).data
+    a = d(tg.Tensor(x))._array
+    b = d(tg.Tensor(x.reshape(3, 4)))._array
     np.testing.assert_array_equal(a, b)
     assert a.shape == (3, 1)
 
@@ -471,14 +471,14 @@ def test_mixture_packing_groups_consecutive_samples():
 def test_mlp_discriminator_takes_flat_or_image_input():
     d = MLPDiscriminator()
     x = tg.randn(2, 1, 28, 28)
-    np.testing.assert_array_equal(d(x).data, d(x.reshape(2, 784)).data)
+    np.testing.assert_array_equal(d(x)._array, d(x.reshape(2, 784))._array)
 
 
 def test_sample_z_follows_model_dtype_and_generator():
     g = MLPGenerator(7).double()
     z = g.sample_z(4, generator=np.random.default_rng(3))
     assert z.dtype == np.float64 and z.shape == (4, 7) and not z.requires_grad
-    np.testing.assert_array_equal(z.data, np.random.default_rng(3).standard_normal((4, 7)))
+    np.testing.assert_array_equal(z._array, np.random.default_rng(3).standard_normal((4, 7)))
 
 
 def test_spectral_norm_option():
@@ -560,7 +560,7 @@ def test_dcgan_init_statistics():
     d = DCGANDiscriminator((3, 64, 64), ndf=64)
     for m in (g, d):
         ws = [
-            x.weight.data.ravel()
+            x.weight._array.ravel()
             for x in m.modules()
             if isinstance(x, (tg.nn.Conv2d, tg.nn.ConvTranspose2d, tg.nn.Linear))
         ]
@@ -588,8 +588,8 @@ def test_mlp_gan_smoke_training_ns_loss():
     loss = get_loss("ns")
     opt_g = tg.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = tg.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    d0 = d.head.weight.data.copy()
-    g0 = g.net[0].weight.data.copy()
+    d0 = d.head.weight._array.copy()
+    g0 = g.net[0].weight._array.copy()
     d_losses, g_losses = [], []
     for step in range(10):
         real = tg.Tensor(data[(step * 16) % 64 :][:16])
@@ -617,7 +617,7 @@ def test_mixture_generator_without_batch_norm_is_the_same_function_in_eval_mode(
     assert not any(type(m).__name__ == "BatchNorm1d" for m in g.modules())
     z = tg.tensor(_z(5, 2).astype(np.float32))
     with tg.no_grad():
-        a = g(z).data
+        a = g(z)._array
         g.eval()
-        b = g(z).data
+        b = g(z)._array
     np.testing.assert_array_equal(a, b)

@@ -47,7 +47,9 @@ def make(images, out_dir, loss="ns", n_critic=1, ema=None, seed=0, **kw):
 
 
 def params(tr: Trainer) -> list[np.ndarray]:
-    out = [p.data.copy() for p in tr.G.parameters()] + [p.data.copy() for p in tr.D.parameters()]
+    out = [p._array.copy() for p in tr.G.parameters()] + [
+        p._array.copy() for p in tr.D.parameters()
+    ]
     if tr.ema is not None:
         out += [v.copy() for v in tr.ema.values()]
     return out
@@ -190,7 +192,7 @@ def test_raw_outputs_logged_for_wgan_and_mixture_scatter(tmp_path):
     assert step["d_real"] - step["d_fake"] == pytest.approx(-step["d_loss"], rel=1e-4, abs=1e-6)
     with Image.open(tmp_path / "samples" / "epoch_001.png") as im:
         assert im.format == "PNG"
-    assert np.array_equal(scale_data(pts), pts.data)  # points are not rescaled
+    assert np.array_equal(scale_data(pts), pts._array)  # points are not rescaled
 
 
 def test_scale_data_and_grid():
@@ -223,11 +225,11 @@ def test_ema_averages_batchnorm_statistics_with_the_weights(images, tmp_path):
     tr = Trainer(
         G, D, "ns", images, batch_size=BATCH, ema_decay=0.5, seed=3, out_dir=tmp_path, n_samples=4
     )
-    bn_keys = [k for k, b in G.named_buffers() if b.data.dtype.kind == "f"]
+    bn_keys = [k for k, b in G.named_buffers() if b._array.dtype.kind == "f"]
     assert bn_keys and all(k in tr.ema for k in bn_keys)
     buffers0 = {k: tr.ema[k].copy() for k in bn_keys}
     tr.train(1, max_steps=3)
-    live = {k: v.data.copy() for k, v in list(G.named_parameters()) + list(G.named_buffers())}
+    live = {k: v._array.copy() for k, v in list(G.named_parameters()) + list(G.named_buffers())}
     assert any(not np.array_equal(tr.ema[k], buffers0[k]) for k in bn_keys)
     assert any(not np.array_equal(tr.ema[k], live[k]) for k in bn_keys)
 
@@ -237,14 +239,14 @@ def test_ema_averages_batchnorm_statistics_with_the_weights(images, tmp_path):
     # EMA values (parameters and buffers) as a state dict, in eval mode.
     tg.manual_seed(3)
     G2, _ = build_models("dcgan", (1, 28, 28), 8, ngf=8, ndf=8)
-    state = {k: tg.tensor(v.data.copy()) for k, v in G.state_dict().items()}
+    state = {k: tg.tensor(v._array.copy()) for k, v in G.state_dict().items()}
     state.update({k: tg.tensor(v.copy()) for k, v in tr.ema.items()})
     G2.load_state_dict(state)
     G2.eval()
     with tg.no_grad():
-        expected = G2(tg.tensor(z)).data
+        expected = G2(tg.tensor(z))._array
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
     # G itself is left as it was: live weights and statistics, training mode.
     for k, v in list(G.named_parameters()) + list(G.named_buffers()):
-        np.testing.assert_array_equal(v.data, live[k])
+        np.testing.assert_array_equal(v._array, live[k])
     assert G.training

@@ -195,7 +195,7 @@ def test_scheduler_drives_optimizer_updates():
         p.grad = tg.Tensor(np.ones(1))
         opt.step()
         sched.step()
-    np.testing.assert_allclose(p.data, -(1.0 + 0.5 + 0.25))
+    np.testing.assert_allclose(p._array, -(1.0 + 0.5 + 0.25))
 
 
 @pytest.mark.parametrize(

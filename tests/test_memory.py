@@ -53,7 +53,7 @@ def _sgd_step(params, x, y, lr=0.01):
     loss = _forward(params, x, y)
     loss.backward()
     for p in params:
-        p.data -= lr * p.grad.data
+        p._array -= lr * p.grad._array
         p.grad = None
     return loss.item()
 

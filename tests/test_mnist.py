@@ -87,8 +87,8 @@ def test_items_and_batches():
     img, label = ds[123]
     assert isinstance(img, tg.Tensor) and img.shape == (1, 28, 28) and img.dtype == np.float32
     assert type(label) is int and label == int(ds.targets[123])
-    np.testing.assert_allclose(img.data[0], ds.data[123] / 255.0, rtol=1e-6)
-    assert 0.0 <= img.data.min() and img.data.max() <= 1.0 and img.data.max() > 0.9
+    np.testing.assert_allclose(img._array[0], ds.data[123] / 255.0, rtol=1e-6)
+    assert 0.0 <= img._array.min() and img._array.max() <= 1.0 and img._array.max() > 0.9
     idx = np.array([5, 9999, 0, 123])
     fast = ds.get_batch(idx)
     slow = default_collate([ds[int(i)] for i in idx])
@@ -105,7 +105,7 @@ def test_transforms():
     assert img.shape == (784,) and label == str(int(ds.targets[7]))
     xb, yb = ds.get_batch(np.array([7, 8]))
     assert xb.shape == (2, 784) and yb == [str(int(ds.targets[7])), str(int(ds.targets[8]))]
-    np.testing.assert_allclose(xb.data[0], ds.data[7].reshape(-1) / 255.0 * 2, rtol=1e-6)
+    np.testing.assert_allclose(xb._array[0], ds.data[7].reshape(-1) / 255.0 * 2, rtol=1e-6)
 
 
 def test_load_mnist_arrays_are_writable_copies():

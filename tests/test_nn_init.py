@@ -67,24 +67,24 @@ def test_calculate_gain_rejects_unknown():
 def test_uniform_and_normal(dtype):
     t = tg.zeros(200, 100, dtype=dtype)
     assert init.uniform_(t, -2.0, 3.0) is t and t.dtype == dtype
-    check_uniform(t.data, -2.0, 3.0)
+    check_uniform(t._array, -2.0, 3.0)
     assert init.normal_(t, 1.5, 0.5) is t and t.dtype == dtype
-    check_normal(t.data, 1.5, 0.5)
+    check_normal(t._array, 1.5, 0.5)
 
 
 def test_constants_eye_dirac():
     t = tg.empty(3, 4)
-    assert init.zeros_(t) is t and np.all(t.data == 0)
-    assert init.ones_(t) is t and np.all(t.data == 1)
+    assert init.zeros_(t) is t and np.all(t._array == 0)
+    assert init.ones_(t) is t and np.all(t._array == 1)
     init.constant_(t, 2.5)
-    assert np.all(t.data == 2.5)
+    assert np.all(t._array == 2.5)
     init.eye_(t)
-    np.testing.assert_array_equal(t.data, np.eye(3, 4))
+    np.testing.assert_array_equal(t._array, np.eye(3, 4))
     w = tg.empty(4, 2, 3, 3)
     init.dirac_(w)
     tw = torch.empty(4, 2, 3, 3)
     torch.nn.init.dirac_(tw)
-    np.testing.assert_array_equal(w.data, tw.numpy())
+    np.testing.assert_array_equal(w._array, tw.numpy())
 
 
 @pytest.mark.parametrize("shape", [(300, 200), (64, 32, 3, 3)])
@@ -95,9 +95,9 @@ def test_xavier(shape, gain):
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     t = tg.empty(*shape)
     init.xavier_uniform_(t, gain=gain)
-    check_uniform(t.data, -math.sqrt(3) * std, math.sqrt(3) * std)
+    check_uniform(t._array, -math.sqrt(3) * std, math.sqrt(3) * std)
     init.xavier_normal_(t, gain=gain)
-    check_normal(t.data, 0.0, std)
+    check_normal(t._array, 0.0, std)
 
 
 @pytest.mark.parametrize("shape", [(300, 200), (64, 32, 3, 3)])
@@ -110,9 +110,9 @@ def test_kaiming(shape, a, mode, nonlinearity):
     std = torch.nn.init.calculate_gain(nonlinearity, a) / math.sqrt(fan)
     t = tg.empty(*shape)
     assert init.kaiming_uniform_(t, a=a, mode=mode, nonlinearity=nonlinearity) is t
-    check_uniform(t.data, -math.sqrt(3) * std, math.sqrt(3) * std)
+    check_uniform(t._array, -math.sqrt(3) * std, math.sqrt(3) * std)
     init.kaiming_normal_(t, a=a, mode=mode, nonlinearity=nonlinearity)
-    check_normal(t.data, 0.0, std)
+    check_normal(t._array, 0.0, std)
 
 
 def test_fan_errors():
@@ -127,7 +127,7 @@ def test_fan_errors():
 def test_orthogonal(shape, gain):
     t = tg.empty(*shape, dtype=np.float64)
     init.orthogonal_(t, gain=gain)
-    m = t.data.reshape(shape[0], -1)
+    m = t._array.reshape(shape[0], -1)
     small = min(m.shape)
     gram = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
     np.testing.assert_allclose(gram, gain**2 * np.eye(small), atol=1e-12)
@@ -141,14 +141,14 @@ def test_orthogonal_is_haar_distributed():
     for i in range(reps):
         t = tg.empty(n, n, dtype=np.float64)
         init.orthogonal_(t)
-        diag[i] = np.diag(t.data)
+        diag[i] = np.diag(t._array)
     assert abs(diag.mean()) < 5 * math.sqrt(1 / n / diag.size)
 
 
 def test_trunc_normal():
     t = tg.empty(40_000, dtype=np.float64)
     init.trunc_normal_(t, mean=1.0, std=2.0, a=-1.0, b=2.0)
-    a = t.data
+    a = t._array
     assert a.min() >= -1.0 and a.max() <= 2.0
     tt = torch.empty(100_000, dtype=torch.float64)
     torch.nn.init.trunc_normal_(tt, mean=1.0, std=2.0, a=-1.0, b=2.0)
@@ -160,12 +160,12 @@ def test_trunc_normal():
 
 def test_init_uses_tapegrad_rng():
     tg.manual_seed(3)
-    a = init.normal_(tg.empty(5)).data.copy()
+    a = init.normal_(tg.empty(5))._array.copy()
     tg.manual_seed(3)
-    b = init.normal_(tg.empty(5)).data.copy()
+    b = init.normal_(tg.empty(5))._array.copy()
     np.testing.assert_array_equal(a, b)
     g = np.random.default_rng(1)
-    c = init.uniform_(tg.empty(5), generator=g).data.copy()
+    c = init.uniform_(tg.empty(5), generator=g)._array.copy()
     assert not np.array_equal(c, a)
 
 

@@ -236,7 +236,7 @@ def test_maxpool2d_return_indices():
     yo, io = nn.MaxPool2d(2, return_indices=True)(tg.tensor(x))
     yt, it = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
     close(yo, yt, "values", rtol=0, atol=0)
-    np.testing.assert_array_equal(io.data, it.numpy())
+    np.testing.assert_array_equal(io._array, it.numpy())
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -342,8 +342,8 @@ def test_inplace_flag_is_repr_only():
     x = tg.tensor([-1.0, 2.0])
     y = m(x)
     assert repr(m) == "ReLU(inplace=True)"
-    np.testing.assert_array_equal(y.data, [0.0, 2.0])
-    np.testing.assert_array_equal(x.data, [-1.0, 2.0])
+    np.testing.assert_array_equal(y._array, [0.0, 2.0])
+    np.testing.assert_array_equal(x._array, [-1.0, 2.0])
 
 
 # ----------------------------------------------------------------- dropout
@@ -352,42 +352,42 @@ def test_inplace_flag_is_repr_only():
 def test_dropout_train_and_eval():
     d = nn.Dropout(0.3)
     x = tg.ones(200, 100)
-    y = d(x).data
+    y = d(x)._array
     frac = (y == 0).mean()
     assert abs(frac - 0.3) < 5 * math.sqrt(0.3 * 0.7 / y.size)
     np.testing.assert_allclose(y[y != 0], 1 / 0.7, rtol=1e-6)
     d.eval()
-    assert np.array_equal(d(x).data, x.data)
+    assert np.array_equal(d(x)._array, x._array)
     d.train()
-    assert (d(x).data == 0).any()
+    assert (d(x)._array == 0).any()
 
 
 def test_dropout_gradient_uses_the_same_mask():
     x = tg.tensor(rand(50, 40), requires_grad=True)
     y = nn.Dropout(0.5)(x)
     y.backward(tg.ones(50, 40))
-    keep = y.data != 0
-    np.testing.assert_allclose(x.grad.data, keep * 2.0)
+    keep = y._array != 0
+    np.testing.assert_allclose(x.grad._array, keep * 2.0)
 
 
 def test_dropout2d_zeroes_whole_channels():
     d = nn.Dropout2d(0.5)
-    y = d(tg.ones(8, 16, 4, 4)).data
+    y = d(tg.ones(8, 16, 4, 4))._array
     per_channel = y.reshape(8, 16, -1)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))
     assert 0 < (per_channel == 0).all(-1).mean() < 1
     d.eval()
-    assert np.all(d(tg.ones(2, 3, 4, 4)).data == 1)
+    assert np.all(d(tg.ones(2, 3, 4, 4))._array == 1)
 
 
 def test_sequential_eval_toggles_dropout():
     m = nn.Sequential(nn.Linear(10, 10), nn.Dropout(0.9))
     x = tg.tensor(rand(20, 10))
     m.eval()
-    a, b = m(x).data, m(x).data
+    a, b = m(x)._array, m(x)._array
     np.testing.assert_array_equal(a, b)
     m.train()
-    assert (m(x).data == 0).mean() > 0.5
+    assert (m(x)._array == 0).mean() > 0.5
 
 
 def test_dropout_bad_p():
@@ -406,7 +406,7 @@ def test_embedding_repeated_indices_and_padding(dtype, padding_idx):
     theirs = torch.nn.Embedding(6, 3, padding_idx=padding_idx)
     compare_layer(ours, theirs, idx, dtype, grad_x=False)
     if padding_idx is not None:
-        assert np.all(ours.weight.grad.data[padding_idx] == 0)
+        assert np.all(ours.weight.grad._array[padding_idx] == 0)
     assert repr(ours) == repr(theirs)
 
 
@@ -414,7 +414,7 @@ def test_embedding_accepts_tensor_indices_and_1d():
     emb = nn.Embedding(5, 2)
     y = emb(tg.tensor([3, 3, 0]))
     assert y.shape == (3, 2)
-    np.testing.assert_array_equal(y.data[0], emb.weight.data[3])
+    np.testing.assert_array_equal(y._array[0], emb.weight.data[3])
 
 
 def test_embedding_max_norm_matches_torch():
@@ -439,7 +439,7 @@ def test_embedding_from_pretrained():
     w = rand(4, 3)
     emb = nn.Embedding.from_pretrained(tg.tensor(w))
     assert not emb.weight.requires_grad
-    np.testing.assert_array_equal(emb(tg.tensor([1])).data[0], w[1])
+    np.testing.assert_array_equal(emb(tg.tensor([1]))._array[0], w[1])
     assert nn.Embedding.from_pretrained(tg.tensor(w), freeze=False).weight.requires_grad
 
 
@@ -659,8 +659,8 @@ def check_uniform(a, bound):
 def test_linear_default_init_follows_torch_formula():
     lin = nn.Linear(300, 400)
     bound = 1 / math.sqrt(300)  # kaiming_uniform_(a=sqrt(5)) gives exactly this bound
-    check_uniform(lin.weight.data, bound)
-    b = nn.Linear(300, 4000).bias.data
+    check_uniform(lin.weight._array, bound)
+    b = nn.Linear(300, 4000).bias._array
     check_uniform(b, bound)
     assert lin.weight.dtype == np.float32
 
@@ -669,11 +669,11 @@ def test_linear_default_init_follows_torch_formula():
 def test_conv_default_init_follows_torch_formula(groups):
     conv = nn.Conv2d(16, 64, 5, groups=groups)
     fan_in = 16 // groups * 25
-    check_uniform(conv.weight.data, 1 / math.sqrt(fan_in))
+    check_uniform(conv.weight._array, 1 / math.sqrt(fan_in))
     convt = nn.ConvTranspose2d(64, 32, 4, groups=groups)
     # torch computes the transposed conv's fan_in from weight dim 1: out_channels // groups
     fan_in_t = 32 // groups * 16
-    check_uniform(convt.weight.data, 1 / math.sqrt(fan_in_t))
+    check_uniform(convt.weight._array, 1 / math.sqrt(fan_in_t))
     assert np.abs(convt.bias.data).max() <= 1 / math.sqrt(fan_in_t)
     tw = torch.nn.ConvTranspose2d(64, 32, 4, groups=groups).weight
     assert abs(tw.abs().max().item() - convt.weight.data.__abs__().max()) < 0.01 / math.sqrt(
@@ -692,9 +692,9 @@ def test_embedding_default_init_standard_normal():
 
 def test_reset_parameters_uses_tapegrad_rng():
     tg.manual_seed(7)
-    a = nn.Linear(4, 3).weight.data.copy()
+    a = nn.Linear(4, 3).weight._array.copy()
     tg.manual_seed(7)
-    b = nn.Linear(4, 3).weight.data.copy()
+    b = nn.Linear(4, 3).weight._array.copy()
     np.testing.assert_array_equal(a, b)
 
 
@@ -743,4 +743,4 @@ def test_state_dict_roundtrip_preserves_outputs():
     a, b = cnn(nn).eval(), cnn(nn).eval()
     x = tg.tensor(rand(2, 1, 6, 6).astype(np.float32))
     b.load_state_dict(OrderedDict((k, v.numpy().copy()) for k, v in a.state_dict().items()))
-    np.testing.assert_array_equal(a(x).data, b(x).data)
+    np.testing.assert_array_equal(a(x)._array, b(x)._array)

@@ -84,14 +84,14 @@ def test_parameter_accumulates_gradient_through_engine():
     p = nn.Parameter(tg.tensor(a))
     for _ in range(2):
         (p * p).sum().backward()
-    np.testing.assert_allclose(p.grad.data, 2 * 2 * a)
+    np.testing.assert_allclose(p.grad._array, 2 * 2 * a)
 
 
 def test_parameter_shares_memory_and_repr():
     t = tg.zeros(2)
     p = nn.Parameter(t)
-    p.data[0] = 5.0
-    assert t.data[0] == 5.0
+    p._array[0] = 5.0
+    assert t._array[0] == 5.0
     assert repr(p).startswith("Parameter containing:\ntensor(")
     assert nn.Parameter().shape == (0,)
 
@@ -101,8 +101,8 @@ def test_parameter_deepcopy_and_pickle_stay_parameters():
     p.grad = tg.ones(2, 2)
     for q in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
         assert type(q) is nn.Parameter and q.requires_grad
-        np.testing.assert_array_equal(q.data, p.data)
-        assert q.data is not p.data
+        np.testing.assert_array_equal(q._array, p._array)
+        assert q._array is not p._array
     assert copy.deepcopy(p).grad is not None
 
 
@@ -219,7 +219,7 @@ def test_zero_grad_to_none_and_to_zero():
     for p in m.parameters():
         p.grad = tg.ones(*p.shape)
     m.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and np.all(p.grad.data == 0) for p in m.parameters())
+    assert all(p.grad is not None and np.all(p.grad._array == 0) for p in m.parameters())
     m.zero_grad()
     assert all(p.grad is None for p in m.parameters())
 
@@ -283,7 +283,7 @@ def test_state_dict_values_are_detached_and_share_memory():
     m = nn.Linear(3, 2)
     sd = m.state_dict()
     assert all(type(v) is tg.Tensor and not v.requires_grad for v in sd.values())
-    sd["weight"].data[0, 0] = 42.0
+    sd["weight"]._array[0, 0] = 42.0
     assert m.weight.data[0, 0] == 42.0
     assert m.state_dict(keep_vars=True)["weight"] is m.weight
 
@@ -378,7 +378,7 @@ def test_module_deepcopy_and_pickle():
         assert all(type(p) is nn.Parameter for p in c.parameters())
         for a, b in zip(c.parameters(), m.parameters()):
             assert a is not b
-            np.testing.assert_array_equal(a.data, b.data)
+            np.testing.assert_array_equal(a.data, b._array)
 
 
 # ----------------------------------------------------------------- repr

@@ -25,7 +25,7 @@ def _grads_match(ours, theirs, tol):
     names = [n for n, _ in ours.named_parameters()]
     assert names == list(tp)
     for n, p in ours.named_parameters():
-        assert_close(p.grad.data, tp[n].grad, what=f"grad of {n}", **tol)
+        assert_close(p.grad._array, tp[n].grad, what=f"grad of {n}", **tol)
 
 
 def _buffers_match(ours, theirs, tol):
@@ -33,9 +33,9 @@ def _buffers_match(ours, theirs, tol):
     assert [n for n, _ in ours.named_buffers()] == list(tb)
     for n, b in ours.named_buffers():
         if b.dtype == np.int64:
-            assert int(b.data) == int(tb[n]), n
+            assert int(b._array) == int(tb[n]), n
         else:
-            assert_close(b.data, tb[n], what=n, **tol)
+            assert_close(b._array, tb[n], what=n, **tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -70,12 +70,12 @@ def test_batchnorm_training_steps_then_eval(dtype, cls, tcls, shape, kw):
         xa, xb = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
         ya, yb = ours(xa), theirs(xb)
         assert ya.dtype == dtype
-        assert_close(ya.data, yb, what=f"output of step {step}", **tol)
+        assert_close(ya._array, yb, what=f"output of step {step}", **tol)
         ours.zero_grad()
         theirs.zero_grad()
         ya.backward(tg.Tensor(gy))
         yb.backward(torch.tensor(gy))
-        assert_close(xa.grad.data, xb.grad, what=f"input grad of step {step}", **tol)
+        assert_close(xa.grad._array, xb.grad, what=f"input grad of step {step}", **tol)
         if ours.affine:
             _grads_match(ours, theirs, tol)
         _buffers_match(ours, theirs, tol)
@@ -84,11 +84,11 @@ def test_batchnorm_training_steps_then_eval(dtype, cls, tcls, shape, kw):
     x = rng.standard_normal(shape).astype(dtype)
     xa, xb = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     ya, yb = ours(xa), theirs(xb)
-    assert_close(ya.data, yb, what="eval output", **tol)
+    assert_close(ya._array, yb, what="eval output", **tol)
     gy = rng.standard_normal(shape).astype(dtype)
     ya.backward(tg.Tensor(gy))
     yb.backward(torch.tensor(gy))
-    assert_close(xa.grad.data, xb.grad, what="eval input grad", **tol)
+    assert_close(xa.grad._array, xb.grad, what="eval input grad", **tol)
     _buffers_match(ours, theirs, tol)  # eval leaves the running statistics alone
 
 
@@ -152,10 +152,10 @@ def test_layernorm_vs_torch(dtype, ns, shape, kw):
     gy = rng.standard_normal(shape).astype(dtype)
     xa, xb = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     ya, yb = ours(xa), theirs(xb)
-    assert_close(ya.data, yb, what="output", **tol)
+    assert_close(ya._array, yb, what="output", **tol)
     ya.backward(tg.Tensor(gy))
     yb.backward(torch.tensor(gy))
-    assert_close(xa.grad.data, xb.grad, what="input grad", **tol)
+    assert_close(xa.grad._array, xb.grad, what="input grad", **tol)
     if list(theirs.parameters()):
         _grads_match(ours, theirs, tol)
     assert list(ours.state_dict()) == list(theirs.state_dict())

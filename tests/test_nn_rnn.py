@@ -69,10 +69,10 @@ def _compare(ours, theirs, arrays, dtype, seed=0):
     torch.autograd.backward(out_t, [torch.tensor(g) for g in gs])
     for i, (a, b) in enumerate(zip(xs_tg, xs_t)):
         if a is not None:
-            assert_close(a.grad.data, b.grad, what=f"gradient of input {i}", **tol)
+            assert_close(a.grad._array, b.grad, what=f"gradient of input {i}", **tol)
     tp = dict(theirs.named_parameters())
     for n, p in ours.named_parameters():
-        assert_close(p.grad.data, tp[n].grad, what=f"gradient of {n}", **tol)
+        assert_close(p.grad._array, tp[n].grad, what=f"gradient of {n}", **tol)
 
 
 # (num_layers, batch_first, initial state given, bidirectional, bias)
@@ -159,8 +159,8 @@ def test_cell_steps_equal_layer():
     state = None
     for t in range(5):
         state = cell(x[t], state)
-        np.testing.assert_allclose(state[0].data, out.data[t], rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(state[1].data, c_n.data[0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(state[0]._array, out._array[t], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(state[1]._array, c_n._array[0], rtol=1e-12, atol=1e-14)
 
 
 def test_dropout_between_layers():
@@ -174,8 +174,8 @@ def test_dropout_between_layers():
     theirs.eval()
     _compare(ours, theirs, [x], np.float64)
     ours.train()
-    y_train = ours(tg.Tensor(x))[0].data
-    assert not np.allclose(y_train, ours.eval()(tg.Tensor(x))[0].data)
+    y_train = ours(tg.Tensor(x))[0]._array
+    assert not np.allclose(y_train, ours.eval()(tg.Tensor(x))[0]._array)
 
 
 def test_default_init_and_names():
@@ -184,7 +184,7 @@ def test_default_init_and_names():
         t = tcls(3, 16, num_layers=2, bidirectional=True, **kw)
         assert list(m.state_dict()) == list(t.state_dict())
         assert repr(m) == repr(t)
-        allv = np.concatenate([p.data.ravel() for p in m.parameters()])
+        allv = np.concatenate([p._array.ravel() for p in m.parameters()])
         assert allv.dtype == np.float32
         bound = 1 / math.sqrt(16)
         assert np.abs(allv).max() <= bound

@@ -56,7 +56,7 @@ def test_clip_grad_norm_matches_torch(dtype, norm_type, max_norm, scale):
         if q.grad is None:
             assert p.grad is None
             continue
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), **tol(dtype))
+        np.testing.assert_allclose(p.grad._array, q.grad.numpy(), **tol(dtype))
 
 
 def test_clip_grad_norm_single_tensor_and_module():
@@ -66,13 +66,13 @@ def test_clip_grad_norm_single_tensor_and_module():
     total = clip_grad_norm_(m.parameters(), 1.0)
     np.testing.assert_allclose(total.item(), 10 * math.sqrt(8), rtol=1e-6)
     after = math.sqrt(
-        sum(float((p.grad.data.astype(np.float64) ** 2).sum()) for p in m.parameters())
+        sum(float((p.grad._array.astype(np.float64) ** 2).sum()) for p in m.parameters())
     )
     np.testing.assert_allclose(after, 1.0, rtol=1e-5)
     p = nn.Parameter(tg.zeros(4))
     p.grad = tg.tensor([3.0, 4.0, 0.0, 0.0])
     np.testing.assert_allclose(clip_grad_norm_(p, 1.0).item(), 5.0)
-    np.testing.assert_allclose(p.grad.data, [0.6, 0.8, 0, 0], rtol=1e-5)
+    np.testing.assert_allclose(p.grad._array, [0.6, 0.8, 0, 0], rtol=1e-5)
 
 
 def test_clip_grad_norm_no_grads_and_nonfinite():
@@ -98,14 +98,14 @@ def test_clip_grad_value_matches_torch(dtype):
     torch.nn.utils.clip_grad_value_(theirs, 0.7)
     for p, q in zip(ours, theirs):
         if q.grad is not None:
-            np.testing.assert_array_equal(p.grad.data, q.grad.numpy())
+            np.testing.assert_array_equal(p.grad._array, q.grad.numpy())
 
 
 def test_parameters_to_vector_matches_torch_and_is_differentiable():
     ours, theirs = make_params(np.float64, 1.0, with_none=False)
     v = parameters_to_vector(ours)
     w = torch.nn.utils.parameters_to_vector(theirs)
-    np.testing.assert_array_equal(v.data, w.detach().numpy())
+    np.testing.assert_array_equal(v._array, w.detach().numpy())
     coef = np.arange(v.shape[0], dtype=np.float64)
     for p in ours:
         p.grad = None
@@ -113,7 +113,7 @@ def test_parameters_to_vector_matches_torch_and_is_differentiable():
     offset = 0
     for p in ours:
         n = p.numel()
-        np.testing.assert_array_equal(p.grad.data, coef[offset : offset + n].reshape(p.shape))
+        np.testing.assert_array_equal(p.grad._array, coef[offset : offset + n].reshape(p.shape))
         offset += n
 
 
@@ -125,7 +125,7 @@ def test_vector_to_parameters_matches_torch():
     torch.nn.utils.vector_to_parameters(torch.tensor(vec), theirs)
     for p, q in zip(ours, theirs):
         assert p.shape == tuple(q.shape)
-        np.testing.assert_array_equal(p.data, q.detach().numpy())
+        np.testing.assert_array_equal(p._array, q.detach().numpy())
 
 
 def test_vector_to_parameters_errors():

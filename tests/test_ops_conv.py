@@ -231,16 +231,16 @@ def test_conv_second_order_matches_torch_for_weights():
 def test_conv2d_third_order_via_weight_gradient():
     # The weight-gradient node's own backward is made of conv ops: differentiate twice more.
     x, w = _tensors(15, (1, 2, 4, 4), (2, 2, 2, 2))
-    xt = torch.tensor(x.data, requires_grad=True)
-    wt = torch.tensor(w.data, requires_grad=True)
+    xt = torch.tensor(x._array, requires_grad=True)
+    wt = torch.tensor(w._array, requires_grad=True)
     (gw,) = tg.grad((tg.conv2d(x, w, stride=2) ** 2).sum(), [w], create_graph=True)
     (gwt,) = torch.autograd.grad((F.conv2d(xt, wt, stride=2) ** 2).sum(), [wt], create_graph=True)
     (gx,) = tg.grad((gw**2).sum(), [x], create_graph=True)
     (gxt,) = torch.autograd.grad((gwt**2).sum(), [xt], create_graph=True)
-    np.testing.assert_allclose(gx.data, gxt.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gx._array, gxt.detach().numpy(), rtol=1e-6)
     (gw3,) = tg.grad((gx**2).sum(), [w])
     (gw3t,) = torch.autograd.grad((gxt**2).sum(), [wt])
-    np.testing.assert_allclose(gw3.data, gw3t.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gw3._array, gw3t.numpy(), rtol=1e-6)
 
 
 # ---------------------------------------------------------------- max_pool2d
@@ -270,8 +270,8 @@ def test_max_pool2d_indices_and_ties_follow_torch(kw):
     x = np.random.default_rng(17).integers(0, 3, (2, 2, 7, 8)).astype(np.float64)
     y, idx = tg.max_pool2d(tg.Tensor(x), return_indices=True, **kw)
     yt, idxt = F.max_pool2d(torch.tensor(x), return_indices=True, **kw)
-    np.testing.assert_array_equal(y.data, yt.numpy())
-    np.testing.assert_array_equal(idx.data, idxt.numpy())
+    np.testing.assert_array_equal(y._array, yt.numpy())
+    np.testing.assert_array_equal(idx._array, idxt.numpy())
     assert idx.dtype == np.int64
     check_vs_torch(lambda a: tg.max_pool2d(a, **kw), lambda a: F.max_pool2d(a, **kw), [x])
 
@@ -282,12 +282,12 @@ def test_max_pool2d_unbatched_noncontiguous_and_gradgrad():
     check_vs_torch(lambda a: tg.max_pool2d(a, 2), lambda a: F.max_pool2d(a, 2), [x])
     y, idx = tg.max_pool2d(tg.Tensor(x), 3, 2, 1, return_indices=True)
     yt, idxt = F.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
-    np.testing.assert_array_equal(idx.data, idxt.numpy())
+    np.testing.assert_array_equal(idx._array, idxt.numpy())
     (t,) = _tensors(19, (1, 2, 5, 5))
     assert gradgradcheck(lambda a: tg.max_pool2d(a, 3, 2, 1), [t])
     assert gradgradcheck(lambda a: tg.max_pool2d(a, 2, ceil_mode=True), [t])
     check_second_order_vs_torch(
-        lambda a: tg.max_pool2d(a, 3, 1) ** 2, lambda a: F.max_pool2d(a, 3, 1) ** 2, [t.data]
+        lambda a: tg.max_pool2d(a, 3, 1) ** 2, lambda a: F.max_pool2d(a, 3, 1) ** 2, [t._array]
     )
 
 
@@ -297,7 +297,7 @@ def test_tiled_max_pool2d_second_order_and_ties():
     (t,) = _tensors(20, (2, 2, 6, 7))
     assert gradgradcheck(lambda a: tg.max_pool2d(a, 2) ** 2, [t])
     check_second_order_vs_torch(
-        lambda a: tg.max_pool2d(a, 2) ** 2, lambda a: F.max_pool2d(a, 2) ** 2, [t.data]
+        lambda a: tg.max_pool2d(a, 2) ** 2, lambda a: F.max_pool2d(a, 2) ** 2, [t._array]
     )
     x = np.zeros((1, 1, 4, 4))
     x[0, 0, 1, 1] = x[0, 0, 0, 1] = 1.0  # two maxima in the first window
@@ -305,7 +305,7 @@ def test_tiled_max_pool2d_second_order_and_ties():
     tg.max_pool2d(xt, 2).sum().backward()
     xr = torch.tensor(x, requires_grad=True)
     F.max_pool2d(xr, 2).sum().backward()
-    np.testing.assert_array_equal(xt.grad.data, xr.grad.numpy())
+    np.testing.assert_array_equal(xt.grad._array, xr.grad.numpy())
     # An infinite upstream gradient lands on its argmax cell only (no inf * 0 = NaN).
     x = np.random.default_rng(21).standard_normal((2, 3, 4, 6))
     g = np.ones((2, 3, 2, 3))
@@ -314,7 +314,7 @@ def test_tiled_max_pool2d_second_order_and_ties():
     (gx,) = tg.grad(tg.max_pool2d(xt, 2), [xt], tg.Tensor(g))
     xr = torch.tensor(x, requires_grad=True)
     (gr,) = torch.autograd.grad(F.max_pool2d(xr, 2), [xr], torch.tensor(g))
-    np.testing.assert_array_equal(gx.data, gr.numpy())
+    np.testing.assert_array_equal(gx._array, gr.numpy())
 
 
 # ---------------------------------------------------------------- avg_pool2d
@@ -431,7 +431,7 @@ def test_interpolate_noncontiguous_upsample_alias_and_gradgrad():
     check_second_order_vs_torch(
         lambda a: tg.interpolate(a, scale_factor=2) ** 3,
         lambda a: F.interpolate(a, scale_factor=2) ** 3,
-        [t.data],
+        [t._array],
     )
 
 

@@ -233,7 +233,7 @@ def test_abs_gradient_at_zero_is_zero(dtype):
 def test_sign_values_and_zero_gradient(dtype):
     x = np.array([-2.0, -0.0, 0.0, 3.0, np.inf, -np.inf], dtype=dtype)
     out = tg.sign(tg.Tensor(x))
-    np.testing.assert_array_equal(out.data, torch.sign(torch.tensor(x)).numpy())
+    np.testing.assert_array_equal(out._array, torch.sign(torch.tensor(x)).numpy())
     assert out.dtype == dtype
     # sign is locally constant: d/dx (sign(x) * x) = sign(x), as in PyTorch
     y = np.array([-2.0, 0.0, 3.0], dtype=dtype)
@@ -342,7 +342,7 @@ def test_cast_to_integer_truncates_and_cuts_the_graph():
     t = tg.Tensor(x, requires_grad=True)
     for m in ("long", "int"):
         out = getattr(t, m)()
-        np.testing.assert_array_equal(out.data, getattr(torch.tensor(x), m)().numpy())
+        np.testing.assert_array_equal(out._array, getattr(torch.tensor(x), m)().numpy())
         assert not out.requires_grad
     assert tg.cast(t, np.int64).dtype == np.int64
 
@@ -354,8 +354,8 @@ def test_clone_copies_data_and_passes_gradient(dtype):
     check_vs_torch(lambda t: t.clone() * 3.0, lambda t: t.clone() * 3.0, [noncontig(x)])
     t = tg.Tensor(x.copy())
     c = t.clone()
-    c.data[0, 0] = 100.0
-    assert t.data[0, 0] == x[0, 0] != 100.0
+    c._array[0, 0] = 100.0
+    assert t._array[0, 0] == x[0, 0] != 100.0
 
 
 # ------------------------------------------------ comparisons and logic
@@ -383,10 +383,10 @@ def test_comparison_functions_and_methods(op):
         getattr(tg.Tensor(a), op)(tg.Tensor(b)),
     ):
         assert out.dtype == np.bool_
-        np.testing.assert_array_equal(out.data, ref)
+        np.testing.assert_array_equal(out._array, ref)
     # a Python scalar on either side
     np.testing.assert_array_equal(
-        getattr(tg, op)(tg.Tensor(a), 1).data, getattr(torch, op)(torch.tensor(a), 1).numpy()
+        getattr(tg, op)(tg.Tensor(a), 1)._array, getattr(torch, op)(torch.tensor(a), 1).numpy()
     )
 
 
@@ -395,10 +395,10 @@ def test_comparison_operators(sym):
     f = CMP_OPS[sym]
     a, b = _ints((2, 3), 2), _ints((3,), 3)
     np.testing.assert_array_equal(
-        f(tg.Tensor(a), tg.Tensor(b)).data, f(torch.tensor(a), torch.tensor(b)).numpy()
+        f(tg.Tensor(a), tg.Tensor(b))._array, f(torch.tensor(a), torch.tensor(b)).numpy()
     )
-    np.testing.assert_array_equal(f(tg.Tensor(a), 1.0).data, f(torch.tensor(a), 1.0).numpy())
-    np.testing.assert_array_equal(f(1.0, tg.Tensor(a)).data, f(1.0, torch.tensor(a)).numpy())
+    np.testing.assert_array_equal(f(tg.Tensor(a), 1.0)._array, f(torch.tensor(a), 1.0).numpy())
+    np.testing.assert_array_equal(f(1.0, tg.Tensor(a))._array, f(1.0, torch.tensor(a)).numpy())
 
 
 def test_comparison_of_tensor_requiring_grad_is_constant():
@@ -419,15 +419,17 @@ def test_logical_ops_and_nan_checks():
         (~tg.tensor(a), ~ta),
     ]:
         assert mine.dtype == np.bool_
-        np.testing.assert_array_equal(mine.data, ref.numpy())
+        np.testing.assert_array_equal(mine._array, ref.numpy())
     f = np.array([0.0, 1.5, np.nan, np.inf, -np.inf])
     tf = torch.tensor(f)
-    np.testing.assert_array_equal(tg.logical_not(tg.Tensor(f)).data, torch.logical_not(tf).numpy())
     np.testing.assert_array_equal(
-        tg.logical_and(tg.Tensor(f), 1.0).data, torch.logical_and(tf, torch.tensor(1.0)).numpy()
+        tg.logical_not(tg.Tensor(f))._array, torch.logical_not(tf).numpy()
     )
-    np.testing.assert_array_equal(tg.isnan(tg.Tensor(f)).data, torch.isnan(tf).numpy())
-    np.testing.assert_array_equal(tg.isfinite(tg.Tensor(f)).data, torch.isfinite(tf).numpy())
+    np.testing.assert_array_equal(
+        tg.logical_and(tg.Tensor(f), 1.0)._array, torch.logical_and(tf, torch.tensor(1.0)).numpy()
+    )
+    np.testing.assert_array_equal(tg.isnan(tg.Tensor(f))._array, torch.isnan(tf).numpy())
+    np.testing.assert_array_equal(tg.isfinite(tg.Tensor(f))._array, torch.isfinite(tf).numpy())
 
 
 # ------------------------------------------------------------ second order

@@ -112,23 +112,23 @@ def test_getitem_negative_steps(key):
     a = _rand((3, 4, 5))
     x = tg.Tensor(a, requires_grad=True)
     y = x[key]
-    np.testing.assert_array_equal(y.data, a[key])
+    np.testing.assert_array_equal(y._array, a[key])
     g = np.random.default_rng(1).standard_normal(y.shape)
     y.backward(tg.Tensor(g))
     expected = np.zeros_like(a)
     np.add.at(expected, key, g)
-    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(x.grad._array, expected, rtol=1e-12)
     assert gradcheck(lambda x: x[key], [_x((3, 4, 5))])
 
 
 def test_repeated_indices_accumulate():
     x = tg.Tensor(np.arange(4.0), requires_grad=True)
     x[[0, 0, 3, 0]].sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(x.grad._array, [3.0, 0.0, 0.0, 1.0])
     w = tg.Tensor(np.ones((5, 2), np.float32), requires_grad=True)  # an embedding table
     idx = tg.Tensor(np.array([[1, 1], [4, 1]]))
     w[idx].sum().backward()
-    np.testing.assert_array_equal(w.grad.data[:, 0], [0, 3, 0, 0, 1])
+    np.testing.assert_array_equal(w.grad._array[:, 0], [0, 3, 0, 0, 1])
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ def test_iteration_uses_getitem():
     rows = list(x)
     assert len(rows) == 3
     (rows[0] * 2 + rows[2]).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[2, 2], [0, 0], [1, 1]])
+    np.testing.assert_array_equal(x.grad._array, [[2, 2], [0, 0], [1, 1]])
 
 
 # ------------------------------------------------------------------ setitem
@@ -192,7 +192,7 @@ def test_setitem_on_plain_tensor():
     t[t > 1.5] = -1.0
     x[1:, 2] = np.array([7.0, 8.0])
     t[1:, 2] = torch.tensor([7.0, 8.0], dtype=torch.float64)
-    np.testing.assert_array_equal(x.data, t.numpy())
+    np.testing.assert_array_equal(x._array, t.numpy())
 
 
 def test_setitem_requires_grad():
@@ -203,7 +203,7 @@ def test_setitem_requires_grad():
         x[0] = 2.0
     with tg.no_grad():
         x[0] = 2.0
-    np.testing.assert_array_equal(x.data, [2.0, 1.0, 1.0])
+    np.testing.assert_array_equal(x._array, [2.0, 1.0, 1.0])
 
 
 def test_setitem_errors():

@@ -60,7 +60,7 @@ def test_regression_losses_second_order(name):
     check_second_order_vs_torch(
         lambda a, b: tg.mse_loss(a, b) * tg.mse_loss(a, b),
         lambda a, b: F.mse_loss(a, b) * F.mse_loss(a, b),
-        [x.data, t.data],
+        [x._array, t._array],
     )
 
 
@@ -92,7 +92,7 @@ def test_binary_cross_entropy_clamps_logs_at_minus_100():
     t = np.array([1.0, 0.0, 0.0, 1.0, 1.0])
     out = tg.binary_cross_entropy(_t(x), _t(t), reduction="none")
     # an impossible prediction costs 100, a certain correct one 0 (by the definition)
-    np.testing.assert_allclose(out.data, [100.0, 100.0, 0.0, 0.0, np.log(2.0)], rtol=1e-12)
+    np.testing.assert_allclose(out._array, [100.0, 100.0, 0.0, 0.0, np.log(2.0)], rtol=1e-12)
     check_vs_torch(
         lambda a, b: tg.binary_cross_entropy(a, b, reduction="sum"),
         lambda a, b: F.binary_cross_entropy(a, b, reduction="sum"),
@@ -112,8 +112,8 @@ def test_binary_cross_entropy_second_order():
         )
     check_second_order_vs_torch(
         lambda a, b: tg.binary_cross_entropy(a, b, w, reduction="sum"),
-        lambda a, b: F.binary_cross_entropy(a, b, torch.tensor(w.data), reduction="sum"),
-        [x.data, t.data],
+        lambda a, b: F.binary_cross_entropy(a, b, torch.tensor(w._array), reduction="sum"),
+        [x._array, t._array],
     )
 
 
@@ -156,7 +156,7 @@ def test_bce_with_logits_extreme_logits_are_finite_and_exact(pos, dtype):
     out = tg.binary_cross_entropy_with_logits(
         xt, _t(t), reduction="none", pos_weight=None if pw is None else _t(pw)
     )
-    assert np.all(np.isfinite(out.data))
+    assert np.all(np.isfinite(out._array))
     check_vs_torch(
         lambda a, b: tg.binary_cross_entropy_with_logits(
             a, b, reduction="none", pos_weight=None if pw is None else _t(pw)
@@ -167,7 +167,7 @@ def test_bce_with_logits_extreme_logits_are_finite_and_exact(pos, dtype):
         [x, t],
     )
     # a wrong logit of 1000 costs exactly 1000 (not inf): independently derived
-    assert out.data[2] == pytest.approx(1000.0) and out.data[0] == 0.0
+    assert out._array[2] == pytest.approx(1000.0) and out._array[0] == 0.0
 
 
 def test_bce_with_logits_is_one_node():
@@ -192,8 +192,8 @@ def test_bce_with_logits_second_order():
             )
     check_second_order_vs_torch(
         lambda a, b: tg.binary_cross_entropy_with_logits(a, b, pos_weight=pw),
-        lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=torch.tensor(pw.data)),
-        [x.data, t.data],
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=torch.tensor(pw._array)),
+        [x._array, t._array],
     )
 
 
@@ -275,9 +275,9 @@ def test_cross_entropy_extreme_logits(dtype):
     x = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0]], dtype=dtype)
     t = np.array([1, 2])
     out = tg.cross_entropy(_t(x), _t(t), reduction="none")
-    assert np.all(np.isfinite(out.data))
+    assert np.all(np.isfinite(out._array))
     # -log softmax: 2000 for the first row, log(1 + e^-1) ~ 1.3133 for the second
-    np.testing.assert_allclose(out.data, [2000.0, 1.0 + np.log1p(np.exp(-1.0))], rtol=1e-6)
+    np.testing.assert_allclose(out._array, [2000.0, 1.0 + np.log1p(np.exp(-1.0))], rtol=1e-6)
     check_vs_torch(
         lambda a, b: tg.cross_entropy(a, b, label_smoothing=0.1),
         lambda a, b: F.cross_entropy(a, b, label_smoothing=0.1),
@@ -315,9 +315,9 @@ def test_cross_entropy_second_order():
     check_second_order_vs_torch(
         lambda a: tg.cross_entropy(a, t, w, label_smoothing=0.1),
         lambda a: F.cross_entropy(
-            a, torch.tensor(t.data), torch.tensor(w.data), label_smoothing=0.1
+            a, torch.tensor(t._array), torch.tensor(w._array), label_smoothing=0.1
         ),
-        [x.data],
+        [x._array],
     )
 
 
@@ -353,8 +353,8 @@ def test_nll_loss_second_order():
     # nll of log_softmax(a * a) has a non-zero Hessian, and must equal cross_entropy's
     check_second_order_vs_torch(
         lambda a: tg.nll_loss(tg.log(a * a + 1.0), t),
-        lambda a: F.nll_loss(torch.log(a * a + 1.0), torch.tensor(t.data)),
-        [x.data],
+        lambda a: F.nll_loss(torch.log(a * a + 1.0), torch.tensor(t._array)),
+        [x._array],
     )
 
 

@@ -30,7 +30,7 @@ def test_batch_norm_training_vs_torch(dtype, shape, affine):
     if affine:
         arrays += [_rand(rng, (c,), dtype), _rand(rng, (c,), dtype)]
     stats_tg = [tg.Tensor(np.zeros(c, dtype)), tg.Tensor(np.ones(c, dtype))]
-    stats_t = [torch.from_numpy(s.data.copy()) for s in stats_tg]
+    stats_t = [torch.from_numpy(s._array.copy()) for s in stats_tg]
 
     def f_tg(x, *p):
         return batch_norm(x, *stats_tg, *p, training=True, momentum=0.3)
@@ -40,8 +40,8 @@ def test_batch_norm_training_vs_torch(dtype, shape, affine):
 
     check_vs_torch(f_tg, f_t, arrays)
     tol = dict(rtol=1e-6, atol=1e-9) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
-    assert_close(stats_tg[0].data, stats_t[0], what="running_mean", **tol)
-    assert_close(stats_tg[1].data, stats_t[1], what="running_var", **tol)
+    assert_close(stats_tg[0]._array, stats_t[0], what="running_mean", **tol)
+    assert_close(stats_tg[1]._array, stats_t[1], what="running_var", **tol)
     assert stats_tg[0].dtype == dtype and stats_tg[1].dtype == dtype
 
 

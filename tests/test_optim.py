@@ -95,7 +95,7 @@ def _tg_params(init, noncontiguous=False):
     for a in init:
         p = tg.Tensor(a.copy(), requires_grad=True)
         if noncontiguous:
-            p.data = noncontig(a)
+            p._array = noncontig(a)
         ps.append(p)
     return ps
 
@@ -122,9 +122,9 @@ def _run(opt, params, grads, lib):
 
 def _assert_params_close(tg_params, torch_params, dtype):
     for i, (p, t) in enumerate(zip(tg_params, torch_params)):
-        assert p.data.dtype == dtype, f"parameter {i}: dtype {p.data.dtype} != {dtype}"
+        assert p._array.dtype == dtype, f"parameter {i}: dtype {p._array.dtype} != {dtype}"
         np.testing.assert_allclose(
-            p.data, t.detach().numpy(), err_msg=f"parameter {i}", **TOL[np.dtype(dtype).type]
+            p._array, t.detach().numpy(), err_msg=f"parameter {i}", **TOL[np.dtype(dtype).type]
         )
 
 
@@ -207,21 +207,21 @@ def test_closure_vs_torch():
         with tg.no_grad():
             loss = opt.step(closure)
         tloss = topt.step(tclosure)
-        np.testing.assert_allclose(loss.data, tloss.item(), rtol=1e-12)
-    np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(loss._array, tloss.item(), rtol=1e-12)
+    np.testing.assert_allclose(p._array, t.detach().numpy(), rtol=1e-12, atol=1e-14)
     assert tg.autograd.is_grad_enabled()
     assert p.is_leaf and p.requires_grad
 
 
 def test_step_builds_no_graph_and_keeps_memory():
     p = tg.Tensor(np.ones((2, 3), np.float32), requires_grad=True)
-    buf = p.data
+    buf = p._array
     opt = optim.Adam([p], lr=0.1)
     p.grad = tg.Tensor(np.full((2, 3), 0.5, np.float32))
     opt.step()
     assert p.is_leaf and p.grad_fn is None and p.requires_grad
-    assert p.data is buf and p.data.dtype == np.float32  # updated in place
-    np.testing.assert_allclose(p.data, 0.9, rtol=1e-6)  # first Adam step moves by lr
+    assert p._array is buf and p._array.dtype == np.float32  # updated in place
+    np.testing.assert_allclose(p._array, 0.9, rtol=1e-6)  # first Adam step moves by lr
 
 
 def test_no_grad_skips_parameter():
@@ -229,9 +229,9 @@ def test_no_grad_skips_parameter():
     opt = optim.SGD(ps, lr=0.1, momentum=0.9)
     ps[0].grad = tg.Tensor(np.ones(3))
     opt.step()
-    np.testing.assert_array_equal(ps[1].data, np.ones(3))
+    np.testing.assert_array_equal(ps[1]._array, np.ones(3))
     assert ps[1] not in opt.state or not opt.state[ps[1]]
-    np.testing.assert_allclose(ps[0].data, 0.9)
+    np.testing.assert_allclose(ps[0]._array, 0.9)
 
 
 def test_zero_grad():
@@ -241,7 +241,7 @@ def test_zero_grad():
     g0 = ps[0].grad
     opt.zero_grad(set_to_none=False)
     assert ps[0].grad is g0, "set_to_none=False zeroes in place"
-    np.testing.assert_array_equal(g0.data, 0)
+    np.testing.assert_array_equal(g0._array, 0)
     assert ps[0].grad.grad_fn is None
     opt.zero_grad()
     assert ps[0].grad is None and ps[1].grad is None
@@ -269,7 +269,7 @@ def test_state_dict_round_trip_bit_for_bit(case, dtype):
     _run(opt, ps, grads[:50], "tg")
     saved = opt.state_dict()
     saved_copy = copy.deepcopy(saved)
-    mid = [p.data.copy() for p in ps]
+    mid = [p._array.copy() for p in ps]
     _run(opt, ps, grads[50:], "tg")  # 100 straight
 
     # the saved dict holds copies: training on did not change it
@@ -289,7 +289,7 @@ def test_state_dict_round_trip_bit_for_bit(case, dtype):
                 assert not np.shares_memory(v, loaded["state"][i][k]), k
     _run(opt2, qs, grads[50:], "tg")
     for p, q in zip(ps, qs):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p._array, q._array)
 
 
 def _torch_state_to_numpy(sd):

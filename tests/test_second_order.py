@@ -93,10 +93,12 @@ def test_hessian_vector_product_matches_finite_differences_of_gradient():
     gs = grads(params)
     hv = tg.grad(sum((g * tg.Tensor(v)).sum() for g, v in zip(gs, vs)), params)
     eps = 1e-6
-    plus = [tg.Tensor(p.data + eps * v, requires_grad=True) for p, v in zip(params, vs)]
-    minus = [tg.Tensor(p.data - eps * v, requires_grad=True) for p, v in zip(params, vs)]
+    plus = [tg.Tensor(p._array + eps * v, requires_grad=True) for p, v in zip(params, vs)]
+    minus = [tg.Tensor(p._array - eps * v, requires_grad=True) for p, v in zip(params, vs)]
     for h, gp, gm in zip(hv, grads(plus), grads(minus)):
-        np.testing.assert_allclose(h.data, (gp.data - gm.data) / (2 * eps), rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(
+            h._array, (gp._array - gm._array) / (2 * eps), rtol=1e-5, atol=1e-8
+        )
 
 
 # ----------------------------------------------------------------- WGAN-GP
@@ -124,7 +126,7 @@ def _critic(lib, ws, x, act="leaky_relu"):
 def _gradient_penalty(lib, ws, real, fake, eps):
     """10 * mean((||d D(x_hat) / d x_hat||_2 - 1)^2), x_hat between real and fake."""
     x_hat = eps * real + (1 - eps) * fake
-    x_hat = x_hat.requires_grad_(True) if lib is torch else tg.Tensor(x_hat.data, True)
+    x_hat = x_hat.requires_grad_(True) if lib is torch else tg.Tensor(x_hat._array, True)
     d = _critic(lib, ws, x_hat)
     grad = tg.grad if lib is tg else torch.autograd.grad
     (g,) = grad(d, [x_hat], lib.ones_like(d), create_graph=True)
@@ -144,7 +146,7 @@ def test_wgan_gp_penalty_gradient_vs_torch():
     ws_t = [torch.tensor(w, requires_grad=True) for w in w_np]
     gp_tg = _gradient_penalty(tg, ws_tg, *(tg.Tensor(a) for a in (real, fake, eps)))
     gp_t = _gradient_penalty(torch, ws_t, *(torch.tensor(a) for a in (real, fake, eps)))
-    assert_close(gp_tg.data, gp_t, what="penalty", **TOL)
+    assert_close(gp_tg._array, gp_t, what="penalty", **TOL)
     # the critic's whole WGAN-GP loss, as a training step would back-propagate it
     loss_tg = (
         _critic(tg, ws_tg, tg.Tensor(fake)).mean()
@@ -163,7 +165,7 @@ def test_wgan_gp_penalty_gradient_vs_torch():
     loss_tg.backward()
     loss_t.backward()
     for i, (a, b) in enumerate(zip(ws_tg, ws_t)):
-        assert_close(a.grad.data, b.grad, what=f"d critic loss / d weight {i}", **TOL)
+        assert_close(a.grad._array, b.grad, what=f"d critic loss / d weight {i}", **TOL)
 
 
 def test_wgan_gp_penalty_gradient_matches_finite_differences():
@@ -194,7 +196,7 @@ def test_r1_penalty_gradient_vs_torch(act):
     ws_tg = [tg.Tensor(w, requires_grad=True) for w in w_np]
     ws_t = [torch.tensor(w, requires_grad=True) for w in w_np]
     r_tg, r_t = _r1(tg, ws_tg, real, act), _r1(torch, ws_t, real, act)
-    assert_close(r_tg.data, r_t, what="R1", **TOL)
+    assert_close(r_tg._array, r_t, what="R1", **TOL)
     r_tg.backward()
     r_t.backward()
     for i, (a, b) in enumerate(zip(ws_tg, ws_t)):

@@ -33,7 +33,7 @@ def assert_same(a, b):
     if isinstance(a, tg.Tensor):
         assert a.dtype == b.dtype and a.shape == b.shape
         assert a.requires_grad == b.requires_grad
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.data, b._array)
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape
         np.testing.assert_array_equal(a, b)
@@ -154,7 +154,7 @@ def test_state_dict_file_is_plain_safetensors_for_torch(tmp_path):
     loaded = safetensors.torch.load_file(path)
     assert set(loaded) == set(sd)
     for k, v in sd.items():
-        np.testing.assert_array_equal(loaded[k].numpy(), v.data)
+        np.testing.assert_array_equal(loaded[k].numpy(), v._array)
         assert loaded[k].numpy().dtype == v.dtype
     # a torch module takes it directly
     lin2 = torch.nn.Linear(5, 3)
@@ -174,7 +174,7 @@ def test_torch_safetensors_file_loads_as_dict_of_tensors(tmp_path):
     for k, v in sd.items():
         assert isinstance(back[k], tg.Tensor)
         assert back[k].dtype == v.numpy().dtype
-        np.testing.assert_array_equal(back[k].data, v.numpy())
+        np.testing.assert_array_equal(back[k]._array, v.numpy())
 
 
 def test_torch_bfloat16_gives_clear_error(tmp_path):
@@ -270,7 +270,7 @@ def test_save_replaces_and_failed_save_keeps_old_file(tmp_path, monkeypatch):
     p = tmp_path / "ckpt.st"
     tg.save({"v": tg.ones(3)}, p)
     tg.save({"v": tg.zeros(3)}, p)  # replaces
-    np.testing.assert_array_equal(tg.load(p)["v"].data, np.zeros(3))
+    np.testing.assert_array_equal(tg.load(p)["v"]._array, np.zeros(3))
 
     def half_then_die(tensors, filename, metadata=None):
         Path(filename).write_bytes(b"\x10\0\0\0\0\0\0\0{partial")
@@ -280,7 +280,7 @@ def test_save_replaces_and_failed_save_keeps_old_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         tg.save({"v": tg.full((3,), 5.0)}, p)
     assert os.listdir(tmp_path) == ["ckpt.st"]  # the temporary file was removed
-    np.testing.assert_array_equal(tg.load(p)["v"].data, np.zeros(3))
+    np.testing.assert_array_equal(tg.load(p)["v"]._array, np.zeros(3))
 
 
 def test_atomic_helpers(tmp_path):
@@ -326,7 +326,7 @@ def _check_checkpoint(path: Path, possible: set[int]) -> int:
     assert step in possible, (step, possible)
     assert obj["w"].shape == (6_000_000,)
     assert (obj["w"] == step).all()  # the whole array is from one save
-    np.testing.assert_array_equal(obj["t"].data, np.full(4, step, np.float32))
+    np.testing.assert_array_equal(obj["t"]._array, np.full(4, step, np.float32))
     return step
 
 

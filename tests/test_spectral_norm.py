@@ -83,12 +83,12 @@ def test_training_forwards_match_torch(kind, dtype, n_iter):
             xt.requires_grad_(True)
             xg.requires_grad_(True)
         y, yt = m(xg), t(xt)
-        _close(y.data, yt, dtype, f"output, step {step}")
+        _close(y._array, yt, dtype, f"output, step {step}")
         _close(m.weight_u.data, t.weight_u, dtype, f"u, step {step}")
         _close(m.weight_v.data, t.weight_v, dtype, f"v, step {step}")
         # sigma as the forward used it: u^T W v from the updated buffers
-        w = m.weight_orig.data
-        sig = m.weight_u.data @ _matrix(w, dim) @ m.weight_v.data
+        w = m.weight_orig._array
+        sig = m.weight_u._array @ _matrix(w, dim) @ m.weight_v._array
         wt = t.weight_orig.detach().numpy()
         sig_t = t.weight_u.numpy() @ _matrix(wt, dim) @ t.weight_v.numpy()
         _close(sig, sig_t, dtype, f"sigma, step {step}")
@@ -97,14 +97,14 @@ def test_training_forwards_match_torch(kind, dtype, n_iter):
         gy = rng.standard_normal(y.shape).astype(dtype)
         y.backward(tg.Tensor(gy))
         yt.backward(torch.from_numpy(gy))
-        _close(m.weight_orig.grad.data, t.weight_orig.grad, dtype, f"grad weight_orig {step}")
+        _close(m.weight_orig.grad._array, t.weight_orig.grad, dtype, f"grad weight_orig {step}")
         if kind != "embedding":
-            _close(m.bias.grad.data, t.bias.grad, dtype, f"grad bias, step {step}")
-            _close(xg.grad.data, xt.grad, dtype, f"grad input, step {step}")
+            _close(m.bias.grad._array, t.bias.grad, dtype, f"grad bias, step {step}")
+            _close(xg.grad._array, xt.grad, dtype, f"grad input, step {step}")
         # an SGD step on both, so that the power iteration keeps chasing a moving W
         with torch.no_grad():
             for p, q in zip(m.parameters(), t.parameters()):
-                p.data -= 0.1 * p.grad.data
+                p._array -= 0.1 * p.grad._array
                 q -= 0.1 * q.grad
                 p.grad, q.grad = None, None
 
@@ -121,7 +121,7 @@ def test_eval_reuses_u_v(kind):
     u0, v0 = m.weight_u.numpy().copy(), m.weight_v.numpy().copy()
     for _ in range(2):
         x = make_x(rng)
-        _close(m(tg.Tensor(x)).data, t(torch.from_numpy(x)), np.float64, "eval output")
+        _close(m(tg.Tensor(x))._array, t(torch.from_numpy(x)), np.float64, "eval output")
     np.testing.assert_array_equal(m.weight_u.numpy(), u0)
     np.testing.assert_array_equal(m.weight_v.numpy(), v0)
     _close(m.weight_u.data, t.weight_u, np.float64, "u")
@@ -130,10 +130,10 @@ def test_eval_reuses_u_v(kind):
 def test_u_v_buffers_updated_in_place():
     m = spectral_norm(tg.nn.Linear(5, 3))
     u, v = m.weight_u, m.weight_v
-    u_arr = u.data
+    u_arr = u._array
     before = u_arr.copy()
     m(tg.randn(2, 5))
-    assert m.weight_u is u and m.weight_v is v and m.weight_u.data is u_arr
+    assert m.weight_u is u and m.weight_v is v and m.weight_u._array is u_arr
     assert not np.array_equal(u_arr, before)
     assert not u.requires_grad and not v.requires_grad
 
@@ -152,8 +152,8 @@ def test_double_backward_through_sigma_matches_torch(kind):
     (gt,) = torch.autograd.grad((yt * torch.from_numpy(v)).tanh().sum(), xt, create_graph=True)
     (g * g).sum().backward()
     (gt * gt).sum().backward()
-    _close(m.weight_orig.grad.data, t.weight_orig.grad, np.float64, "second-order grad")
-    _close(m.bias.grad.data, t.bias.grad, np.float64, "second-order grad bias")
+    _close(m.weight_orig.grad._array, t.weight_orig.grad, np.float64, "second-order grad")
+    _close(m.bias.grad._array, t.bias.grad, np.float64, "second-order grad bias")
 
 
 def test_dim_default_and_explicit():
@@ -166,7 +166,7 @@ def test_dim_default_and_explicit():
     m, t, make_x = _twins("conv", np.float64, dim=1)
     x = make_x(np.random.default_rng(3))
     for _ in range(2):
-        _close(m(tg.Tensor(x)).data, t(torch.from_numpy(x)), np.float64, "dim=1 output")
+        _close(m(tg.Tensor(x))._array, t(torch.from_numpy(x)), np.float64, "dim=1 output")
     _close(m.weight_v.data, t.weight_v, np.float64, "dim=1 v")
 
 
@@ -181,7 +181,7 @@ def test_state_dict_keys_and_load_from_torch():
         m.eval()
         t.eval()
         x = make_x(np.random.default_rng(5))
-        _close(m(tg.Tensor(x)).data, t(torch.from_numpy(x)), np.float64, f"{kind}: after load")
+        _close(m(tg.Tensor(x))._array, t(torch.from_numpy(x)), np.float64, f"{kind}: after load")
 
 
 def test_remove_spectral_norm_matches_torch():
@@ -195,7 +195,7 @@ def test_remove_spectral_norm_matches_torch():
     assert isinstance(m.weight, tg.nn.Parameter)
     _close(m.weight.data, t.weight, np.float64, "weight after remove")
     assert not m._forward_pre_hooks
-    before = m.weight.data.copy()
+    before = m.weight._array.copy()
     m(tg.Tensor(x))  # no normalisation any more: the weight does not change
     np.testing.assert_array_equal(m.weight.data, before)
 

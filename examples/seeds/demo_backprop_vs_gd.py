@@ -61,14 +61,14 @@ def finite_difference_grads(
     grads, passes = [], 0
     with tg.no_grad():
         for p in model.parameters():
-            g = np.zeros_like(p.data)
+            g = np.zeros_like(p.detach().numpy())
             for idx in np.ndindex(p.shape):
-                old = p.data[idx]
-                p.data[idx] = old + eps
+                old = p.detach().numpy()[idx]
+                p.detach().numpy()[idx] = old + eps
                 up = loss_fn(model, x, y).item()
-                p.data[idx] = old - eps
+                p.detach().numpy()[idx] = old - eps
                 down = loss_fn(model, x, y).item()
-                p.data[idx] = old
+                p.detach().numpy()[idx] = old
                 g[idx] = (up - down) / (2 * eps)
                 passes += 2
             grads.append(g)
@@ -79,9 +79,9 @@ def sgd_vs_manual(lr: float = 0.1, seed: int = 0) -> dict[str, Any]:
     """One ``optim.SGD`` step and the hand update ``theta - lr * g`` from the same gradient."""
     model, x, y = setup(seed)
     g = backprop_grads(model, x, y)
-    manual = [p.data - lr * gi for p, gi in zip(model.parameters(), g)]
+    manual = [p.detach().numpy() - lr * gi for p, gi in zip(model.parameters(), g)]
     optim.SGD(model.parameters(), lr=lr).step()
-    return {"optimizer": [p.data.copy() for p in model.parameters()], "manual": manual}
+    return {"optimizer": [p.detach().numpy().copy() for p in model.parameters()], "manual": manual}
 
 
 def adam_vs_manual(
@@ -95,7 +95,7 @@ def adam_vs_manual(
     backprop gradients (Kingma and Ba's algorithm, bias-corrected)."""
     model, x, y = setup(seed)
     opt = optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps)
-    theta = [p.data.copy() for p in model.parameters()]
+    theta = [p.detach().numpy().copy() for p in model.parameters()]
     m = [np.zeros_like(t) for t in theta]
     v = [np.zeros_like(t) for t in theta]
     b1, b2 = betas
@@ -107,7 +107,7 @@ def adam_vs_manual(
             v[i] = b2 * v[i] + (1 - b2) * gi**2
             m_hat, v_hat = m[i] / (1 - b1**t), v[i] / (1 - b2**t)
             theta[i] = theta[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
-    return {"optimizer": [p.data.copy() for p in model.parameters()], "manual": theta}
+    return {"optimizer": [p.detach().numpy().copy() for p in model.parameters()], "manual": theta}
 
 
 def input_gradient(seed: int = 0, eps: float = 1e-6) -> dict[str, np.ndarray]:
@@ -115,10 +115,10 @@ def input_gradient(seed: int = 0, eps: float = 1e-6) -> dict[str, np.ndarray]:
     model, x, y = setup(seed)
     xg = x.detach().requires_grad_(True)
     loss_fn(model, xg, y).backward()
-    fd = np.zeros_like(x.data)
+    fd = np.zeros_like(x.detach().numpy())
     with tg.no_grad():
         for idx in np.ndindex(x.shape):
-            xp, xm = x.data.copy(), x.data.copy()
+            xp, xm = x.detach().numpy().copy(), x.detach().numpy().copy()
             xp[idx] += eps
             xm[idx] -= eps
             up = loss_fn(model, tg.tensor(xp), y).item()
@@ -150,7 +150,7 @@ def main() -> None:
     ad = adam_vs_manual(a.lr, steps=1, seed=a.seed)
     d_adam = max(float(np.abs(u - v).max()) for u, v in zip(ad["optimizer"], ad["manual"]))
     model, _, _ = setup(a.seed)
-    first = list(model.parameters())[0].data.ravel()[:3]
+    first = list(model.parameters())[0].detach().numpy().ravel()[:3]
     print("\n2. The same gradient, two optimisers' first step (first three weights of layer 1):")
     print(f"   start  {first.round(5)}")
     print(

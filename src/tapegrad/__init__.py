@@ -47,13 +47,19 @@ from .ops.activation import *  # noqa: F403
 from .ops.conv import *  # noqa: F403
 from .ops.dropout import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
+from .ops.indexing import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
 from .ops.loss import *  # noqa: F403
+from .ops.padding import *  # noqa: F403
 from .ops.reduce import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
+from .ops.softmax import *  # noqa: F403
 from .random import get_rng_state, manual_seed, set_rng_state
 from .serialization import load, save
 from .tensor import Tensor, as_tensor, is_tensor
+from .tensor_methods import attach as _attach_tensor_methods
+
+_attach_tensor_methods()
 
 float = float32  # noqa: A001 - torch.float is float32
 bool = bool_  # noqa: A001 - torch.bool
@@ -61,5 +67,5 @@ bool = bool_  # noqa: A001 - torch.bool
 __version__ = "0.1.0"
 
 # Subpackages, after the core names they build on.
-from . import data, gan, nn, optim  # noqa: E402
+from . import data, distributed, gan, nn, optim, utils  # noqa: E402
 from .ops.norm import *  # noqa: E402, F403

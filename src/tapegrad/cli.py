@@ -93,7 +93,7 @@ def load_data(spec: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None, 
         return x[:, None], y, what
     if spec in ("ring", "grid"):
         pts, modes = (toy.ring if spec == "ring" else toy.grid)(10_000, generator=seed)
-        return pts.data, modes.data, f"{spec} mixture (10,000 points)"
+        return pts._array, modes._array, f"{spec} mixture (10,000 points)"
     p = Path(spec).expanduser()
     if p.is_dir():
         return _load_folder(p), None, f"images in {p}"
@@ -275,7 +275,8 @@ def _train_one(cfg: dict[str, Any], out: Path, quiet: bool) -> int:
         cfg["epochs"] = max(1, round(DEFAULT_STEPS / len(tr.loader)))
     tr.config["epochs"] = cfg["epochs"]
     tr.config["cli"] = cfg
-    tr.run.write_config(tr.config)
+    if tr.run is not None:  # rank 0 of a data-parallel job
+        tr.run.write_config(tr.config)
     print(f"run folder: {out}", flush=True)
     sn = " with spectral norm in D" if cfg["model_kwargs"].get("spectral_norm") else ""
     print(
@@ -364,8 +365,9 @@ def _cmd_resume(a: argparse.Namespace) -> int:
     tr = build_trainer(cfg, run, quiet=a.quiet)
     tr.config["epochs"] = cfg["epochs"]
     tr.config["cli"] = cfg
-    tr.run.write_config(tr.config)
-    tr.load_checkpoint()
+    if tr.run is not None:  # rank 0 of a data-parallel job
+        tr.run.write_config(tr.config)
+    tr.load_checkpoint(run / "checkpoints" / "last.safetensors")
     print(f"resuming {run} at step {tr.step}, epoch {tr.epoch}", flush=True)
     return _run(tr, cfg, run)
 
@@ -510,7 +512,7 @@ def _score(kind: str | None, x: np.ndarray, tr: Any, cfg: dict[str, Any]) -> dic
                 "rows": {
                     f"{paper['model']} on the {data} (paper)": {k: paper[k] for k in MIXTURE_KEYS},
                     f"real samples of the {data} (N={len(x)}, seed 0)": M.mixture_metrics(
-                        real.data, modes, std
+                        real._array, modes, std
                     ),
                 },
             },
@@ -900,7 +902,18 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tapegrad`` command with ``argv`` (default ``sys.argv[1:]``); returns the
-    exit code."""
+    exit code. Under ``mpiexec -n P`` the ranks train data-parallel (docs/distributed.md)."""
+    from .distributed import training as dp
+
+    try:
+        dp.setup()
+    except RuntimeError as e:
+        print(f"tapegrad: error: {e}", file=sys.stderr)
+        return 2
+    return dp.exit_code(_main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)

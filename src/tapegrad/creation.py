@@ -39,7 +39,7 @@ def _float(dtype: Any) -> np.dtype:
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data``."""
-    src = data.data if isinstance(data, Tensor) else data
+    src = data._array if isinstance(data, Tensor) else data
     t = Tensor(np.array(src, copy=True) if isinstance(src, np.ndarray) else src, dtype=dtype)
     if requires_grad:
         t.requires_grad_(True)

@@ -96,7 +96,7 @@ class _Encoder:
 
     def encode(self, obj: Any, parts: list[str]) -> dict[str, Any]:
         if isinstance(obj, Tensor):
-            name = self._array(to_numpy(obj.data), parts)
+            name = self._array(to_numpy(obj._array), parts)
             return {"tensor": name, "requires_grad": bool(obj.requires_grad)}
         if isinstance(obj, np.ndarray):
             return {"ndarray": self._array(obj, parts)}

@@ -57,7 +57,7 @@ def check_backward(fn: Any, gxs: tuple[Any, ...]) -> None:
     for i, g in enumerate(gxs):
         if g is None:
             continue
-        kind = _bad(g.data)
+        kind = _bad(g._array)
         if kind:
             where = "".join(fn._trace[-4:]) if fn._trace else "  (no trace recorded)\n"
             raise FloatingPointError(

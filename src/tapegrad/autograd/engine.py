@@ -14,18 +14,55 @@ gradient wanted), ``(leaf_tensor, -1)`` (accumulate into ``leaf.grad``) or
    broadcast gradients are reduced);
 3. frees each node's saved values as soon as it is done, unless
    ``retain_graph``.
+
+Two hooks serve data-parallel training: a leaf's post-accumulate-grad hooks run
+once its ``.grad`` holds the whole gradient of this pass (after the last node
+that feeds it), and :func:`queue_callback` runs a function when the pass ends.
+Neither runs in ``tapegrad.grad``, which accumulates nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..backend import xp
+from ..tensor import Tensor, _wrap
+from .broadcast import sum_to
 from .grad_mode import state
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..tensor import Tensor
     from .function import Function
+
+
+# id(leaf) -> (weak reference to the leaf, its post-accumulate-grad hooks). Kept
+# here, not on the Tensor, so that leaves without hooks carry nothing.
+_post_hooks: dict[int, tuple[Any, list[Callable[[Any], None]]]] = {}
+_callbacks: list[list[Callable[[], None]]] = []  # one list per running backward
+
+
+def register_post_accumulate_grad_hook(
+    leaf: Tensor, hook: Callable[[Tensor], None]
+) -> Callable[[], None]:
+    """Call ``hook(leaf)`` after a backward pass has accumulated ``leaf.grad`` in full.
+
+    Returns a function that removes the hook.
+    """
+    key = id(leaf)
+    entry = _post_hooks.get(key)
+    if entry is None or entry[0]() is not leaf:
+        entry = _post_hooks[key] = (weakref.ref(leaf, lambda _: _post_hooks.pop(key, None)), [])
+    hooks = entry[1]
+    hooks.append(hook)
+    return lambda: hooks.remove(hook) if hook in hooks else None
+
+
+def queue_callback(fn: Callable[[], None]) -> None:
+    """Run ``fn()`` when the backward pass now running has finished (from a hook)."""
+    if not _callbacks:
+        raise RuntimeError("queue_callback outside a backward pass that accumulates .grad")
+    _callbacks[-1].append(fn)
 
 
 def _toposort(roots: Sequence[Function]) -> list[Function]:
@@ -77,20 +114,21 @@ def run_backward(
     (``tapegrad.grad``). Only the part of the graph that leads to ``inputs`` is
     then computed.
     """
-    from ..ops.shape import sum_to
-
     prev_mode = state.enabled
     state.enabled = create_graph
+    if inputs is None:
+        _callbacks.append([])
     try:
-        return _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to)
+        out = _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to)
     finally:
         state.enabled = prev_mode
+        queued = _callbacks.pop() if inputs is None else []
+    for fn in queued:
+        fn()
+    return out
 
 
 def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa: C901
-    from ..backend import xp
-    from ..tensor import _wrap
-
     grads: dict[int, list[Any]] = {}  # id(node) -> gradient of each output
     leaf_grads: dict[int, Any] = {}  # id(leaf) -> gradient (capture mode)
     capture = inputs is not None
@@ -115,6 +153,7 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
     # copy, so an in-place change of one .grad (gradient clipping) never
     # changes another.
     handed: set[int] = set()
+    got: set[int] = set()  # leaves whose .grad this pass accumulated into
 
     def to_leaf(leaf: Tensor, g: Any) -> None:
         if capture:
@@ -131,19 +170,20 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
         if g.dtype != leaf.dtype:
             g = g.to(leaf.dtype)
         if not create_graph:
-            arr = g.data
+            arr = g._array
             # A view (a broadcast, a reshape) is copied into memory of its own,
             # so every .grad is writable and owned by that leaf alone.
             if arr.base is not None or id(arr) in handed:
                 g = _wrap(xp.array(arr))
             elif g.requires_grad:
                 g = g.detach()
-            handed.add(id(g.data))
+            handed.add(id(g._array))
+        got.add(id(leaf))
         if leaf.grad is None:
             leaf.grad = g
         else:
             # Out of place: the old .grad may be shared with user code.
-            leaf.grad = leaf.grad + g if create_graph else type(g)(leaf.grad.data + g.data)
+            leaf.grad = leaf.grad + g if create_graph else type(g)(leaf.grad._array + g._array)
 
     root_nodes = []
     for t, g in zip(roots, root_grads):
@@ -172,7 +212,10 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
             if hit:
                 useful.add(id(node))
 
-    for node in order:
+    fire_after = _last_feeders(order, roots) if _post_hooks and not capture else None
+    for k, node in enumerate(order):
+        if fire_after:
+            _fire(fire_after.pop(k - 1, ()), got)
         slot = grads.pop(id(node), None)
         if slot is None:
             continue
@@ -234,6 +277,9 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
         if not retain_graph:
             node.release()
 
+    if fire_after:
+        for k in sorted(fire_after):
+            _fire(fire_after[k], got)
     if capture:
         for pos, t in enumerate(inputs):
             if t._node is None:
@@ -242,13 +288,31 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
     return None
 
 
+def _last_feeders(order: list[Function], roots: Sequence[Tensor]) -> dict[int, list[Tensor]]:
+    """Position in ``order`` of the last node feeding each hooked leaf -> those leaves."""
+    last: dict[int, tuple[int, Tensor]] = {id(t): (-1, t) for t in roots if id(t) in _post_hooks}
+    for k, node in enumerate(order):
+        for e in node.next_edges or ():
+            if e is not None and e[1] < 0 and id(e[0]) in _post_hooks:
+                last[id(e[0])] = (k, e[0])
+    out: dict[int, list[Tensor]] = {}
+    for k, leaf in last.values():
+        out.setdefault(k, []).append(leaf)
+    return out
+
+
+def _fire(leaves: Sequence[Tensor], got: set[int]) -> None:
+    for leaf in leaves:
+        entry = _post_hooks.get(id(leaf))
+        if id(leaf) in got and entry is not None and entry[0]() is leaf:
+            for hook in list(entry[1]):
+                hook(leaf)
+
+
 def _fill_missing(node: Function, slot: list[Any]) -> list[Any]:
     """Zeros for outputs no gradient reached, so backward always gets Tensors."""
     if len(slot) == 1 or all(g is not None for g in slot):
         return slot
-    from ..backend import xp
-    from ..tensor import _wrap
-
     out = list(slot)
     for i, g in enumerate(out):
         if g is None:

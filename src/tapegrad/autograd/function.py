@@ -34,12 +34,10 @@ Subclass it for a custom op, like ``torch.autograd.Function``::
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..tensor import Tensor, _wrap, as_tensor
 from .grad_mode import state
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..tensor import Tensor
 
 
 class Function:
@@ -84,18 +82,18 @@ class Function:
             if type(x0) is not Tensor:
                 x0 = as_tensor(x0)
                 inputs = (x0,)
-            ys = self.forward(x0.data)
+            ys = self.forward(x0._array)
             need_any = x0.requires_grad
         elif n == 2:
             x0, x1 = inputs
             if type(x0) is not Tensor or type(x1) is not Tensor:
                 x0, x1 = as_tensor(x0), as_tensor(x1)
                 inputs = (x0, x1)
-            ys = self.forward(x0.data, x1.data)
+            ys = self.forward(x0._array, x1._array)
             need_any = x0.requires_grad or x1.requires_grad
         else:
             inputs = tuple([x if type(x) is Tensor else as_tensor(x) for x in inputs])
-            ys = self.forward(*[x.data for x in inputs])
+            ys = self.forward(*[x._array for x in inputs])
             need_any = any([x.requires_grad for x in inputs])
 
         single = type(ys) is not tuple
@@ -125,7 +123,7 @@ class Function:
         need = []
         shapes = []
         for x in inputs:
-            shapes.append(x.data.shape)
+            shapes.append(x._array.shape)
             if x.requires_grad:
                 need.append(True)
                 node = x._node
@@ -161,17 +159,12 @@ class Function:
 
     @property
     def name(self) -> str:
-        return type(self).__name__
+        """The op's name: the class name less its ``Function`` suffix (``Add``)."""
+        n = type(self).__name__
+        return n[: -len("Function")] if n.endswith("Function") and n != "Function" else n
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}Backward>"
-
-
-# tensor.py imports this module, so it binds these three names here once it
-# has defined them (an import inside __call__ would cost microseconds per op).
-Tensor: Any = None
-_wrap: Any = None
-as_tensor: Any = None
+        return f"<{self.name}Backward>"
 
 
 # Attributes the engine still needs after a node's saved values are dropped.

@@ -5,21 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..backend import xp
+from ..tensor import Tensor, _wrap
 from .engine import run_backward
 
 
 def _as_list(x: Any) -> list[Any]:
-    from ..tensor import Tensor
-
     if isinstance(x, Tensor):
         return [x]
     return list(x)
 
 
 def _root_grads(outputs: list[Any], grad_outputs: Any) -> list[Any]:
-    from ..backend import xp
-    from ..tensor import Tensor, _wrap
-
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     else:
@@ -37,12 +34,12 @@ def _root_grads(outputs: list[Any], grad_outputs: Any) -> list[Any]:
                 "(or it was computed under no_grad)"
             )
         if g is None:
-            if t.data.size != 1:
+            if t._array.size != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for a one-element output; output {i} "
                     f"has shape {tuple(t.shape)}: pass gradient= (grad_outputs=) of that shape"
                 )
-            g = _wrap(xp.ones_like(t.data))
+            g = _wrap(xp.ones_like(t._array))
         else:
             g = g if isinstance(g, Tensor) else Tensor(g, dtype=t.dtype)
             if g.shape != t.shape:
@@ -98,8 +95,6 @@ def grad(
     input; an input the outputs do not depend on raises unless
     ``allow_unused=True``, which gives ``None`` for it.
     """
-    from ..tensor import Tensor
-
     outs = _as_list(outputs)
     ins = _as_list(inputs)
     for i, t in enumerate(ins):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tensor import Tensor
 from .functional import grad
 from .grad_mode import enable_grad, no_grad
 
@@ -23,8 +24,6 @@ class GradcheckError(AssertionError):
 
 
 def _outputs(fn: Callable[..., Any], inputs: Sequence[Any]) -> tuple[Any, ...]:
-    from ..tensor import Tensor
-
     out = fn(*inputs)
     if isinstance(out, Tensor):
         return (out,)
@@ -32,8 +31,6 @@ def _outputs(fn: Callable[..., Any], inputs: Sequence[Any]) -> tuple[Any, ...]:
 
 
 def _check_inputs(inputs: Sequence[Any], what: str) -> list[int]:
-    from ..tensor import Tensor
-
     idx = []
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor) and x.requires_grad:
@@ -50,21 +47,21 @@ def _check_inputs(inputs: Sequence[Any], what: str) -> list[int]:
 
 def _numerical(fn, inputs, wrt, outs_shapes, eps):
     """Jacobian blocks J[o][i] of shape (out_size, in_size) by central differences."""
-    jac = [[np.zeros((int(np.prod(s)), inputs[i].data.size)) for i in wrt] for s in outs_shapes]
+    jac = [[np.zeros((int(np.prod(s)), inputs[i]._array.size)) for i in wrt] for s in outs_shapes]
     with no_grad():
         for col, i in enumerate(wrt):
-            inputs[i].data = np.array(inputs[i].data, order="C")
-            flat = inputs[i].data.reshape(-1)  # a view: writing it perturbs the input
+            inputs[i]._array = np.array(inputs[i]._array, order="C")
+            flat = inputs[i]._array.reshape(-1)  # a view: writing it perturbs the input
             for k in range(flat.size):
                 orig = flat[k]
                 flat[k] = orig + eps
                 plus = [
-                    np.asarray(o.data, dtype=np.float64).reshape(-1).copy()
+                    np.asarray(o._array, dtype=np.float64).reshape(-1).copy()
                     for o in _outputs(fn, inputs)
                 ]
                 flat[k] = orig - eps
                 minus = [
-                    np.asarray(o.data, dtype=np.float64).reshape(-1).copy()
+                    np.asarray(o._array, dtype=np.float64).reshape(-1).copy()
                     for o in _outputs(fn, inputs)
                 ]
                 flat[k] = orig
@@ -74,22 +71,20 @@ def _numerical(fn, inputs, wrt, outs_shapes, eps):
 
 
 def _analytic(fn, inputs, wrt, outs):
-    from ..tensor import Tensor
-
-    jac = [[np.zeros((o.data.size, inputs[i].data.size)) for i in wrt] for o in outs]
+    jac = [[np.zeros((o._array.size, inputs[i]._array.size)) for i in wrt] for o in outs]
     targets = [inputs[i] for i in wrt]
     for oi, o in enumerate(outs):
         if not o.requires_grad:
             continue
-        for r in range(o.data.size):
-            g_out = np.zeros(o.data.size, dtype=o.dtype)
+        for r in range(o._array.size):
+            g_out = np.zeros(o._array.size, dtype=o.dtype)
             g_out[r] = 1
             gs = grad(
                 o, targets, Tensor(g_out.reshape(o.shape)), retain_graph=True, allow_unused=True
             )
             for col, g in enumerate(gs):
                 if g is not None:
-                    jac[oi][col][r, :] = np.asarray(g.data, dtype=np.float64).reshape(-1)
+                    jac[oi][col][r, :] = np.asarray(g._array, dtype=np.float64).reshape(-1)
     return jac
 
 
@@ -160,8 +155,6 @@ def gradgradcheck(
     themselves checked against finite differences, with respect to both the
     inputs and ``grad_outputs``.
     """
-    from ..tensor import Tensor
-
     inputs = list(inputs)
     wrt = _check_inputs(inputs, "gradgradcheck")
     outs = _outputs(fn, inputs)

@@ -32,7 +32,7 @@ def _collate(batch: Sequence[Any], where: str) -> Any:
         arrays = []
         for b in batch:
             if isinstance(b, Tensor):
-                arrays.append(b.data)
+                arrays.append(b._array)
             elif isinstance(b, np.ndarray) or isinstance(b, xp.ndarray):
                 arrays.append(b)
             else:

@@ -61,7 +61,7 @@ class TensorDataset(Dataset):
         arrays, is_tensor = [], []
         for i, t in enumerate(tensors):
             if isinstance(t, Tensor):
-                arrays.append(t.data)
+                arrays.append(t._array)
                 is_tensor.append(True)
             elif isinstance(t, np.ndarray) or isinstance(t, xp.ndarray):
                 arrays.append(t)

@@ -103,8 +103,8 @@ def stacked_mnist(
         ``(stacked, label)``: float32 Tensor ``(n, 3, 28, 28)`` and int64 Tensor ``(n,)``
         with ``label = 100 * d_R + 10 * d_G + d_B`` (one of 1000 modes).
     """
-    imgs = np.asarray(images.data if isinstance(images, Tensor) else images)
-    labs = np.asarray(labels.data if isinstance(labels, Tensor) else labels).astype(np.int64)
+    imgs = np.asarray(images._array if isinstance(images, Tensor) else images)
+    labs = np.asarray(labels._array if isinstance(labels, Tensor) else labels).astype(np.int64)
     if imgs.ndim == 4 and imgs.shape[1] == 1:
         imgs = imgs[:, 0]
     if imgs.ndim != 3 or labs.shape != (imgs.shape[0],):

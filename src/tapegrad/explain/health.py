@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from ..tensor import Tensor
+
 __all__ = [
     "HealthThresholds",
     "grad_norm",
@@ -91,7 +93,7 @@ def grad_norm(module: Any) -> float | None:
         g = getattr(p, "grad", None)
         if g is None:
             continue
-        a = np.asarray(getattr(g, "data", g), dtype=np.float64)
+        a = np.asarray(g._array if isinstance(g, Tensor) else g, dtype=np.float64)
         total += float(np.sum(a * a))
         seen = True
     return math.sqrt(total) if seen else None

@@ -33,8 +33,11 @@ def default_callbacks(tensorboard: bool = False) -> list[Any]:
     """What ``tapegrad train`` attaches to its trainer: a :class:`RunObserver`, and with
     ``tensorboard`` a :class:`~tapegrad.explain.tensorboard.TensorBoardWriter` after it
     (so it sees each health record). ImportError naming the extra when ``tensorboard``
-    is asked for and tensorboardX is not installed."""
-    callbacks: list[Any] = [RunObserver()]
+    is asked for and tensorboardX is not installed. Under ``mpiexec`` only the rank that
+    writes the run folder gets them (an empty list elsewhere)."""
+    from ..distributed import training as _dp
+
+    callbacks: list[Any] = [RunObserver()] if _dp.is_writer() else []
     if tensorboard:
         import importlib.util
 
@@ -44,7 +47,8 @@ def default_callbacks(tensorboard: bool = False) -> list[Any]:
             raise ImportError(
                 "--tensorboard needs the tensorboardX package: pip install 'tapegrad[tensorboard]'"
             )
-        callbacks.append(TensorBoardWriter())
+        if callbacks:
+            callbacks.append(TensorBoardWriter())
     return callbacks
 
 

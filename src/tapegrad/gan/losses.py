@@ -70,9 +70,9 @@ __all__ = [
 def _check(out: Any, what: str) -> Tensor:
     if not isinstance(out, Tensor):
         raise TypeError(f"{what}: expected D's output as a tapegrad Tensor, got {type(out)}")
-    if out.data.dtype.kind != "f":
+    if out._array.dtype.kind != "f":
         raise TypeError(f"{what}: D's output must be floating, got dtype {out.dtype}")
-    if out.data.size == 0:
+    if out._array.size == 0:
         raise ValueError(f"{what}: D's output is empty (shape {tuple(out.shape)})")
     return out
 
@@ -129,7 +129,7 @@ def clip_weights_(module: Any, c: float = 0.01) -> None:
         raise ValueError(f"clip_weights_: the clipping value c must be positive, got {c}")
     with no_grad():
         for p in module.parameters():
-            np.clip(p.data, -c, c, out=p.data)
+            np.clip(p._array, -c, c, out=p._array)
 
 
 # --------------------------------------------------------------- lsgan
@@ -194,7 +194,7 @@ def gradient_penalty(
         )
     if real.ndim < 1 or real.shape[0] == 0:
         raise ValueError(f"gradient_penalty: need a non-empty batch, got {tuple(real.shape)}")
-    dt = real.data.dtype
+    dt = real._array.dtype
     if eps is None:
         gen = _random.default_generator() if generator is None else generator
         eps = gen.random((real.shape[0],) + (1,) * (real.ndim - 1)).astype(dt)

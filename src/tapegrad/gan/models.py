@@ -100,7 +100,7 @@ def _check_input(x: Any, who: str, what: str) -> Tensor:
 
 def _check_labels(y: Any, n: int, n_classes: int, who: str) -> Any:
     """``y`` as an int array of shape ``(n,)`` with values in ``[0, n_classes)``."""
-    arr = y.data if isinstance(y, Tensor) else xp.asarray(y)
+    arr = y._array if isinstance(y, Tensor) else xp.asarray(y)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{who}: labels must be integers, got dtype {arr.dtype}")
     if arr.shape != (n,):
@@ -431,7 +431,7 @@ class MLPDiscriminator(Module):
         """``(N, ...) -> (N, 1)``; each sample must have ``prod(image_shape)`` elements."""
         x = _check_input(x, "MLPDiscriminator", "x")
         n = x.shape[0]
-        if x.data.size != n * self.in_features:
+        if x._array.size != n * self.in_features:
             raise ValueError(
                 f"MLPDiscriminator: expected input (N, *{self.image_shape}) or "
                 f"(N, {self.in_features}), got {x.shape}"
@@ -616,7 +616,7 @@ class ConditionalDiscriminator(Module):
         who = "ConditionalDiscriminator"
         x = _check_input(x, who, "x")
         n = x.shape[0]
-        if x.data.size != n * math.prod(self.image_shape):
+        if x._array.size != n * math.prod(self.image_shape):
             raise ValueError(f"{who}: expected input (N, *{self.image_shape}), got {x.shape}")
         e = self.embed(_check_labels(y, n, self.n_classes, who))
         if self.arch == "mlp":
@@ -675,7 +675,7 @@ class ProjectionDiscriminator(Module):
         n = x.shape[0]
         if self.arch == "mlp":
             x = x.reshape(n, -1)
-        if x.data.size != n * math.prod(self.image_shape) or (
+        if x._array.size != n * math.prod(self.image_shape) or (
             self.arch == "dcgan" and tuple(x.shape[1:]) != self.image_shape
         ):
             raise ValueError(f"{who}: expected input (N, *{self.image_shape}), got {x.shape}")

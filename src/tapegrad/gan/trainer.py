@@ -39,6 +39,7 @@ from .. import random as _random
 from ..autograd.grad_mode import no_grad
 from ..data.dataloader import DataLoader
 from ..data.dataset import TensorDataset
+from ..distributed import training as _dp
 from ..nn.module import Module
 from ..nn.utils.clip_grad import clip_grad_norm_
 from ..optim.adam import Adam
@@ -65,7 +66,7 @@ def scale_data(x: Any) -> np.ndarray:
     [0, 1] map to [-1, 1]; ones already reaching below 0 are kept as they are.
     Vectors ``(N, D)`` of another dtype (2-D points) are kept unscaled.
     """
-    a = np.asarray(x.data if isinstance(x, Tensor) else x)
+    a = np.asarray(x._array if isinstance(x, Tensor) else x)
     if a.ndim < 2 or a.shape[0] == 0:
         raise ValueError(f"Trainer: data must be a non-empty batch (N, ...), got shape {a.shape}")
     if a.dtype == np.uint8:
@@ -139,7 +140,7 @@ class Trainer:
         config: dict[str, Any] | None = None,
         callbacks: list[Any] | None = None,
     ) -> None:
-        self.G, self.D = G, D
+        self.G, self.D = _dp.data_parallel(G), _dp.data_parallel(D)
         self.loss = get_loss(loss) if isinstance(loss, str) else loss
         self.z_dim = int(z_dim if z_dim is not None else G.z_dim)
         if n_critic < 1:
@@ -161,7 +162,7 @@ class Trainer:
         if self.conditional:
             if labels is None:
                 raise ValueError("Trainer: a conditional model needs labels for the data")
-            lab = np.asarray(labels.data if isinstance(labels, Tensor) else labels, np.int64)
+            lab = np.asarray(labels._array if isinstance(labels, Tensor) else labels, np.int64)
             if lab.shape != (self.data.shape[0],):
                 raise ValueError(
                     f"Trainer: labels must have shape ({self.data.shape[0]},), got {lab.shape}"
@@ -173,6 +174,7 @@ class Trainer:
                 f"of {batch_size}"
             )
         self.batch_size = int(batch_size)
+        _dp.check_batch_size(self.batch_size)
         self.loader = DataLoader(
             TensorDataset(*arrays),
             batch_size=self.batch_size,
@@ -214,7 +216,7 @@ class Trainer:
             "data_shape": list(self.data.shape),
         }
         self.config = {**(config or {}), "trainer": self.hparams}
-        self.run = RunDir(out_dir) if out_dir is not None else None
+        self.run = RunDir(out_dir) if out_dir is not None and _dp.is_writer() else None
         if self.run is not None:
             self.run.write_config(self.config)
 
@@ -232,7 +234,7 @@ class Trainer:
 
     def _mean_out(self, out: Tensor) -> float:
         """Mean D output for the log: sigmoid of the logits for the probabilistic losses."""
-        a = out.data.astype(np.float64)
+        a = out._array.astype(np.float64)
         if self._probabilistic:
             a = 0.5 * (1.0 + np.tanh(0.5 * a))  # sigmoid without overflow warnings
         return float(a.mean())
@@ -256,6 +258,7 @@ class Trainer:
         n = real.shape[0]
         g_step = (self.step + 1) % self.n_critic == 0
         z, y_fake = self._noise(n)
+        real, y_real, z, y_fake = _dp.shard(real, y_real, z, y_fake)
         if g_step:
             fake = self._G(z, y_fake)  # graph kept for the G step below
         else:
@@ -273,7 +276,7 @@ class Trainer:
             loss_d = loss_d + gradient_penalty(
                 critic, real, fake_d, self.loss.lambda_, generator=self.rng
             )
-        d_value = float(loss_d.item())
+        d_value = _dp.mean_over_ranks(float(loss_d.item()))
         self._finite(d_value, "D loss")
         self.opt_d.zero_grad()
         loss_d.backward()
@@ -301,7 +304,7 @@ class Trainer:
         finally:
             for p in d_params:
                 p.requires_grad_(True)
-        g_value = float(loss_g.item())
+        g_value = _dp.mean_over_ranks(float(loss_g.item()))
         self._finite(g_value, "G loss")
         self.opt_g.zero_grad()
         loss_g.backward()
@@ -396,7 +399,7 @@ class Trainer:
         return status
 
     def _progress(self, total: int) -> Any:
-        if self.quiet:
+        if self.quiet or not _dp.is_writer():
             return None
         from tqdm import tqdm
 
@@ -521,7 +524,7 @@ class Trainer:
 
 
 def _array(v: Any) -> np.ndarray:
-    return np.asarray(v.data if isinstance(v, Tensor) else v)
+    return np.asarray(v._array if isinstance(v, Tensor) else v)
 
 
 def _postfix(rec: dict[str, Any]) -> dict[str, str]:
@@ -538,8 +541,8 @@ def _ema_arrays(G: Module) -> list[tuple[str, np.ndarray]]:
     (BatchNorm's running mean and variance), so that the averaged weights are used
     with running statistics that were averaged alongside them (as PyTorch's
     ``AveragedModel(use_buffers=True)``), not with the live model's."""
-    out = [(k, p.data) for k, p in G.named_parameters()]
-    out += [(k, b.data) for k, b in G.named_buffers() if b.data.dtype.kind == "f"]
+    out = [(k, p._array) for k, p in G.named_parameters()]
+    out += [(k, b._array) for k, b in G.named_buffers() if b._array.dtype.kind == "f"]
     return out
 
 
@@ -573,7 +576,7 @@ def generate(
                     out = G(zb, np.asarray(labels[i : i + batch_size], dtype=np.int64))
                 else:
                     out = G(zb)
-                outs.append(out.data.copy())
+                outs.append(out._array.copy())
         return np.concatenate(outs, 0)
     finally:
         G.train(was_training)

@@ -19,3 +19,8 @@ from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 # --- end of block ---
+
+# Data-parallel training (MPI).
+# isort: split
+from . import parallel
+from .sync_batchnorm import SyncBatchNorm

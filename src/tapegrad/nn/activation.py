@@ -14,6 +14,7 @@ from ..backend import xp
 from ..dtypes import get_default_dtype
 from ..ops import activation as _act
 from ..ops import elementwise as _ew
+from ..ops import softmax as _sm
 from ..tensor import Tensor
 from .module import Module
 from .parameter import Parameter
@@ -237,7 +238,7 @@ class Softmax(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         dim = self.dim if self.dim is not None else _softmax_dim("softmax", x.ndim)
-        return _act.softmax(x, dim)
+        return _sm.softmax(x, dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -252,7 +253,7 @@ class LogSoftmax(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         dim = self.dim if self.dim is not None else _softmax_dim("log_softmax", x.ndim)
-        return _act.log_softmax(x, dim)
+        return _sm.log_softmax(x, dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

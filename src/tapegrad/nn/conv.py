@@ -10,7 +10,7 @@ from typing import Any
 from ..backend import xp
 from ..dtypes import get_default_dtype
 from ..ops import conv as _conv
-from ..ops import shape as _sh
+from ..ops import padding as _pad
 from ..tensor import Tensor
 from . import init
 from .module import Module
@@ -207,7 +207,7 @@ class Conv2d(_ConvNd):
         if self.padding_mode != "zeros" or top != bottom or left != right:
             mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
             if (top, bottom, left, right) != (0, 0, 0, 0):
-                x = _sh.pad(x, (left, right, top, bottom), mode=mode)
+                x = _pad.pad(x, (left, right, top, bottom), mode=mode)
             padding: tuple[int, int] = (0, 0)
         else:
             padding = (top, left)

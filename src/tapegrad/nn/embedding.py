@@ -23,7 +23,7 @@ from .parameter import Parameter
 __all__ = ["Embedding", "embedding"]
 
 
-class _Gather(Function):
+class _GatherFunction(Function):
     """``weight[idx]`` for a constant integer array ``idx`` (rows of a 2-D weight)."""
 
     def __init__(self, idx: Any, padding_idx: int | None) -> None:
@@ -35,11 +35,11 @@ class _Gather(Function):
         return w[self.idx]
 
     def backward(self, gy):
-        return _ScatterAdd(self.idx, self.n_rows, self.padding_idx)(gy)
+        return _ScatterAddFunction(self.idx, self.n_rows, self.padding_idx)(gy)
 
 
-class _ScatterAdd(Function):
-    """The adjoint of ``_Gather``: ``out[idx[i]] += g[i]``, with row ``padding_idx`` kept zero."""
+class _ScatterAddFunction(Function):
+    """The adjoint of ``_GatherFunction``: ``out[idx[i]] += g[i]``, row ``padding_idx`` kept 0."""
 
     def __init__(self, idx: Any, n_rows: int, padding_idx: int | None) -> None:
         self.idx = idx
@@ -56,7 +56,7 @@ class _ScatterAdd(Function):
         return out
 
     def backward(self, gw):
-        gy = _Gather(self.idx, self.padding_idx)(gw)
+        gy = _GatherFunction(self.idx, self.padding_idx)(gw)
         if self.padding_idx is not None:
             keep = (self.idx != self.padding_idx).astype(gw.dtype)
             gy = gy * _wrap(keep.reshape(keep.shape + (1,) * (gy.ndim - keep.ndim)))
@@ -77,7 +77,7 @@ def embedding(
     ``norm_type``-norm exceeds it are rescaled to that norm in ``weight`` itself
     (in place, not recorded), as in PyTorch.
     """
-    idx = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    idx = input._array if isinstance(input, Tensor) else xp.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
     weight = as_tensor(weight)
@@ -94,11 +94,11 @@ def embedding(
     idx = np.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
     if max_norm is not None:
         rows = np.unique(idx)
-        w = weight.data
+        w = weight._array
         norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
         scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         w[rows] *= scale[:, None].astype(w.dtype)
-    return _Gather(idx, padding_idx)(weight)
+    return _GatherFunction(idx, padding_idx)(weight)
 
 
 class Embedding(Module):
@@ -152,7 +152,7 @@ class Embedding(Module):
                     f"Embedding: _weight has shape {tuple(w.shape)}, expected "
                     f"{(num_embeddings, embedding_dim)}"
                 )
-            self.weight = Parameter(w.data, requires_grad=not _freeze)
+            self.weight = Parameter(w._array, requires_grad=not _freeze)
 
     @classmethod
     def from_pretrained(
@@ -173,7 +173,7 @@ class Embedding(Module):
             padding_idx,
             max_norm,
             norm_type,
-            _weight=e.data.copy(),
+            _weight=e._array.copy(),
             _freeze=freeze,
         )
 
@@ -181,7 +181,7 @@ class Embedding(Module):
         """Redraw the weight from N(0, 1) and zero the padding row."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._array[self.padding_idx] = 0
 
     def forward(self, indices: Any) -> Tensor:
         """Integer ``indices`` of any shape -> ``indices.shape + (embedding_dim,)``."""

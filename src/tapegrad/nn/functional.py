@@ -11,13 +11,10 @@ from ..ops.activation import (
     gelu,
     hardtanh,
     leaky_relu,
-    log_softmax,
-    logsumexp,
     relu,
     selu,
     sigmoid,
     silu,
-    softmax,
     softplus,
     tanh,
 )
@@ -41,7 +38,8 @@ from ..ops.loss import (
     nll_loss,
 )
 from ..ops.norm import batch_norm, group_norm, layer_norm
-from ..ops.shape import pad
+from ..ops.padding import pad
+from ..ops.softmax import log_softmax, logsumexp, softmax
 from .embedding import embedding
 
 __all__ = [

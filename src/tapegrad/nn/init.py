@@ -1,6 +1,6 @@
 """Parameter initialisers with PyTorch's names, formulas and defaults.
 
-Every function fills ``tensor.data`` in place (nothing is recorded for
+Every function fills ``tensor._array`` in place (nothing is recorded for
 autograd), draws from :func:`tapegrad.random.default_generator` unless given
 ``generator`` (a :class:`numpy.random.Generator`), keeps the tensor's dtype, and
 returns the tensor.
@@ -97,10 +97,10 @@ def _gen(generator: np.random.Generator | None) -> np.random.Generator:
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
-    """Write ``values`` into ``tensor.data`` in place, in the tensor's dtype."""
+    """Write ``values`` into ``tensor._array`` in place, in the tensor's dtype."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a tapegrad Tensor, got {type(tensor).__name__}")
-    tensor.data[...] = xp.asarray(values).astype(tensor.data.dtype, copy=False)
+    tensor._array[...] = xp.asarray(values).astype(tensor._array.dtype, copy=False)
     return tensor
 
 
@@ -154,7 +154,7 @@ def trunc_normal_(
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``. Returns ``tensor``."""
-    tensor.data[...] = val
+    tensor._array[...] = val
     return tensor
 
 

@@ -396,7 +396,7 @@ class Module:
                     g.detach_()
                 else:
                     g.requires_grad = False
-                g.data[...] = 0
+                g._array[...] = 0
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn(m)`` on every submodule (children first) and then on self; returns self."""
@@ -413,12 +413,12 @@ class Module:
             for p in m._parameters.values():
                 if p is None:
                     continue
-                p.data = fn(p.data)
+                p._array = fn(p._array)
                 if p.grad is not None:
-                    p.grad.data = fn(p.grad.data)
+                    p.grad._array = fn(p.grad._array)
             for b in m._buffers.values():
                 if b is not None:
-                    b.data = fn(b.data)
+                    b._array = fn(b._array)
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
@@ -513,7 +513,7 @@ class Module:
                     missing_keys.append(key)
                 continue
             value = state_dict[key]
-            arr = value.data if isinstance(value, Tensor) else _to_numpy_like(value)
+            arr = value._array if isinstance(value, Tensor) else _to_numpy_like(value)
             if tuple(arr.shape) != tuple(t.shape):
                 error_msgs.append(
                     f"size mismatch for {key}: copying a param with shape {_shape_str(arr.shape)} "
@@ -521,7 +521,7 @@ class Module:
                 )
                 continue
             with no_grad():
-                t.data[...] = xp.asarray(arr).astype(t.data.dtype, copy=False)
+                t._array[...] = xp.asarray(arr).astype(t._array.dtype, copy=False)
         if strict:
             for key in state_dict:
                 if not key.startswith(prefix):

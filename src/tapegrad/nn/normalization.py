@@ -70,17 +70,17 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """Running mean to 0, running variance to 1, batch count to 0."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._array[...] = 0
+            self.running_var._array[...] = 1
+            self.num_batches_tracked._array[...] = 0
 
     def reset_parameters(self) -> None:
         """Reset the running statistics, weight to 1 and bias to 0."""
         self.reset_running_stats()
         if self.weight is not None:
-            self.weight.data[...] = 1
+            self.weight._array[...] = 1
         if self.bias is not None:
-            self.bias.data[...] = 0
+            self.bias._array[...] = 0
 
     def _check_input(self, x: Tensor) -> None:
         name = type(self).__name__
@@ -99,15 +99,15 @@ class _BatchNorm(Module):
         """Normalise ``input`` per channel; returns a tensor of the same shape."""
         self._check_input(input)
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and input.data.size // max(input.shape[1], 1) <= 1:
+        if self.training and input._array.size // max(input.shape[1], 1) <= 1:
             raise ValueError(
                 f"{type(self).__name__}: Expected more than 1 value per channel when "
                 f"training, got input of shape {tuple(input.shape)}"
             )
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked._array += 1
             if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked._array)
         # Batch statistics in training, and also in eval when none are tracked.
         use_batch = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
@@ -198,9 +198,9 @@ class LayerNorm(Module):
     def reset_parameters(self) -> None:
         """Weight to 1 and bias to 0."""
         if self.weight is not None:
-            self.weight.data[...] = 1
+            self.weight._array[...] = 1
         if self.bias is not None:
-            self.bias.data[...] = 0
+            self.bias._array[...] = 0
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - torch's name
         """Normalise ``input`` (*, *normalized_shape); returns a tensor of the same shape."""

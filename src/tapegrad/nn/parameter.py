@@ -40,13 +40,13 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # Rebuild through __init__ so a pickled or deep-copied Parameter stays one.
-        return (Parameter, (self.data, self.requires_grad))
+        return (Parameter, (self._array, self.requires_grad))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
-        p = Parameter(self.data.copy(), self.requires_grad)
+        p = Parameter(self._array.copy(), self.requires_grad)
         if self.grad is not None:
-            p.grad = Tensor(self.grad.data.copy())
+            p.grad = Tensor(self.grad._array.copy())
         memo[id(self)] = p
         return p

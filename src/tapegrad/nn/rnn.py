@@ -5,7 +5,8 @@ default initialisation U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) are
 PyTorch's, so weights copy across by name. A layer projects the whole input
 sequence through ``weight_ih`` in one matmul and then runs the recurrence one
 time step at a time: per step one matmul with ``weight_hh`` and one fused
-Function for the gates (:class:`RNNStep`, :class:`LSTMStep`, :class:`GRUStep`),
+Function for the gates (:class:`RNNStepFunction`, :class:`LSTMStepFunction`,
+:class:`GRUStepFunction`),
 whose backward is differentiable again, so gradients of any order flow through
 the recurrence.
 """
@@ -53,7 +54,7 @@ def _sigmoid(x: Any) -> Any:
     return out
 
 
-class RNNStep(Function):
+class RNNStepFunction(Function):
     """``act(xw + hw)`` with act tanh or relu."""
 
     keep_outputs = True
@@ -72,15 +73,15 @@ class RNNStep(Function):
     def backward(self, gy):
         y = self.output()
         if self.relu:
-            g = gy * _wrap((y.data > 0).astype(gy.data.dtype))
+            g = gy * _wrap((y._array > 0).astype(gy._array.dtype))
         elif state.enabled:
             g = gy * (1.0 - y * y)
         else:
-            g = _wrap(gy.data * (1.0 - y.data * y.data))
+            g = _wrap(gy._array * (1.0 - y._array * y._array))
         return g, g
 
 
-class LSTMStep(Function):
+class LSTMStepFunction(Function):
     """``(xw, hw, c) -> (h', c')`` with gates ``xw + hw`` in the order i, f, g, o."""
 
     keep_inputs = True
@@ -101,11 +102,11 @@ class LSTMStep(Function):
         if state.enabled:
             return self._backward_graph(gh, gc)
         need = self.needs_input_grad
-        c = self.inputs[2].data
+        c = self.inputs[2]._array
         hs = c.shape[-1]
         act, tc = self.act, self.tc
         i, f, g, o = act[:, :hs], act[:, hs : 2 * hs], act[:, 2 * hs : 3 * hs], act[:, 3 * hs :]
-        gh, gc = gh.data, gc.data
+        gh, gc = gh._array, gc._array
         dc = gh * o * (1.0 - tc * tc)
         dc += gc
         d = xp.empty_like(act)
@@ -134,7 +135,7 @@ class LSTMStep(Function):
         return d, d, (dc * f if self.needs_input_grad[2] else None)
 
 
-class GRUStep(Function):
+class GRUStepFunction(Function):
     """``(xw, hw, h) -> h'`` with gates r, z, n; ``hw`` includes the hidden bias.
 
     ``r, z = sigmoid(xw_rz + hw_rz)``, ``n = tanh(xw_n + r * hw_n)``,
@@ -158,12 +159,12 @@ class GRUStep(Function):
         if state.enabled:
             return self._backward_graph(gy)
         need = self.needs_input_grad
-        h = self.inputs[2].data
+        h = self.inputs[2]._array
         hs = h.shape[-1]
-        hn = self.inputs[1].data[:, 2 * hs :]
+        hn = self.inputs[1]._array[:, 2 * hs :]
         rz, n = self.rz, self.n
         r, z = rz[:, :hs], rz[:, hs:]
-        g = gy.data
+        g = gy._array
         dn = g * (1.0 - z) * (1.0 - n * n)
         dx = xp.empty_like(rz, shape=(g.shape[0], 3 * hs))
         dx[:, :hs] = dn * hn * r * (1.0 - r)
@@ -203,18 +204,18 @@ def _hw(h: Tensor, whh_t: Tensor, bhh: Tensor | None) -> Tensor:
 
 
 def _rnn_step(xw: Tensor, h: Tensor, whh_t: Tensor, bhh: Tensor | None, relu: bool) -> Tensor:
-    return RNNStep(relu)(xw, _hw(h, whh_t, bhh))
+    return RNNStepFunction(relu)(xw, _hw(h, whh_t, bhh))
 
 
 def _lstm_step(
     xw: Tensor, hc: tuple[Tensor, Tensor], whh_t: Tensor, bhh: Tensor | None
 ) -> tuple[Tensor, Tensor]:
     h, c = hc
-    return LSTMStep()(xw, _hw(h, whh_t, bhh), c)
+    return LSTMStepFunction()(xw, _hw(h, whh_t, bhh), c)
 
 
 def _gru_step(xw: Tensor, h: Tensor, whh_t: Tensor, bhh: Tensor | None) -> Tensor:
-    return GRUStep()(xw, _hw(h, whh_t, bhh), h)
+    return GRUStepFunction()(xw, _hw(h, whh_t, bhh), h)
 
 
 def _uniform_params(module: Module, hidden_size: int) -> None:
@@ -228,7 +229,7 @@ def _empty(shape: tuple[int, ...], dtype: Any) -> Parameter:
 
 
 def _zeros(shape: tuple[int, ...], like: Tensor) -> Tensor:
-    return _wrap(xp.zeros(shape, dtype=like.data.dtype))
+    return _wrap(xp.zeros(shape, dtype=like._array.dtype))
 
 
 # ------------------------------------------------------------------ cells

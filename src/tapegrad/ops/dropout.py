@@ -20,7 +20,7 @@ from ..tensor import Tensor, _wrap, as_tensor
 __all__ = ["dropout", "dropout2d", "alpha_dropout"]
 
 
-class _ScaleMask(Function):
+class _ScaleMaskFunction(Function):
     """y = x * mask (+ shift), with a constant mask broadcastable to x."""
 
     def __init__(self, mask: Any, shift: Any = None) -> None:
@@ -70,7 +70,7 @@ def dropout(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
     x = _check("dropout", input, p)
     if not training or p == 0.0:
         return x
-    return _ScaleMask(_keep_mask(x.shape, p, x.dtype))(x)
+    return _ScaleMaskFunction(_keep_mask(x.shape, p, x.dtype))(x)
 
 
 def dropout2d(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
@@ -91,7 +91,7 @@ def dropout2d(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return x
     mask_shape = x.shape[:-2] + (1, 1)
-    return _ScaleMask(_keep_mask(mask_shape, p, x.dtype))(x)
+    return _ScaleMaskFunction(_keep_mask(mask_shape, p, x.dtype))(x)
 
 
 # SELU's constants: alpha * scale, the value a dropped unit takes, is its negative saturation.
@@ -116,9 +116,9 @@ def alpha_dropout(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     dt = x.dtype
     if p == 1.0:
-        return _ScaleMask(xp.zeros(x.shape, dtype=dt))(x)
+        return _ScaleMaskFunction(xp.zeros(x.shape, dtype=dt))(x)
     keep = default_generator().random(x.shape, dtype=xp.float32) >= p
     a = 1.0 / math.sqrt((_ALPHA_PRIME * _ALPHA_PRIME * p + 1.0) * (1.0 - p))
     mask = keep.astype(dt) * dt.type(a)
     shift = (keep.astype(dt) - 1) * dt.type(_ALPHA_PRIME * a) + dt.type(_ALPHA_PRIME * a * p)
-    return _ScaleMask(mask, shift)(x)
+    return _ScaleMaskFunction(mask, shift)(x)

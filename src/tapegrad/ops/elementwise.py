@@ -58,7 +58,7 @@ __all__ = [
 
 def _scalar_like(s: Any, ref: Tensor) -> Tensor:
     """A 0-d constant for Python scalar ``s`` next to tensor ``ref``."""
-    dt = ref.data.dtype
+    dt = ref._array.dtype
     if isinstance(s, (bool, np.bool_)):
         pass
     elif isinstance(s, (float, np.floating)) and dt.kind not in "fc":
@@ -101,7 +101,7 @@ def _binary(fn_cls: type[Function], op: str, a: Any, b: Any) -> Tensor:
 
 
 # --------------------------------------------------------------- arithmetic
-class Add(Function):
+class AddFunction(Function):
     def forward(self, a, b):
         return a + b
 
@@ -110,7 +110,7 @@ class Add(Function):
         return (gy if na else None), (gy if nb else None)
 
 
-class Sub(Function):
+class SubFunction(Function):
     def forward(self, a, b):
         return a - b
 
@@ -119,7 +119,7 @@ class Sub(Function):
         return (gy if na else None), (-gy if nb else None)
 
 
-class Mul(Function):
+class MulFunction(Function):
     keep_inputs = True
 
     def forward(self, a, b):
@@ -131,7 +131,7 @@ class Mul(Function):
         return (gy * b if na else None), (gy * a if nb else None)
 
 
-class Div(Function):
+class DivFunction(Function):
     keep_inputs = True
 
     def forward(self, a, b):
@@ -145,7 +145,7 @@ class Div(Function):
         return ga, gb
 
 
-class Neg(Function):
+class NegFunction(Function):
     def forward(self, x):
         return -x
 
@@ -153,7 +153,7 @@ class Neg(Function):
         return -gy
 
 
-class PowScalar(Function):
+class PowScalarFunction(Function):
     """x ** c for a constant exponent c."""
 
     keep_inputs = True
@@ -176,11 +176,11 @@ class PowScalar(Function):
             return gy
         if c == 0:
             # x ** 0 is constant; c * x ** -1 would give 0 * inf = nan at x == 0
-            return _wrap(xp.zeros_like(gy.data))
+            return _wrap(xp.zeros_like(gy._array))
         return gy * c * x ** (c - 1)
 
 
-class Pow(Function):
+class PowFunction(Function):
     """a ** b with both tensors."""
 
     keep_inputs = True
@@ -195,14 +195,14 @@ class Pow(Function):
         ga = None
         if na:
             ga = gy * b * a ** (b - 1)
-            b0 = b.data == 0
+            b0 = b._array == 0
             if b0.any():
                 # as PyTorch: 0 where the exponent is 0 (not 0 * inf = nan at a == 0)
                 ga = where(b0, 0.0, ga)
         gb = None
         if nb:
             # d/db a**b = a**b log a; PyTorch takes it as 0 where a == 0 and b >= 0.
-            zero = (a.data == 0) & (b.data >= 0)
+            zero = (a._array == 0) & (b._array >= 0)
             safe_a = where(zero, 1.0, a)
             gb = gy * where(zero, 0.0, self.output() * log(safe_a))
         return ga, gb
@@ -210,37 +210,37 @@ class Pow(Function):
 
 def add(a: Any, b: Any) -> Tensor:
     """a + b, broadcasting."""
-    return _binary(Add, "add", a, b)
+    return _binary(AddFunction, "add", a, b)
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b, broadcasting."""
-    return _binary(Sub, "sub", a, b)
+    return _binary(SubFunction, "sub", a, b)
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """a * b, broadcasting."""
-    return _binary(Mul, "mul", a, b)
+    return _binary(MulFunction, "mul", a, b)
 
 
 def div(a: Any, b: Any) -> Tensor:
     """a / b, broadcasting (true division; integer inputs give floats)."""
-    return _binary(Div, "div", a, b)
+    return _binary(DivFunction, "div", a, b)
 
 
 def neg(x: Tensor) -> Tensor:
-    return Neg()(x)
+    return NegFunction()(x)
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
     """a ** b. A Python-number exponent uses the cheaper constant-exponent op."""
     if type(a) is Tensor and not isinstance(b, Tensor) and np.ndim(b) == 0:
-        return PowScalar(b)(a)
-    return _binary(Pow, "pow", a, b)
+        return PowScalarFunction(b)(a)
+    return _binary(PowFunction, "pow", a, b)
 
 
 # --------------------------------------------------------------- unary math
-class Exp(Function):
+class ExpFunction(Function):
     keep_outputs = True
 
     def forward(self, x):
@@ -250,7 +250,7 @@ class Exp(Function):
         return gy * self.output()
 
 
-class Log(Function):
+class LogFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -260,7 +260,7 @@ class Log(Function):
         return gy / self.inputs[0]
 
 
-class Log1p(Function):
+class Log1pFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -270,7 +270,7 @@ class Log1p(Function):
         return gy / (self.inputs[0] + 1.0)
 
 
-class Sqrt(Function):
+class SqrtFunction(Function):
     keep_outputs = True
 
     def forward(self, x):
@@ -280,7 +280,7 @@ class Sqrt(Function):
         return gy * 0.5 / self.output()
 
 
-class Rsqrt(Function):
+class RsqrtFunction(Function):
     keep_outputs = True
 
     def forward(self, x):
@@ -291,7 +291,7 @@ class Rsqrt(Function):
         return gy * -0.5 * y * y * y
 
 
-class Abs(Function):
+class AbsFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -299,10 +299,10 @@ class Abs(Function):
 
     def backward(self, gy):
         # sign(0) = 0: the subgradient PyTorch uses
-        return gy * _wrap(xp.sign(self.inputs[0].data))
+        return gy * _wrap(xp.sign(self.inputs[0]._array))
 
 
-class Sin(Function):
+class SinFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -312,7 +312,7 @@ class Sin(Function):
         return gy * cos(self.inputs[0])
 
 
-class Cos(Function):
+class CosFunction(Function):
     keep_inputs = True
 
     def forward(self, x):
@@ -323,56 +323,56 @@ class Cos(Function):
 
 
 def exp(x: Tensor) -> Tensor:
-    return Exp()(x)
+    return ExpFunction()(x)
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm."""
-    return Log()(x)
+    return LogFunction()(x)
 
 
 def log1p(x: Tensor) -> Tensor:
     """log(1 + x), accurate for small x."""
-    return Log1p()(x)
+    return Log1pFunction()(x)
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return Sqrt()(x)
+    return SqrtFunction()(x)
 
 
 def rsqrt(x: Tensor) -> Tensor:
     """1 / sqrt(x)."""
-    return Rsqrt()(x)
+    return RsqrtFunction()(x)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
-    return Abs()(x)
+    return AbsFunction()(x)
 
 
 def sin(x: Tensor) -> Tensor:
-    return Sin()(x)
+    return SinFunction()(x)
 
 
 def cos(x: Tensor) -> Tensor:
-    return Cos()(x)
+    return CosFunction()(x)
 
 
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 elementwise; its gradient is zero, so it is a constant."""
-    return _wrap(xp.sign(x.data))
+    return _wrap(xp.sign(x._array))
 
 
 def square(x: Tensor) -> Tensor:
-    return PowScalar(2)(x)
+    return PowScalarFunction(2)(x)
 
 
 # --------------------------------------------------- selection and clamping
 def _mask(cond: Any, like: Tensor) -> Tensor:
     """A constant 0/1 tensor of ``like``'s dtype."""
-    return _wrap(cond.astype(like.data.dtype))
+    return _wrap(cond.astype(like._array.dtype))
 
 
-class Clamp(Function):
+class ClampFunction(Function):
     keep_inputs = True
 
     def __init__(self, lo: Any, hi: Any) -> None:
@@ -383,7 +383,7 @@ class Clamp(Function):
 
     def backward(self, gy):
         # The gradient passes where lo <= x <= hi, as in PyTorch.
-        x = self.inputs[0].data
+        x = self.inputs[0]._array
         keep = xp.ones(x.shape, dtype=bool)
         if self.lo is not None:
             keep &= x >= self.lo
@@ -399,16 +399,16 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         bounds = [_pair(x, b)[1] for b in (min, max) if b is not None]
         try:
-            return ClampTensor(min is not None, max is not None)(x, *bounds)
+            return ClampTensorFunction(min is not None, max is not None)(x, *bounds)
         except ValueError as e:
             if "broadcast" not in str(e):
                 raise
             shapes = ", ".join(str(tuple(t.shape)) for t in (x, *bounds))
             raise ValueError(f"clamp: shapes {shapes} cannot be broadcast together") from None
-    return Clamp(min, max)(x)
+    return ClampFunction(min, max)(x)
 
 
-class ClampTensor(Function):
+class ClampTensorFunction(Function):
     """clamp(x, lo, hi) with tensor bounds; inputs are x and the bounds given.
 
     Not maximum/minimum: at ties PyTorch gives x the whole gradient (x == lo
@@ -430,8 +430,8 @@ class ClampTensor(Function):
 
     def backward(self, gy):
         # PyTorch's clamp_backward and clamp_backward_min_max masks
-        x = self.inputs[0].data
-        lo, hi = self._bounds([t.data for t in self.inputs[1:]])
+        x = self.inputs[0]._array
+        lo, hi = self._bounds([t._array for t in self.inputs[1:]])
         if lo is not None and hi is not None:
             masks = [(x >= lo) & (x <= hi), (x < lo) & (lo < hi), (x > hi) | (hi < lo)]
         elif lo is not None:
@@ -446,7 +446,7 @@ class ClampTensor(Function):
 clip = clamp
 
 
-class Maximum(Function):
+class MaximumFunction(Function):
     keep_inputs = True
 
     def forward(self, a, b):
@@ -456,13 +456,13 @@ class Maximum(Function):
         a, b = self.inputs
         na, nb = self.needs_input_grad
         # Ties share the gradient equally, as PyTorch documents.
-        ma = (a.data > b.data) + 0.5 * (a.data == b.data)
+        ma = (a._array > b._array) + 0.5 * (a._array == b._array)
         ga = gy * _mask(ma, gy) if na else None
         gb = gy * _mask(1.0 - ma, gy) if nb else None
         return ga, gb
 
 
-class Minimum(Function):
+class MinimumFunction(Function):
     keep_inputs = True
 
     def forward(self, a, b):
@@ -471,7 +471,7 @@ class Minimum(Function):
     def backward(self, gy):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        ma = (a.data < b.data) + 0.5 * (a.data == b.data)
+        ma = (a._array < b._array) + 0.5 * (a._array == b._array)
         ga = gy * _mask(ma, gy) if na else None
         gb = gy * _mask(1.0 - ma, gy) if nb else None
         return ga, gb
@@ -479,15 +479,15 @@ class Minimum(Function):
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise max; at ties each side gets half the gradient."""
-    return _binary(Maximum, "maximum", a, b)
+    return _binary(MaximumFunction, "maximum", a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise min; at ties each side gets half the gradient."""
-    return _binary(Minimum, "minimum", a, b)
+    return _binary(MinimumFunction, "minimum", a, b)
 
 
-class Where(Function):
+class WhereFunction(Function):
     def __init__(self, cond: Any) -> None:
         self.cond = cond
 
@@ -496,15 +496,15 @@ class Where(Function):
 
     def backward(self, gy):
         na, nb = self.needs_input_grad
-        zero = _wrap(xp.zeros((), dtype=gy.data.dtype))
-        ga = Where(self.cond)(gy, zero) if na else None
-        gb = Where(self.cond)(zero, gy) if nb else None
+        zero = _wrap(xp.zeros((), dtype=gy._array.dtype))
+        ga = WhereFunction(self.cond)(gy, zero) if na else None
+        gb = WhereFunction(self.cond)(zero, gy) if nb else None
         return ga, gb
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` is true, else ``b``; broadcasting. ``cond`` gets no gradient."""
-    c = cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
+    c = cond._array if isinstance(cond, Tensor) else xp.asarray(cond)
     if c.dtype != bool:
         c = c.astype(bool)
     a, b = _pair(a, b)
@@ -515,11 +515,11 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
             f"where: condition {tuple(c.shape)}, x {tuple(a.shape)} and y {tuple(b.shape)} "
             "cannot be broadcast together"
         ) from None
-    return Where(c)(a, b)
+    return WhereFunction(c)(a, b)
 
 
 # ------------------------------------------------------------ dtype, copies
-class Cast(Function):
+class CastFunction(Function):
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
 
@@ -528,7 +528,7 @@ class Cast(Function):
         return x.astype(self.dtype)
 
     def backward(self, gy):
-        return Cast(self.src)(gy)
+        return CastFunction(self.src)(gy)
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
@@ -536,11 +536,11 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     d = np.dtype(dtype)
     if d.kind != "f" and x.requires_grad:
         # Integer results carry no gradient: cut the graph.
-        return _wrap(x.data.astype(d))
-    return Cast(d)(x)
+        return _wrap(x._array.astype(d))
+    return CastFunction(d)(x)
 
 
-class Clone(Function):
+class CloneFunction(Function):
     def forward(self, x):
         return x.copy()
 
@@ -550,13 +550,13 @@ class Clone(Function):
 
 def clone(x: Tensor) -> Tensor:
     """A copy of x's data that stays in the graph."""
-    return Clone()(x)
+    return CloneFunction()(x)
 
 
 # ------------------------------------------- comparisons and logic (no grad)
 def _cmp(ufunc: Any, op: str, a: Any, b: Any) -> Tensor:
-    ad = a.data if isinstance(a, Tensor) else a
-    bd = b.data if isinstance(b, Tensor) else b
+    ad = a._array if isinstance(a, Tensor) else a
+    bd = b._array if isinstance(b, Tensor) else b
     try:
         return _wrap(xp.asarray(ufunc(ad, bd)))
     except ValueError:
@@ -598,12 +598,12 @@ def logical_or(a: Any, b: Any) -> Tensor:
 
 
 def logical_not(a: Tensor) -> Tensor:
-    return _wrap(xp.logical_not(a.data))
+    return _wrap(xp.logical_not(a._array))
 
 
 def isnan(a: Tensor) -> Tensor:
-    return _wrap(xp.isnan(a.data))
+    return _wrap(xp.isnan(a._array))
 
 
 def isfinite(a: Tensor) -> Tensor:
-    return _wrap(xp.isfinite(a.data))
+    return _wrap(xp.isfinite(a._array))

@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class MatMul(Function):
+class MatMulFunction(Function):
     keep_inputs = True
 
     def forward(self, a, b):
@@ -69,7 +69,7 @@ def matmul(a: Any, b: Any) -> Tensor:
             f"matmul: shapes {tuple(a.shape)} @ {tuple(b.shape)}: inner sizes {ka} and {kb} differ"
         )
     try:
-        return MatMul()(a, b)
+        return MatMulFunction()(a, b)
     except ValueError:
         raise ValueError(
             f"matmul: batch dims of {tuple(a.shape)} and {tuple(b.shape)} do not broadcast"
@@ -77,7 +77,7 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 
 # ------------------------------------------------------------------ linear
-class Linear(Function):
+class LinearFunction(Function):
     """y = x @ W.T (+ b) as one node: one GEMM over all leading dims flattened."""
 
     keep_inputs = True
@@ -115,8 +115,8 @@ class Linear(Function):
     def _backward_arrays(self, gy):
         # No graph of the backward is recorded: the same three products on the
         # arrays, without building the transpose and sum ops around them.
-        x, w = self.inputs[0].data, self.inputs[1].data
-        g = gy.data
+        x, w = self.inputs[0]._array, self.inputs[1]._array
+        g = gy._array
         need = self.needs_input_grad
         if x.ndim != 2:
             x = x.reshape(-1, x.shape[-1])
@@ -157,14 +157,14 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
             f"in_features {fin} != {weight.shape[1]}"
         )
     if bias is None:
-        return Linear()(x, weight)
+        return LinearFunction()(x, weight)
     bias = as_tensor(bias)
     if bias.shape != (weight.shape[0],):
         raise ValueError(
             f"linear: bias {tuple(bias.shape)} does not match weight {tuple(weight.shape)}: "
             f"expected ({weight.shape[0]},)"
         )
-    return Linear()(x, weight, bias)
+    return LinearFunction()(x, weight, bias)
 
 
 # ------------------------------------------------------------------ einsum
@@ -279,7 +279,7 @@ def _einsum_raw(eq: str, arrays: tuple[Any, ...]) -> Any:
     return xp.einsum(eq, *arrays, optimize=path)
 
 
-class Einsum(Function):
+class EinsumFunction(Function):
     keep_inputs = True
 
     def __init__(self, subs: tuple[str, ...], out: str) -> None:
@@ -310,11 +310,11 @@ class Einsum(Function):
             g = reshape(g, tuple(s if c in avail else 1 for c, s in zip(uniq, shape_u)))
             g = broadcast_to(g, tuple(shape_u))
         if uniq != target:
-            g = _DiagScatter(target, uniq, xs[i].shape)(g)
+            g = _DiagScatterFunction(target, uniq, xs[i].shape)(g)
         return g
 
 
-class _DiagScatter(Function):
+class _DiagScatterFunction(Function):
     """Write g on the (generalised) diagonal of zeros: the adjoint of einsum('ii->i')."""
 
     def __init__(self, target: str, uniq: str, shape: tuple[int, ...]) -> None:
@@ -333,7 +333,7 @@ class _DiagScatter(Function):
 def _einsum_tensors(subs: tuple[str, ...], out: str, ops: list[Tensor]) -> Tensor:
     if len(ops) == 1 and subs[0] == out:
         return ops[0]
-    return Einsum(tuple(subs), out)(*ops)
+    return EinsumFunction(tuple(subs), out)(*ops)
 
 
 def einsum(equation: str, *operands: Any) -> Tensor:

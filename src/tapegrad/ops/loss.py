@@ -28,6 +28,7 @@ from ..backend import xp
 from ..tensor import Tensor, _wrap, as_tensor
 from . import activation as _act
 from . import reduce as _red
+from . import softmax as _sm
 from .elementwise import cast, clamp, log, log1p
 from .shape import reshape
 
@@ -80,7 +81,7 @@ def _const(op: str, name: str, w: Any, like: Tensor) -> Any:
                 f"{op}: {name} cannot require grad (it is a constant, as in PyTorch); "
                 f"pass {name}.detach()"
             )
-        w = w.data
+        w = w._array
     return xp.asarray(w).astype(like.dtype, copy=False)
 
 
@@ -119,11 +120,11 @@ def _upstream(gy: Tensor, reduction: str, inv_n: Any) -> Tensor:
 
 def _upstream_array(gy: Tensor, reduction: str, inv_n: Any) -> Any:
     """The upstream gradient of each element of an elementwise loss (array path)."""
-    return gy.data * inv_n if reduction == "mean" else gy.data
+    return gy._array * inv_n if reduction == "mean" else gy._array
 
 
 # ------------------------------------------------------------- regression
-class _MSELoss(Function):
+class _MSELossFunction(Function):
     keep_inputs = True
 
     def __init__(self, reduction: str) -> None:
@@ -139,7 +140,7 @@ class _MSELoss(Function):
         if state.enabled:
             g = _upstream(gy, self.reduction, self.inv_n) * 2.0 * (x - t)
         else:
-            g = _wrap(_upstream_array(gy, self.reduction, self.inv_n) * 2.0 * (x.data - t.data))
+            g = _wrap(_upstream_array(gy, self.reduction, self.inv_n) * 2.0 * (x._array - t._array))
         nx, nt = self.needs_input_grad
         return (g if nx else None), (-g if nt else None)
 
@@ -158,10 +159,10 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     _check_reduction("mse_loss", reduction)
     x = _float_input("mse_loss", input)
     t = _same_shape_target("mse_loss", x, target)
-    return _MSELoss(reduction)(x, t)
+    return _MSELossFunction(reduction)(x, t)
 
 
-class _L1Loss(Function):
+class _L1LossFunction(Function):
     def __init__(self, reduction: str) -> None:
         self.reduction = reduction
 
@@ -186,11 +187,11 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     _check_reduction("l1_loss", reduction)
     x = _float_input("l1_loss", input)
     t = _same_shape_target("l1_loss", x, target)
-    return _L1Loss(reduction)(x, t)
+    return _L1LossFunction(reduction)(x, t)
 
 
 # ------------------------------------------------------ binary cross-entropy
-class _BCELoss(Function):
+class _BCELossFunction(Function):
     keep_inputs = True
 
     def __init__(self, weight: Any, reduction: str) -> None:
@@ -225,7 +226,7 @@ class _BCELoss(Function):
             g = _upstream_array(gy, self.reduction, self.inv_n)
             if w is not None:
                 g = g * w
-            xd, td = x.data, t.data
+            xd, td = x._array, t._array
             if nx:
                 gx = _wrap(g * (xd - td) / xp.maximum(xd * (1 - xd), 1e-12))
             if nt:
@@ -252,7 +253,7 @@ def binary_cross_entropy(
     _check_reduction(op, reduction)
     x = _float_input(op, input)
     t = _same_shape_target(op, x, target)
-    xd = x.data
+    xd = x._array
     if not bool(((xd >= 0) & (xd <= 1)).all()):
         bad = xd[~((xd >= 0) & (xd <= 1))].reshape(-1)[0]
         raise ValueError(
@@ -262,10 +263,10 @@ def binary_cross_entropy(
     w = _const(op, "weight", weight, x)
     if w is not None:
         _check_broadcast(op, "weight", w, x.shape)
-    return _BCELoss(w, reduction)(x, t)
+    return _BCELossFunction(w, reduction)(x, t)
 
 
-class _BCEWithLogitsLoss(Function):
+class _BCEWithLogitsLossFunction(Function):
     keep_inputs = True
 
     def __init__(self, weight: Any, pos_weight: Any, reduction: str) -> None:
@@ -311,7 +312,7 @@ class _BCEWithLogitsLoss(Function):
             g = _upstream_array(gy, self.reduction, self.inv_n)
             if w is not None:
                 g = g * w
-            xd, td, e = x.data, t.data, self.e
+            xd, td, e = x._array, t._array, self.e
             if nx:
                 sig = xp.where(xd >= 0, 1, e) / (1 + e)
                 if pw is None:
@@ -360,7 +361,7 @@ def binary_cross_entropy_with_logits(
         _check_broadcast(op, "weight", w, x.shape)
     if pw is not None:
         _check_broadcast(op, "pos_weight", pw, x.shape)
-    return _BCEWithLogitsLoss(w, pw, reduction)(x, t)
+    return _BCEWithLogitsLossFunction(w, pw, reduction)(x, t)
 
 
 # ------------------------------------------------------ multi-class losses
@@ -370,7 +371,7 @@ def _class_target(op: str, x: Tensor, target: Any, ignore_index: int) -> tuple[A
     Returns (target with ignored entries set to class 0, mask of the entries
     that count, or None when all count).
     """
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t = target._array if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: expected an integer class-index target for input of shape "
@@ -416,7 +417,7 @@ def _batched(op: str, x: Tensor, target: Any) -> tuple[Tensor, Any, bool]:
         raise ValueError(f"{op}: input must have at least 1 dim (C,), got a 0-d tensor")
     if x.ndim > 1:
         return x, target, False
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t = target._array if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind == "f":  # class probabilities, shape (C,)
         tt = target if isinstance(target, Tensor) else Tensor(t, dtype=x.dtype)
         if tt.shape != x.shape:
@@ -437,13 +438,13 @@ def _sample_upstream(gy: Any, reduction: str, inv_d: Any, ndim: int, graph: bool
     """The upstream gradient per sample, shaped (N, 1, d1, ...) to broadcast over classes."""
     if reduction == "none":
         shape = (gy.shape[0], 1) + tuple(gy.shape[1:])
-        return reshape(gy, shape) if graph else gy.data.reshape(shape)
+        return reshape(gy, shape) if graph else gy._array.reshape(shape)
     if reduction == "sum":
-        return gy if graph else gy.data
-    return gy * _wrap(inv_d) if graph else gy.data * inv_d
+        return gy if graph else gy._array
+    return gy * _wrap(inv_d) if graph else gy._array * inv_d
 
 
-class _CrossEntropy(Function):
+class _CrossEntropyFunction(Function):
     """log_softmax + nll (+ label smoothing) over class axis 1 of (N, C, d1, ...)."""
 
     keep_inputs = True  # the graph path of backward needs x for a differentiable softmax
@@ -511,7 +512,7 @@ class _CrossEntropy(Function):
         graph = state.enabled
         g = _sample_upstream(gy, self.reduction, self.inv_d, len(x_shape), graph)
         if graph:
-            p = _act.softmax(self.inputs[0], 1)
+            p = _sm.softmax(self.inputs[0], 1)
             return (p * _wrap(s_coef) - _wrap(q)) * g
         return _wrap((self.ez * (s_coef / self.s) - q) * g)
 
@@ -556,7 +557,7 @@ def cross_entropy(
         out = _cross_entropy_probs(op, x, target, w, ignore_index, reduction, label_smoothing)
     else:
         tgt, valid = _class_target(op, x, target, ignore_index)
-        out = _CrossEntropy(tgt, valid, w, float(label_smoothing), reduction)(x)
+        out = _CrossEntropyFunction(tgt, valid, w, float(label_smoothing), reduction)(x)
     if unbatched and reduction == "none":
         out = reshape(out, ())
     return out
@@ -581,17 +582,17 @@ def _cross_entropy_probs(op, x, target, w, ignore_index, reduction, smoothing) -
         t = t * (1.0 - smoothing) + smoothing / c
     if w is not None:
         t = t * _wrap(_class_view(w, x.ndim))
-    per_sample = -_red.sum(_act.log_softmax(x, 1) * t, 1)
+    per_sample = -_red.sum(_sm.log_softmax(x, 1) * t, 1)
     if reduction == "none":
         return per_sample
     total = _red.sum(per_sample)
     if reduction == "sum":
         return total
-    n_samples = x.data.size // c if c else 0
+    n_samples = x._array.size // c if c else 0
     return total * _wrap(_inv(n_samples, x.dtype))
 
 
-class _NLLLoss(Function):
+class _NLLLossFunction(Function):
     def __init__(self, tgt, valid, weight, reduction: str) -> None:
         self.tgt, self.valid, self.weight, self.reduction = tgt, valid, weight, reduction
 
@@ -652,7 +653,7 @@ def nll_loss(
     x, target, unbatched = _batched(op, x, target)
     w = _class_weight(op, weight, x)
     tgt, valid = _class_target(op, x, target, ignore_index)
-    out = _NLLLoss(tgt, valid, w, reduction)(x)
+    out = _NLLLossFunction(tgt, valid, w, reduction)(x)
     if unbatched and reduction == "none":
         out = reshape(out, ())
     return out

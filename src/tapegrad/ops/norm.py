@@ -1,6 +1,6 @@
 """Normalisation: ``batch_norm``, ``layer_norm``, ``group_norm``.
 
-Batch statistics are computed inside one fused Function (:class:`Normalize`)
+Batch statistics are computed inside one fused Function (:class:`NormalizeFunction`)
 whose forward makes a few passes over the input and whose backward is the
 closed form
 
@@ -47,7 +47,7 @@ def _numel(shape: Sequence[int]) -> int:
     return n
 
 
-class Normalize(Function):
+class NormalizeFunction(Function):
     """``(x - mean) / sqrt(var + eps) * weight + bias`` with mean and biased var over ``axes``.
 
     Inputs: ``x``, then ``weight`` if ``has_w``, then ``bias`` if ``has_b``.
@@ -114,11 +114,11 @@ class Normalize(Function):
         inputs = self.inputs
         need = self.needs_input_grad
         axes, paxes, n = self.axes, self.param_axes, self.count
-        g = gy.data
+        g = gy._array
         if self.rows:
             return self._backward_rows(g)
-        xhat = (inputs[0].data - self.mean) * self.inv
-        w = self._view(inputs[1].data) if self.has_w else None
+        xhat = (inputs[0]._array - self.mean) * self.inv
+        w = self._view(inputs[1]._array) if self.has_w else None
         gx = gw = gb = None
         if paxes == axes:
             # Weight constant over the normalised axes (batch norm): one pair of sums
@@ -157,7 +157,7 @@ class Normalize(Function):
         k = self.count
         shape = inputs[0].shape
         g2 = g.reshape(-1, k)
-        xhat = inputs[0].data.reshape(-1, k) - self.mean
+        xhat = inputs[0]._array.reshape(-1, k) - self.mean
         xhat *= self.inv
         gx = gw = gb = None
         if self.has_w and need[1]:
@@ -170,7 +170,7 @@ class Normalize(Function):
             out = xp.empty(shape, dtype=g.dtype)
             gx = out.reshape(-1, k)
             if self.has_w:
-                xp.multiply(g2, inputs[1].data.reshape(-1), out=gx)  # g_hat
+                xp.multiply(g2, inputs[1]._array.reshape(-1), out=gx)  # g_hat
                 gh = gx
             else:
                 gh = g2
@@ -216,7 +216,7 @@ class Normalize(Function):
         return out if len(out) > 1 else out[0]
 
 
-class BatchNormEval(Function):
+class BatchNormEvalFunction(Function):
     """``x * scale + shift`` with ``scale = weight / sqrt(running_var + eps)``.
 
     Inputs: ``x``, then ``weight``/``bias`` if given. The running statistics
@@ -306,25 +306,25 @@ def batch_norm(
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError(f"{op}: running_mean and running_var are needed outside training")
-        rm = running_mean.data.reshape(ps)
-        inv = 1.0 / (running_var.data.reshape(ps) + eps) ** 0.5
-        return BatchNormEval(rm, inv, has_w, has_b, ps)(input, *params)
+        rm = running_mean._array.reshape(ps)
+        inv = 1.0 / (running_var._array.reshape(ps) + eps) ** 0.5
+        return BatchNormEvalFunction(rm, inv, has_w, has_b, ps)(input, *params)
 
     axes = (0,) + tuple(range(2, input.ndim))
-    n = input.data.size // max(c, 1)
+    n = input._array.size // max(c, 1)
     if n <= 1:
         raise ValueError(
             f"{op}: Expected more than 1 value per channel when training, "
             f"got input of shape {_shape(input)}"
         )
-    fn = Normalize(axes, eps, has_w, has_b, ps, axes)
+    fn = NormalizeFunction(axes, eps, has_w, has_b, ps, axes)
     y = fn(input, *params)
     if running_mean is not None:
-        rm = running_mean.data
+        rm = running_mean._array
         rm *= 1.0 - momentum
         rm += momentum * fn.mean.reshape(c)
     if running_var is not None:
-        rv = running_var.data
+        rv = running_var._array
         rv *= 1.0 - momentum
         rv += (momentum * n / (n - 1)) * fn.var.reshape(c)
     return y
@@ -355,7 +355,7 @@ def layer_norm(
             raise ValueError(f"{op}: {what} has shape {_shape(p)}, expected normalized_shape {ns}")
     axes = tuple(range(input.ndim - k, input.ndim))
     params = tuple(p for p in (weight, bias) if p is not None)
-    fn = Normalize(
+    fn = NormalizeFunction(
         axes, eps, weight is not None, bias is not None, None, tuple(range(input.ndim - k))
     )
     return fn(input, *params)
@@ -389,7 +389,7 @@ def group_norm(
                 f"has {c} channels"
             )
     xg = reshape(input, (n, num_groups, -1))
-    y = reshape(Normalize((2,), eps, False, False, None, (0, 1))(xg), _shape(input))
+    y = reshape(NormalizeFunction((2,), eps, False, False, None, (0, 1))(xg), _shape(input))
     ps = (1, c) + (1,) * (input.ndim - 2)
     if weight is not None:
         y = y * reshape(weight, ps)

@@ -19,7 +19,10 @@ from ..autograd.grad_mode import state
 from ..backend import xp
 from ..dtypes import get_default_dtype
 from ..tensor import ReturnTypes, Tensor, _wrap
-from .shape import ScatterAdd, broadcast_to, reshape
+from ._args import norm_dims as _norm_dims
+from ._args import reduced_shape as _reduced_shape
+from .indexing import ScatterAddFunction
+from .shape import broadcast_to, reshape
 
 __all__ = [
     "sum",
@@ -35,24 +38,6 @@ __all__ = [
     "argmin",
     "norm",
 ]
-
-
-def _norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
-    """Sorted non-negative axes; None means all, an empty tuple none (as in NumPy)."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-    if not dims:
-        return ()
-    n = builtins.max(ndim, 1)
-    out = set()
-    for d in dims:
-        if not -n <= d < n:
-            raise IndexError(f"{op}: dim {d} is out of range for a tensor of {ndim} dims")
-        out.add(int(d) % n)
-    if ndim == 0:
-        return None
-    return tuple(sorted(out))
 
 
 def _args(dim: Any, keepdim: bool, kw: dict[str, Any], op: str) -> tuple[Any, bool]:
@@ -85,7 +70,7 @@ def _expand_grad(gy: Tensor, shape: tuple[int, ...], dims: Any, keepdim: bool) -
     """The gradient of a reduced output broadcast back over the input's shape."""
     if not state.enabled:
         # No graph is being recorded: skip the two Function calls.
-        g = gy.data if keepdim else gy.data.reshape(_kept_shape(shape, dims))
+        g = gy._array if keepdim else gy._array.reshape(_kept_shape(shape, dims))
         return _wrap(xp.broadcast_to(g, shape))
     if not keepdim:
         gy = reshape(gy, _kept_shape(shape, dims))
@@ -94,13 +79,13 @@ def _expand_grad(gy: Tensor, shape: tuple[int, ...], dims: Any, keepdim: bool) -
 
 def _float_input(x: Tensor) -> Tensor:
     """Integer and boolean tensors are averaged in the default float dtype."""
-    if x.data.dtype.kind in "biu":
-        return _wrap(x.data.astype(get_default_dtype()))
+    if x._array.dtype.kind in "biu":
+        return _wrap(x._array.astype(get_default_dtype()))
     return x
 
 
 # -------------------------------------------------------------- sum, mean
-class Sum(Function):
+class SumFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool) -> None:
         self.dims, self.keepdim = dims, keepdim
 
@@ -114,10 +99,10 @@ class Sum(Function):
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all axes when None). Booleans and integers sum to int64."""
     dim, keepdim = _args(dim, keepdim, kw, "sum")
-    return Sum(_norm_dims(dim, x.ndim, "sum"), keepdim)(x)
+    return SumFunction(_norm_dims(dim, x.ndim, "sum"), keepdim)(x)
 
 
-class Mean(Function):
+class MeanFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, n: int) -> None:
         self.dims, self.keepdim, self.n = dims, keepdim, n
 
@@ -138,12 +123,12 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor
     x = _float_input(x)
     n = _count(x.shape, dims)
     if n == 0:
-        return Sum(dims, keepdim)(x) * float("nan")
-    return Mean(dims, keepdim, n)(x)
+        return SumFunction(dims, keepdim)(x) * float("nan")
+    return MeanFunction(dims, keepdim, n)(x)
 
 
 # ------------------------------------------------------------ max and min
-class AMax(Function):
+class AMaxFunction(Function):
     """Max (or min) over ``dims``; the gradient is shared evenly among tied extremes."""
 
     keep_inputs = True
@@ -158,22 +143,16 @@ class AMax(Function):
         return y if self.keepdim else y.reshape(_reduced_shape(x.shape, self.dims))
 
     def backward(self, gy):
-        x, y = self.inputs[0].data, self.y
+        x, y = self.inputs[0]._array, self.y
         hit = x == y
         if y.dtype.kind == "f" and xp.isnan(y).any():
             hit |= xp.isnan(x) & xp.isnan(y)
         count = hit.sum(axis=self.dims, keepdims=True)
-        w = hit / count.astype(gy.data.dtype)
-        return _expand_grad(gy, x.shape, self.dims, self.keepdim) * _wrap(w.astype(gy.data.dtype))
+        w = hit / count.astype(gy._array.dtype)
+        return _expand_grad(gy, x.shape, self.dims, self.keepdim) * _wrap(w.astype(gy._array.dtype))
 
 
-def _reduced_shape(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> tuple[int, ...]:
-    if dims is None:
-        return ()
-    return tuple(s for i, s in enumerate(shape) if i not in dims)
-
-
-class MaxDim(Function):
+class MaxDimFunction(Function):
     """Max (or min) along one dim; the gradient goes to the returned index only."""
 
     def __init__(self, dim: int, keepdim: bool, is_max: bool) -> None:
@@ -191,11 +170,11 @@ class MaxDim(Function):
     def backward(self, gy):
         if not self.keepdim:
             gy = reshape(gy, self.idx.shape)
-        return ScatterAdd(self.dim, self.idx, self.in_shapes[0], unique=True)(gy)
+        return ScatterAddFunction(self.dim, self.idx, self.in_shapes[0], unique=True)(gy)
 
 
 def _empty_error(op: str, x: Tensor, dims: Any) -> None:
-    if x.data.size == 0 and (dims is None or any(x.shape[d] == 0 for d in dims)):
+    if x._array.size == 0 and (dims is None or any(x.shape[d] == 0 for d in dims)):
         raise ValueError(
             f"{op}: cannot reduce over an empty dim (tensor of shape {tuple(x.shape)}, dim {dims})"
         )
@@ -210,14 +189,14 @@ def _max_min(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], is_max: boo
     dim, keepdim = _args(dim, keepdim, kw, op)
     if dim is None:
         _empty_error(op, x, None)
-        return AMax(None, False, is_max)(x)
+        return AMaxFunction(None, False, is_max)(x)
     if not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{op}: dim must be an int (use amax/amin for several dims), got {dim!r}")
     d = _norm_dims(dim, x.ndim, op)
     if d is None:  # a 0-d tensor is its own max, at index 0
         return ReturnTypes(reshape(x, ()), _wrap(xp.zeros((), dtype=np.int64)))
     _empty_error(op, x, d)
-    f = MaxDim(d[0], keepdim, is_max)
+    f = MaxDimFunction(d[0], keepdim, is_max)
     values = f(x)
     idx = f.idx if keepdim else f.idx.reshape(values.shape)
     return ReturnTypes(values, _wrap(idx.astype(np.int64, copy=False)))
@@ -242,7 +221,7 @@ def amax(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor
     dim, keepdim = _args(dim, keepdim, kw, "amax")
     dims = _norm_dims(None if dim == () or dim == [] else dim, x.ndim, "amax")
     _empty_error("amax", x, dims)
-    return AMax(dims, keepdim, True)(x)
+    return AMaxFunction(dims, keepdim, True)(x)
 
 
 def amin(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
@@ -250,7 +229,7 @@ def amin(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor
     dim, keepdim = _args(dim, keepdim, kw, "amin")
     dims = _norm_dims(None if dim == () or dim == [] else dim, x.ndim, "amin")
     _empty_error("amin", x, dims)
-    return AMax(dims, keepdim, False)(x)
+    return AMaxFunction(dims, keepdim, False)(x)
 
 
 def _arg(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], is_max: bool) -> Tensor:
@@ -259,14 +238,14 @@ def _arg(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], is_max: bool) -
     f = xp.argmax if is_max else xp.argmin
     if dim is None:
         _empty_error(op, x, None)
-        return _wrap(f(x.data, keepdims=keepdim).astype(np.int64, copy=False))
+        return _wrap(f(x._array, keepdims=keepdim).astype(np.int64, copy=False))
     if not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{op}: dim must be an int or None, got {dim!r}")
     d = _norm_dims(dim, x.ndim, op)
     if d is None:
         return _wrap(xp.zeros((), dtype=np.int64))
     _empty_error(op, x, d)
-    return _wrap(f(x.data, axis=d[0], keepdims=keepdim).astype(np.int64, copy=False))
+    return _wrap(f(x._array, axis=d[0], keepdims=keepdim).astype(np.int64, copy=False))
 
 
 def argmax(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
@@ -280,7 +259,7 @@ def argmin(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tens
 
 
 # -------------------------------------------------------------- var, std
-class Var(Function):
+class VarFunction(Function):
     keep_inputs = True
 
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, ddof: float) -> None:
@@ -300,7 +279,7 @@ class Var(Function):
         dims = self.dims
         den = self.denom(x.shape)
         scale = 2.0 / den if den else float("inf")
-        centred = x - Mean(dims, True, _count(x.shape, dims))(x)
+        centred = x - MeanFunction(dims, True, _count(x.shape, dims))(x)
         return _expand_grad(gy, x.shape, dims, self.keepdim) * centred * scale
 
 
@@ -336,7 +315,7 @@ def var(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
 def _var(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], op: str) -> Tensor:
     dim, c = _correction(dim, kw, op)
     dim, keepdim = _args(dim, keepdim, kw, op)
-    return Var(_norm_dims(dim, x.ndim, op), keepdim, c)(_float_input(x))
+    return VarFunction(_norm_dims(dim, x.ndim, op), keepdim, c)(_float_input(x))
 
 
 def std(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
@@ -347,7 +326,7 @@ def std(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
 
 
 # ------------------------------------------------------------------ prod
-class Prod(Function):
+class ProdFunction(Function):
     """Product over ``dims``; the gradient is right where the input has zeros."""
 
     keep_inputs = True
@@ -363,7 +342,7 @@ class Prod(Function):
         (x,) = self.inputs
         dims, shape = self.dims, x.shape
         g = _expand_grad(gy, shape, dims, self.keepdim)
-        zero = x.data == 0
+        zero = x._array == 0
         y = self.output()
         if not self.keepdim:
             y = reshape(y, _kept_shape(shape, dims))
@@ -372,7 +351,7 @@ class Prod(Function):
         if not state.enabled:
             # d prod / dx_i = (product of the non-zero others) when x_i is a slice's
             # only zero, else 0 where the slice has a zero.
-            nz = xp.where(zero, 1, x.data)
+            nz = xp.where(zero, 1, x._array)
             p_nz = nz.prod(axis=dims, keepdims=True)
             z = zero.sum(axis=dims, keepdims=True)
             others = xp.where(z == 0, p_nz / nz, xp.where(zero & (z == 1), p_nz, 0))
@@ -391,7 +370,7 @@ def _prod_others(x: Tensor, zero: Any, dims: tuple[int, ...] | None) -> Tensor:
     from .elementwise import where
 
     nz = where(zero, 1.0, x)
-    p_nz = Prod(dims, True)(nz)
+    p_nz = ProdFunction(dims, True)(nz)
     z = zero.sum(axis=dims, keepdims=True)
     xz = where(zero, x, 0.0)
     s = sum(xz, dims, keepdim=True)
@@ -404,11 +383,11 @@ def _prod_others(x: Tensor, zero: Any, dims: tuple[int, ...] | None) -> Tensor:
 def prod(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     """Product over ``dim`` (all axes when None); correct gradients with zeros in x."""
     dim, keepdim = _args(dim, keepdim, kw, "prod")
-    return Prod(_norm_dims(dim, x.ndim, "prod"), keepdim)(x)
+    return ProdFunction(_norm_dims(dim, x.ndim, "prod"), keepdim)(x)
 
 
 # ------------------------------------------------------------------ norm
-class Norm2(Function):
+class Norm2Function(Function):
     """sqrt(sum(x**2)); its gradient x / norm is taken as 0 where the norm is 0."""
 
     keep_inputs = True
@@ -430,11 +409,11 @@ class Norm2(Function):
         r = self.output()
         if not self.keepdim:
             r = reshape(r, _kept_shape(x.shape, self.dims))
-        r = where(r.data == 0, 1.0, r)
+        r = where(r._array == 0, 1.0, r)
         return _expand_grad(gy, x.shape, self.dims, self.keepdim) * x / r
 
 
-class NormP(Function):
+class NormPFunction(Function):
     """(sum |x|**p)**(1/p) for a finite p; the gradient is 0 where the norm is 0."""
 
     keep_inputs = True
@@ -456,7 +435,7 @@ class NormP(Function):
         r = self.output()
         if not self.keepdim:
             r = reshape(r, _kept_shape(x.shape, self.dims))
-        r = where(r.data == 0, 1.0, r)
+        r = where(r._array == 0, 1.0, r)
         g = _expand_grad(gy, x.shape, self.dims, self.keepdim)
         return g * sign(x) * _abs(x) ** (p - 1) / r ** (p - 1)
 
@@ -479,7 +458,7 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: An
         raise ValueError(f"norm: p must be a number or 'fro', got {p!r}")
     x = _float_input(x)
     if p == 2:
-        return Norm2(dims, keepdim)(x)
+        return Norm2Function(dims, keepdim)(x)
     if p == 1:
         return sum(_abs(x), dims, keepdim)
     if p == math.inf:
@@ -487,5 +466,5 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: An
     if p == -math.inf:
         return amin(_abs(x), dims, keepdim)
     if p == 0:
-        return _wrap((x.data != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype))
-    return NormP(float(p), dims, keepdim)(x)
+        return _wrap((x._array != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype))
+    return NormPFunction(float(p), dims, keepdim)(x)

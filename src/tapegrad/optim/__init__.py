@@ -6,7 +6,7 @@
   ``CosineAnnealingLR``, ``LinearLR``, ``LambdaLR``.
 
 Parameters are any floating-point leaf Tensors; updates happen in place on
-``p.data`` from ``p.grad.data`` and record no graph.
+``p._array`` from ``p.grad._array`` and record no graph.
 """
 
 from . import lr_scheduler

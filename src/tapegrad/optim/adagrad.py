@@ -64,7 +64,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p: Any, group: dict[str, Any]) -> dict[str, Any]:
         state = self.state[p]
         state["step"] = 0
-        state["sum"] = xp.full_like(p.data, float(group["initial_accumulator_value"]))
+        state["sum"] = xp.full_like(p._array, float(group["initial_accumulator_value"]))
         return state
 
     def _check_group(self, group: dict[str, Any]) -> None:

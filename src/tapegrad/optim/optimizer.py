@@ -4,9 +4,9 @@ An optimizer holds ``param_groups`` (a list of dicts: ``'params'``, a list of
 leaf Tensors, plus that group's hyperparameters) and ``state`` (a dict from
 parameter to that parameter's running quantities: moments, step count).
 ``step()`` updates every parameter that has a gradient, in place on
-``p.data``, from ``p.grad.data``; no graph is recorded.
+``p._array``, from ``p.grad._array``; no graph is recorded.
 
-State arrays are raw backend arrays (NumPy ``ndarray``), like ``Tensor.data``,
+State arrays are raw backend arrays (NumPy ``ndarray``), like ``Tensor._array``,
 under PyTorch's key names (``'exp_avg'``, ``'momentum_buffer'``...); the step
 count ``'step'`` is a Python int. ``state_dict()`` has PyTorch's layout::
 
@@ -113,10 +113,10 @@ class Optimizer:
                 raise TypeError(
                     f"{name}: can only optimize Tensors, but parameter {i} is {type(p).__name__}"
                 )
-            if p.data.dtype.kind != "f":
+            if p._array.dtype.kind != "f":
                 raise TypeError(
                     f"{name}: can only optimize floating-point Tensors, parameter {i} "
-                    f"(shape {tuple(p.shape)}) has dtype {p.data.dtype}"
+                    f"(shape {tuple(p.shape)}) has dtype {p._array.dtype}"
                 )
             if not p.is_leaf:
                 raise ValueError(
@@ -154,7 +154,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     p.grad.detach_()
-                    p.grad.data.fill(0)
+                    p.grad._array.fill(0)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, in place.
@@ -189,7 +189,7 @@ class Optimizer:
             g = p.grad
             if g is None:
                 continue
-            pd, gd = p.data, g.data
+            pd, gd = p._array, g._array
             if gd.shape != pd.shape:
                 raise ValueError(
                     f"{type(self).__name__}: gradient of shape {tuple(gd.shape)} for a "
@@ -281,7 +281,7 @@ def _copy_value(v: Any) -> Any:
     if isinstance(v, xp.ndarray):
         return v.copy()
     if isinstance(v, Tensor):
-        return Tensor(v.data.copy())
+        return Tensor(v._array.copy())
     return copy.deepcopy(v)
 
 
@@ -289,20 +289,20 @@ def _cast_value(opt: str, key: str, v: Any, p: Tensor) -> Any:
     """A state entry as this optimizer keeps it: ``'step'`` an int, arrays
     copied in ``p``'s dtype with ``p``'s shape (checked)."""
     if key == "step":
-        step = float(v.data) if isinstance(v, Tensor) else float(v)
+        step = float(v._array) if isinstance(v, Tensor) else float(v)
         if not (math.isfinite(step) and step >= 0 and step == int(step)):
             raise ValueError(f"{opt}.load_state_dict: invalid step {step!r}")
         return int(step)
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, Tensor):
-        v = v.data
+        v = v._array
     if hasattr(v, "__array__") or isinstance(v, xp.ndarray):
-        a = xp.array(v, dtype=p.data.dtype, copy=True)
-        if a.shape != p.data.shape:
+        a = xp.array(v, dtype=p._array.dtype, copy=True)
+        if a.shape != p._array.shape:
             raise ValueError(
                 f"{opt}.load_state_dict: state {key!r} has shape {tuple(a.shape)}, "
-                f"its parameter has shape {tuple(p.data.shape)}"
+                f"its parameter has shape {tuple(p._array.shape)}"
             )
         return a
     return copy.deepcopy(v)

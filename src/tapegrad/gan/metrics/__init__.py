@@ -98,7 +98,7 @@ def predict_from_features(feats: Any) -> np.ndarray:
     model = load_classifier()
     head = next(model.parameters()).dtype
     with no_grad():
-        z = model.fc2(model.drop(F.relu(_wrap(np.ascontiguousarray(f, dtype=head))))).data
+        z = model.fc2(model.drop(F.relu(_wrap(np.ascontiguousarray(f, dtype=head)))))._array
     return z.argmax(axis=1).astype(np.int64)
 
 

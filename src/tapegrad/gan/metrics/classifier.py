@@ -150,7 +150,7 @@ def prepare_images(
         input_range: ``(low, high)`` of float images, mapped to [0, 1]; ignored for uint8.
         who: the public function's name, for error messages.
     """
-    x = np.asarray(images.data if isinstance(images, Tensor) else images)
+    x = np.asarray(images._array if isinstance(images, Tensor) else images)
     n = x.shape[0] if x.ndim else 0
     if not (
         (x.ndim == 3 and x.shape[1:] == (28, 28))
@@ -192,7 +192,7 @@ def _batched(images: Any, batch_size: int, input_range: Any, who: str, head: str
         for i in range(0, x.shape[0], batch_size):
             xb = _wrap(np.ascontiguousarray(x[i : i + batch_size]))
             y = model.features(xb) if head == "features" else model(xb)
-            out[i : i + batch_size] = y.data
+            out[i : i + batch_size] = y._array
     return out
 
 

@@ -24,7 +24,7 @@ def _as_list(tensors: Tensor | Iterable[Tensor]) -> list[Tensor]:
 
 
 def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Any]:
-    return [p.grad.data for p in _as_list(parameters) if p.grad is not None]
+    return [p.grad._array for p in _as_list(parameters) if p.grad is not None]
 
 
 def _vector_norm(a: Any, norm_type: float) -> Any:
@@ -54,7 +54,7 @@ def get_total_norm(
 
     This is the norm of the vector of per-tensor norms, as in PyTorch.
     """
-    arrays = [t.data for t in _as_list(tensors)]
+    arrays = [t._array for t in _as_list(tensors)]
     norm_type = float(norm_type)
     if not arrays:
         return _wrap(xp.zeros((), dtype=np.float32))

@@ -37,7 +37,7 @@ def _normalize(a: Any, eps: float) -> Any:
     return a / xp.maximum(n, a.dtype.type(eps))
 
 
-class _Sigma(Function):
+class _SigmaFunction(Function):
     """``u^T W v`` for constant vectors ``u``, ``v`` and the weight ``W`` in its own layout.
 
     ``W`` arrives in the module's layout; ``perm`` moves ``dim`` to the front so that
@@ -108,16 +108,16 @@ class SpectralNorm:
         u = getattr(module, self.name + "_u")
         v = getattr(module, self.name + "_v")
         if do_power_iteration and self.n_power_iterations > 0:
-            mat = self.reshape_weight_to_matrix(weight.data)
-            ua, va = u.data, v.data
+            mat = self.reshape_weight_to_matrix(weight._array)
+            ua, va = u._array, v._array
             for _ in range(self.n_power_iterations):
                 va = _normalize(mat.T @ ua, self.eps)
                 ua = _normalize(mat @ va, self.eps)
             # In place, so that the buffers stay the same objects (as in PyTorch);
             # sigma below uses copies, so a later update cannot change a recorded graph.
-            v.data[...] = va
-            u.data[...] = ua
-        sigma = _Sigma(u.data.copy(), v.data.copy(), self._perm(weight.ndim))(weight)
+            v._array[...] = va
+            u._array[...] = ua
+        sigma = _SigmaFunction(u._array.copy(), v._array.copy(), self._perm(weight.ndim))(weight)
         return weight / sigma
 
     def __call__(self, module: Module, inputs: Any) -> None:
@@ -133,7 +133,7 @@ class SpectralNorm:
         delattr(module, self.name + "_u")
         delattr(module, self.name + "_v")
         delattr(module, self.name + "_orig")
-        module.register_parameter(self.name, Parameter(weight.data.copy()))
+        module.register_parameter(self.name, Parameter(weight._array.copy()))
 
     @staticmethod
     def apply(module: Module, name: str, n_power_iterations: int, dim: int, eps: float) -> Any:
@@ -158,10 +158,10 @@ class SpectralNorm:
         fn = SpectralNorm(name, n_power_iterations, dim % max(weight.ndim, 1), eps)
         from ... import random as _random
 
-        mat = fn.reshape_weight_to_matrix(weight.data)
+        mat = fn.reshape_weight_to_matrix(weight._array)
         h, w = mat.shape
         rng = _random.default_generator()
-        dt = weight.data.dtype
+        dt = weight._array.dtype
         u = _normalize(xp.asarray(rng.normal(0.0, 1.0, size=h)).astype(dt), eps)
         v = _normalize(xp.asarray(rng.normal(0.0, 1.0, size=w)).astype(dt), eps)
         delattr(module, name)
