@@ -211,12 +211,12 @@ def test_chromium_renders_the_report_offline(cli_run, tmp_path):
     with Image.open(shot) as im:
         px = np.asarray(im.convert("RGB")).astype(int)
     assert px.shape == (2600, 1280, 3)
-    # the sample grid is drawn, 232 pixels wide: its pure black pixels (the padding
+    # the sample grid is drawn, 242 pixels wide: its pure black pixels (the padding
     # between tiles) appear in the screenshot in the same share as in the PNG; the
     # page itself has no black (its darkest colour is the header's #111827)
     with Image.open(cli_run / "samples" / "step_000030.png") as im:
         grid = np.asarray(im.convert("L"))
-    want = (grid < 8).mean() * 232 * 232 * grid.shape[0] / grid.shape[1]
+    want = (grid < 8).mean() * 242 * 242 * grid.shape[0] / grid.shape[1]
     black = (px.max(axis=2) < 8).sum()
     assert abs(black - want) < 0.25 * want, (black, want)
     # the SVG charts' lines: pixels of the palette's blue and red

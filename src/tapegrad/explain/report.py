@@ -386,7 +386,7 @@ vertical-align:2px}
 .facts{display:flex;flex-wrap:wrap;gap:8px 32px;margin:0}.facts dt{font-size:11px;
 color:#6b7280;text-transform:uppercase}.facts dd{margin:0;font-weight:600}
 .grids{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;text-align:center}
-figure img{width:232px;image-rendering:pixelated;border:1px solid #e5e7eb}
+figure img{width:242px;border:1px solid #e5e7eb}
 figcaption{font-size:12px;color:#374151}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(400px,1fr));gap:12px}
 .chart{width:100%;height:auto}
