@@ -7,6 +7,11 @@ Usage::
     tapegrad resume RUN [--epochs E] [--steps N]
     tapegrad sample RUN_OR_CHECKPOINT [--n N] [--out FILE] [--format png|npy]
     tapegrad evaluate RUN_OR_CHECKPOINT [RUN_OR_CHECKPOINT ...] [--n N] [--seed S]
+    tapegrad report RUN
+
+Every run folder gets ``report.html`` (health alarms, samples, curves, config; see
+:mod:`tapegrad.explain.report`), rebuilt while it trains; ``--tensorboard`` also writes
+TensorBoard files to ``OUT/tensorboard``.
 
 ``tapegrad train`` with no arguments trains the seed's MNIST GAN (MLP generator and
 discriminator, non-saturating loss, Adam 2e-4 with betas (0.5, 0.999), batch 64) on
@@ -55,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from .explain import cli as explain_cli
+from .explain import report_cli
 
 __all__ = ["main", "load_data", "build_trainer", "evaluate_run", "CLIError"]
 
@@ -223,6 +229,7 @@ def _train_config(a: argparse.Namespace) -> dict[str, Any]:
         "seed": a.seed,
         "epochs": a.epochs,
         "steps": a.steps,
+        "tensorboard": a.tensorboard,
     }
 
 
@@ -329,8 +336,13 @@ def _train_seeds(a: argparse.Namespace, cfg: dict[str, Any], out: Path) -> int:
 
 
 def _run(tr: Any, cfg: dict[str, Any], out: Path) -> int:
+    from .explain.observer import default_callbacks
     from .gan.trainer import TrainingDiverged
 
+    try:  # health records, alarms and report.html; TensorBoard files with --tensorboard
+        tr.callbacks += default_callbacks(cfg.get("tensorboard", False))
+    except ImportError as e:
+        raise CLIError(str(e)) from e
     try:
         status = tr.train(cfg["epochs"], max_steps=cfg.get("steps"))
     except TrainingDiverged as e:
@@ -842,6 +854,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--out", default=None, help="run folder (default runs/<model>-<loss>-<time>)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--tensorboard", action="store_true", help="also write TensorBoard files to OUT/tensorboard"
+    )
 
     r = sub.add_parser("resume", help="continue a run from its last checkpoint")
     r.add_argument("run")
@@ -874,6 +889,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--seed", type=int, default=0, help="seed of the samples' noise")
     explain_cli.add_parser(sub)
+    report_cli.add_parser(sub)
     return p
 
 
@@ -883,6 +899,7 @@ _COMMANDS = {
     "sample": _cmd_sample,
     "evaluate": _cmd_evaluate,
     "explain": explain_cli.run,
+    "report": report_cli.run,
 }
 
 

@@ -4,9 +4,11 @@ Layout of a run folder (every file written atomically, see :mod:`tapegrad._atomi
 
     RUN/
       config.json                 how the run was made (models, loss, data, hyperparameters)
-      metrics.jsonl               one JSON object per logged step ("kind": "step") or epoch
+      metrics.jsonl               one JSON object per logged step ("kind": "step"), epoch
+                                  or health record ("kind": "health", tapegrad.explain)
       samples/epoch_XXX.png       the fixed-noise sample grid after each epoch
       curves.png                  D and G losses, D(x) and D(G(z)) against the step
+      report.html                 (tapegrad train) the run in one offline web page
       checkpoints/last.safetensors  everything needed to resume exactly
       checkpoints/epoch_XXX.safetensors  (optional) one copy per epoch
 
@@ -202,7 +204,7 @@ class RunDir:
                 r = json.loads(line)
                 if r.get("kind") == "epoch" and r.get("epoch", 0) > upto_epoch:
                     continue
-                if r.get("kind") == "step" and r.get("step", 0) > upto_step:
+                if r.get("kind") != "epoch" and r.get("step", 0) > upto_step:
                     continue
                 self.records.append(r)
         self._flushed = -1

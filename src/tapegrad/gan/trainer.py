@@ -109,6 +109,10 @@ class Trainer:
         keep_epoch_checkpoints: also keep ``checkpoints/epoch_XXX.safetensors``.
         quiet: no progress bar.
         config: extra entries for ``config.json`` (model and data descriptions).
+        callbacks: objects with ``on_log(trainer, record)``, called with each logged
+            step record, and ``on_train_end(trainer, status, error)``, called when
+            :meth:`train` returns or raises :class:`TrainingDiverged` (e.g.
+            :class:`tapegrad.explain.RunObserver`).
     """
 
     def __init__(
@@ -134,6 +138,7 @@ class Trainer:
         keep_epoch_checkpoints: bool = False,
         quiet: bool = True,
         config: dict[str, Any] | None = None,
+        callbacks: list[Any] | None = None,
     ) -> None:
         self.G, self.D = _dp.data_parallel(G), _dp.data_parallel(D)
         self.loss = get_loss(loss) if isinstance(loss, str) else loss
@@ -149,6 +154,7 @@ class Trainer:
         self.log_every = max(1, int(log_every))
         self.keep_epoch_checkpoints = keep_epoch_checkpoints
         self.quiet = quiet
+        self.callbacks = list(callbacks or [])
 
         self.data = scale_data(data)
         self.conditional = hasattr(G, "n_classes")
@@ -348,9 +354,10 @@ class Trainer:
                     rec = self.train_step(batch)
                     self.step += 1
                     if self.step % self.log_every == 0:
-                        self._log(
-                            {"kind": "step", "step": self.step, "epoch": self.epoch + 1, **rec}
-                        )
+                        row = {"kind": "step", "step": self.step, "epoch": self.epoch + 1, **rec}
+                        self._log(row)
+                        for cb in self.callbacks:
+                            cb.on_log(self, row)
                     if bar is not None:
                         bar.update(1)
                         if self.step % 10 == 0 or self.step == total:
@@ -366,6 +373,10 @@ class Trainer:
             else:
                 if max_steps is not None and self.step >= max_steps:
                     status = "max_steps" if self.epoch < epochs else "done"
+        except TrainingDiverged as e:
+            for cb in self.callbacks:
+                cb.on_train_end(self, "diverged", e)
+            raise
         except KeyboardInterrupt:
             # outside the main thread SIGINT arrives as an exception, possibly mid-step
             status = "interrupted"
@@ -383,6 +394,8 @@ class Trainer:
                 )
             self.run.flush()
             self.run.save_curves()
+        for cb in self.callbacks:
+            cb.on_train_end(self, status, None)
         return status
 
     def _progress(self, total: int) -> Any:
