@@ -1,4 +1,4 @@
-"""E4: A DCGAN (convolutional GAN) whose shapes fit and whose data is real.
+"""E4: a DCGAN (convolutional GAN) whose shapes fit and whose data is real.
 
 From the deep learning and GANs tutorial, §4.1.2 (docs/tutorials.md).
 

@@ -1,4 +1,4 @@
-"""E7: One linear layer, its forward pass and a backward step in NumPy.
+"""E7: one linear layer, its forward pass and a backward step in NumPy.
 
 From the backpropagation algorithm tutorial, §5 (docs/tutorials.md).
 

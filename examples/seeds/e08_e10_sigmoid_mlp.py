@@ -1,4 +1,4 @@
-"""E8-E10: Sigmoid networks trained by hand-written backprop.
+"""E8-E10: sigmoid networks trained by hand-written backprop.
 
 From the backpropagation algorithm tutorial, programming problems 1-3
 (docs/tutorials.md).

@@ -1,4 +1,4 @@
-"""E11: Linear regression trained by backpropagation.
+"""E11: linear regression trained by backpropagation.
 
 From the backpropagation algorithm tutorial, programming problem 4 (docs/tutorials.md).
 

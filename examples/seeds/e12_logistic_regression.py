@@ -1,4 +1,4 @@
-"""E12: Logistic regression trained by backpropagation.
+"""E12: logistic regression trained by backpropagation.
 
 From the backpropagation algorithm tutorial, programming problem 5 (docs/tutorials.md).
 

@@ -1,4 +1,4 @@
-"""E13: A small convolutional network trained by backpropagation.
+"""E13: a small convolutional network trained by backpropagation.
 
 From the backpropagation algorithm tutorial, programming problem 6 (docs/tutorials.md).
 

@@ -1,4 +1,4 @@
-"""E14: Recurrent networks trained by backpropagation through time.
+"""E14: recurrent networks trained by backpropagation through time.
 
 From the backpropagation algorithm tutorial, programming problem 7 (docs/tutorials.md).
 

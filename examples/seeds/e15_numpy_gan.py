@@ -1,4 +1,4 @@
-"""E15: A GAN trained by backpropagation, in NumPy and in tapegrad.
+"""E15: a GAN trained by backpropagation, in NumPy and in tapegrad.
 
 From the backpropagation algorithm tutorial, programming problem 8 (docs/tutorials.md).
 
