@@ -72,6 +72,8 @@ from .runs import RunDir
 __all__ = ["Trainer", "TrainingDiverged", "scale_data", "make_optimizer", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "tapegrad.gan.Trainer/1"
+# status.json speaks to users: no internal parameter names
+_STATUS_WORDS = {"max_steps": "reached the step target"}
 Callback = Callable[["Trainer", dict[str, Any]], None]
 
 
@@ -411,7 +413,8 @@ class Trainer:
                         )
                     self.run.save_curves()
                     self.run.write_status(
-                        {"status": status, "step": self.step, "epoch": self.epoch,
+                        {"status": _STATUS_WORDS.get(status, status),
+                         "step": self.step, "epoch": self.epoch,
                          "epochs": epochs, "steps": max_steps}
                     )  # fmt: skip
             except KeyboardInterrupt:
