@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .models import CONDITIONAL_MODELS, MODELS
+
 __all__ = [
     "RunConfig",
     "ConfigError",
@@ -32,9 +34,6 @@ __all__ = [
 CONFIG_FORMAT = "tapegrad.gan.RunConfig/1"
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 MIXTURE_DATA = ("ring", "grid")
-# models whose D is a DCGANDiscriminator (batch norm in D mixes the samples of a batch)
-DCGAN_D_MODELS = ("dcgan", "cdcgan", "projection")
-CONDITIONAL_MODELS = ("cgan-mlp", "cdcgan", "projection")
 
 FLAGS = {
     "model": "--model",
@@ -100,7 +99,6 @@ class RunConfig:
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first bad setting's flag."""
         from .losses import LOSSES
-        from .models import MODELS
 
         if self.model not in MODELS:
             raise ConfigError(f"--model {self.model}: unknown model; valid: {', '.join(MODELS)}")

@@ -18,7 +18,6 @@ from .. import random as _random
 from ..data.files import load_dataset
 from .checkpoint import CheckpointError, first_non_finite, load_checkpoint
 from .config import (
-    DCGAN_D_MODELS,
     MIXTURE_DATA,
     ConfigError,
     RunConfig,
@@ -27,7 +26,7 @@ from .config import (
     read_run_config,
 )
 from .losses import get_loss
-from .models import build_models
+from .models import DCGAN_D_MODELS, build_models
 from .runs import find_checkpoint
 from .trainer import Trainer
 
