@@ -390,6 +390,7 @@ class Trainer:
         if max_steps is not None:
             total = min(total, max_steps)
         bar = self._progress(total)
+        start_step = self.step
         old_handlers = self._install_signals()
         status = "done"
         try:
@@ -402,16 +403,20 @@ class Trainer:
             finally:
                 if bar is not None:
                     bar.close()
-            self._checkpoint()
+            # an epoch's end has just written everything; a stop inside an epoch has not
+            mid_epoch = self.loader.state_dict()["batches_done"] % len(self.loader) != 0
+            unsaved = self.run is not None and not self.run.last_checkpoint.exists()
+            if (self.step != start_step and mid_epoch) or unsaved:
+                self._checkpoint()
+            else:
+                mid_epoch = False
             self._signal_raises = True  # from here on a signal skips the pictures
             try:
                 if self.run is not None:
-                    if self.loader.state_dict()["batches_done"] % len(self.loader):
-                        # stopped inside an epoch: no epoch picture shows these weights yet
-                        self.run.save_samples(
-                            self.epoch, self._fixed_samples(), self._real(), step=self.step
-                        )
-                    self.run.save_curves()
+                    if mid_epoch:  # no epoch picture shows these weights yet
+                        samples = self._fixed_samples()
+                        self.run.save_samples(self.epoch, samples, self._real(), step=self.step)
+                        self.run.save_curves()
                     self.run.write_status(
                         {"status": _STATUS_WORDS.get(status, status),
                          "step": self.step, "epoch": self.epoch,
