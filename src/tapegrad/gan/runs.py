@@ -118,6 +118,7 @@ def save_scatter(
 
 
 CURVE_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
+CURVE_POINTS = 2048  # curves.png shows between 2,048 and 4,096 of the logged steps
 
 
 def save_curves(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> None:
@@ -220,7 +221,15 @@ class RunDir:
             for d in (self.path, self.samples, self.checkpoints):
                 d.mkdir(parents=True, exist_ok=True)
         self._pending: list[str] = []
-        self._cols: dict[str, array] = {k: array("d") for k in ("step", "epoch", *CURVE_KEYS)}
+        self._reset_columns()
+
+    def _reset_columns(self) -> None:
+        self._cols: dict[str, array] = {k: array("d") for k in ("step", *CURVE_KEYS)}
+        self._every = 1  # keep every this-many-th logged step for the curves
+        self._seen = 0
+        self._sum_epoch = -1
+        self._sums = {k: 0.0 for k in CURVE_KEYS}
+        self._counts = {k: 0 for k in CURVE_KEYS}
 
     # ------------------------------------------------------------ config and JSON
     @property
@@ -268,11 +277,31 @@ class RunDir:
             self.flush_log()
 
     def _column(self, r: dict[str, Any]) -> None:
+        """Add a step record to the epoch's sums and (thinned) to the plotted columns.
+
+        At most 2 * :data:`CURVE_POINTS` points are kept: when full, every other one is
+        dropped and from then on only every ``2k``-th step is kept, so memory stays
+        bounded however long the run."""
+        epoch = int(r.get("epoch", 0))
+        if epoch != self._sum_epoch:
+            self._sum_epoch = epoch
+            self._sums = {k: 0.0 for k in CURVE_KEYS}
+            self._counts = {k: 0 for k in CURVE_KEYS}
+        for k in CURVE_KEYS:
+            v = r.get(k)
+            if v is not None and math.isfinite(v):
+                self._sums[k] += float(v)
+                self._counts[k] += 1
+        self._seen += 1
+        if (self._seen - 1) % self._every:
+            return
         self._cols["step"].append(float(r["step"]))
-        self._cols["epoch"].append(float(r.get("epoch", 0)))
         for k in CURVE_KEYS:
             v = r.get(k)
             self._cols[k].append(math.nan if v is None else float(v))
+        if len(self._cols["step"]) >= 2 * CURVE_POINTS:
+            self._cols = {k: array("d", v[::2]) for k, v in self._cols.items()}
+            self._every *= 2
 
     def flush_log(self) -> None:
         """Append the queued records to ``metrics.jsonl`` and make them durable."""
@@ -289,7 +318,7 @@ class RunDir:
         covers (later rows are redone on resume; a line cut short by a kill is dropped)
         and reload the plotted columns from it."""
         self._pending.clear()
-        self._cols = {k: array("d") for k in self._cols}
+        self._reset_columns()
         if not self.metrics_path.exists():
             return
         keep = []
@@ -313,18 +342,13 @@ class RunDir:
                 out.writelines(keep)
 
     def epoch_means(self, epoch: int) -> dict[str, float | None]:
-        """The mean of each plotted value over the logged steps of ``epoch`` (None when
-        there is none)."""
-        ep = np.frombuffer(self._cols["epoch"], float) if len(self._cols["epoch"]) else None
-        out: dict[str, float | None] = {}
-        for k in CURVE_KEYS:
-            if ep is None:
-                out[k] = None
-                continue
-            v = np.frombuffer(self._cols[k], float)[ep == epoch]
-            v = v[np.isfinite(v)]
-            out[k] = float(np.mean(v)) if v.size else None
-        return out
+        """The mean of each plotted value over the logged steps of ``epoch``, the latest
+        epoch logged (None where there is none)."""
+        same = epoch == self._sum_epoch
+        return {
+            k: self._sums[k] / self._counts[k] if same and self._counts[k] else None
+            for k in CURVE_KEYS
+        }
 
     # ------------------------------------------------------------ pictures
     def sample_path(self, epoch: int) -> Path:
