@@ -57,6 +57,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tapegrad`` command with ``argv`` (default ``sys.argv[1:]``); returns the
     exit code (see the module docstring)."""
     try:
+        code = _dispatch(argv)
+        sys.stdout.flush()  # here, so that a closed pipe is noticed while it can be handled
+        return code
+    except BrokenPipeError:
+        # the reader went away (`| head`): say nothing more, and keep Python's exit-time
+        # flush of stdout from complaining
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
+    try:
         args = _parser().parse_args(argv)
         return int(args._run(args))
     except SystemExit as e:  # argparse: --help, --version, usage errors
@@ -67,15 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tapegrad: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # the reader went away (`| head`): say nothing more, and keep Python's exit-time
-        # flush of stdout from raising again
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
-        return 141
 
 
 def _one_line(e: BaseException) -> str:

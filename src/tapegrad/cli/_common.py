@@ -46,7 +46,8 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         d = action.default
-        if "default" in text or d in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        hidden = d is None or d is False or d == argparse.SUPPRESS
+        if "default" in text or hidden or not action.option_strings:
             return text
         if isinstance(d, tuple):
             d = ",".join(str(x) for x in d)

@@ -92,7 +92,11 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
         "prints mean and std and writes OUT/summary.json",
     )
     t.add_argument(
-        "--eval-n", type=positive_int, default=None, metavar="N", help="samples per evaluation"
+        "--eval-n",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="samples per evaluation with --seeds (default as in `tapegrad evaluate`)",
     )
     t.add_argument("--out", default=None, help="run folder (default runs/<model>-<loss>-<time>)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -152,7 +156,7 @@ def run_training(tr: Trainer, cfg: RunConfig, out: Path) -> int:
     try:
         status = tr.train(cfg.epochs, max_steps=cfg.steps)
     except TrainingDiverged as e:
-        print(f"tapegrad: error: {e} ({out / 'checkpoints' / 'last.safetensors'})", file=sys.stderr)
+        print(f"tapegrad: error: {_diverged(e, out)}", file=sys.stderr)
         return 1
     where = f"step {tr.step}, epoch {tr.epoch}"
     if status == "aborted":
@@ -172,6 +176,18 @@ def run_training(tr: Trainer, cfg: RunConfig, out: Path) -> int:
     what = "reached the step target" if status == "max_steps" else "finished"
     print(f"{what} at {where}; run folder: {out}", flush=True)
     return 0
+
+
+def _diverged(e: TrainingDiverged, out: Path) -> str:
+    """The trainer's message, with what is left of the run."""
+    from ..gan.checkpoint import load_checkpoint
+
+    text = str(e).split("; ")[0]
+    ckpt = out / "checkpoints" / "last.safetensors"
+    if not ckpt.exists():
+        return f"{text}; no checkpoint had been written yet"
+    step = load_checkpoint(ckpt)["step"]
+    return f"{text}; the last finite checkpoint (step {step}) is kept: {ckpt}"
 
 
 def _train_seeds(a: argparse.Namespace, cfg: RunConfig, out: Path) -> int:

@@ -69,6 +69,9 @@ def load_dataset(spec: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray | Non
 def _load_npy(p: Path) -> np.ndarray:
     if not p.is_file():
         raise DataError(f"--data {p}: no such file")
+    with open(p, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":
+            raise DataError(f"--data {p}: not a readable .npy file (no NumPy header)")
     try:
         a = np.load(p, mmap_mode="r", allow_pickle=False)
     except ValueError as e:
