@@ -259,6 +259,7 @@ def test_spectral_norm_wraps_the_discriminator(tmp_path):
         ["--loss", "lsgan", "--spectral-norm"],
         ["--model", "dcgan", "--loss", "wgan-gp"],
         ["--model", "cdcgan", "--data", "mnist"],
+        ["--r1", "5", "--optimizer", "rmsprop"],
     ],
 )
 def test_models_and_losses_from_the_command_line(tmp_path, args):
@@ -277,6 +278,9 @@ def test_models_and_losses_from_the_command_line(tmp_path, args):
     if "cdcgan" in args:  # the digits' labels reach G and D
         assert tr.conditional and len(tr.loader.dataset.tensors) == 2
         assert type(tr.D).__name__ == "ConditionalDiscriminator" and tr.G.n_classes == 10
+    if "--r1" in args:  # R1 in D's loss, and the optimizer named
+        assert tr.loss.penalty == "r1" and tr.loss.lambda_ == 5.0 and cfg.r1 == 5.0
+        assert type(tr.opt_g).__name__ == "RMSprop"
     if "wgan-gp" in args:  # the per-sample gradient penalty with no batch norm in D
         assert cfg.model_kwargs == {"batch_norm": False}
         assert not any(isinstance(m, BatchNorm2d) for m in tr.D.modules())
