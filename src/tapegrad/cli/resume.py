@@ -27,7 +27,11 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
         "--more", type=int, default=None, metavar="N", help="train N steps past the checkpoint"
     )
     r.add_argument(
-        "--epochs", type=int, default=None, help="a new total number of epochs (default: stored)"
+        "--epochs",
+        type=int,
+        default=None,
+        help="a new total number of epochs (default: stored; training stops at whichever "
+        "target comes first)",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
