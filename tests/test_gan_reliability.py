@@ -180,6 +180,27 @@ def test_callbacks_see_every_logged_record(images):
     assert kinds == [(2, "step"), (4, "step"), (4, "epoch"), (6, "step"), (8, "step"), (8, "epoch")]
 
 
+def test_callback_objects_see_step_records_and_the_end(images, tmp_path):
+    class Observer:
+        def __init__(self):
+            self.steps, self.ends = [], []
+
+        def on_log(self, trainer, record):
+            self.steps.append(record["step"])
+
+        def on_train_end(self, trainer, status, error):
+            self.ends.append((trainer.step, status, error))
+
+    obs = Observer()
+    tr = _trainer(images, tmp_path, callbacks=[obs])
+    assert tr.train(epochs=2, max_steps=6) == "max_steps"
+    assert obs.steps == [1, 2, 3, 4, 5, 6] and obs.ends == [(6, "max_steps", None)]
+    tr.ema = {"x": np.array([np.nan], np.float32)}  # caught at the next checkpoint
+    with pytest.raises(TrainingDiverged) as e:
+        tr.train(epochs=2)
+    assert obs.ends[-1] == (8, "diverged", e.value)
+
+
 def test_checkpoint_error_names_a_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match=f"no checkpoint file at {tmp_path / 'x'}"):
         load_checkpoint(tmp_path / "x")

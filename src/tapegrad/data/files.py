@@ -54,7 +54,7 @@ def load_dataset(spec: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray | Non
         return x[:, None], y, what
     if spec in ("ring", "grid"):
         pts, modes = (toy.ring if spec == "ring" else toy.grid)(10_000, generator=seed)
-        return pts.data, modes.data, f"{spec} mixture (10,000 points)"
+        return np.asarray(pts), np.asarray(modes), f"{spec} mixture (10,000 points)"
     p = Path(spec).expanduser()
     if p.is_dir():
         return _load_folder(p), None, f"images in {p}"

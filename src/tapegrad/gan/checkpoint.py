@@ -59,7 +59,7 @@ def _leaves(obj: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 def _as_array(v: Any) -> np.ndarray | None:
     if isinstance(v, Tensor):
-        return np.asarray(v.data)
+        return np.asarray(v)  # the Tensor's array, however the Tensor keeps it
     if isinstance(v, (np.ndarray, np.generic)):
         return np.asarray(v)
     return None

@@ -153,7 +153,7 @@ def _score(kind: str | None, x: np.ndarray, tr: Any, data: str, described: str) 
                 "rows": {
                     f"{paper['model']} on the {data} (paper)": {k: paper[k] for k in MIXTURE_KEYS},
                     f"real samples of the {data} (N={len(x)}, seed 0)": M.mixture_metrics(
-                        real.data, modes, std
+                        np.asarray(real), modes, std
                     ),
                 },
             },

@@ -313,6 +313,8 @@ class RunDir:
         self._pending.clear()
         fault_point("after_log")
 
+    flush = flush_log  # the earlier name
+
     def resume_log(self, upto_step: int, upto_epoch: int) -> None:
         """Cut ``metrics.jsonl`` back to what a checkpoint at ``(upto_step, upto_epoch)``
         covers (later rows are redone on resume; a line cut short by a kill is dropped)

@@ -33,10 +33,14 @@ Signals: Ctrl-C (SIGINT) and SIGTERM stop after the current step and write a
 checkpoint (in the main thread). A second one stops at once without writing
 (the last checkpoint stays); one during the final pictures skips them.
 
-Callbacks: ``callbacks`` (or :meth:`Trainer.add_callback`) are called as
-``fn(trainer, record)`` with every metrics record as it is logged: a ``"step"``
-record every ``log_every`` steps and an ``"epoch"`` record after each epoch. They
-may read the trainer and write files through ``trainer.run`` (a
+Callbacks (``callbacks``, :meth:`Trainer.add_callback`), once per logging interval:
+a function is called as ``fn(trainer, record)`` with every metrics record as it is
+logged (a ``"step"`` record every ``log_every`` steps, an ``"epoch"`` record after
+each epoch); an object may instead have ``on_log(trainer, record)``, called with each
+``"step"`` record, and ``on_train_end(trainer, status, error)``, called when
+:meth:`Trainer.train` returns (``error`` None; not after a stop at once by a second
+signal) or raises :class:`TrainingDiverged` (``status`` ``"diverged"``).
+They may read the trainer and write files through ``trainer.run`` (a
 :class:`~tapegrad.gan.runs.RunDir`, None without a run folder).
 """
 
@@ -47,7 +51,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +78,8 @@ __all__ = ["Trainer", "TrainingDiverged", "scale_data", "make_optimizer", "CHECK
 CHECKPOINT_FORMAT = "tapegrad.gan.Trainer/1"
 # status.json speaks to users: no internal parameter names
 _STATUS_WORDS = {"max_steps": "reached the step target"}
-Callback = Callable[["Trainer", dict[str, Any]], None]
+# a function fn(trainer, record), or an object with on_log / on_train_end (module docstring)
+Callback = Any
 
 
 class TrainingDiverged(FloatingPointError):
@@ -154,8 +159,8 @@ class Trainer:
         config: extra entries for ``config.json`` (model and data descriptions).
         optimizer: ``"adam"``, ``"sgd"`` or ``"rmsprop"`` (see :func:`make_optimizer`).
         momentum: SGD's or RMSprop's momentum.
-        callbacks: ``fn(trainer, record)`` called with each logged record (see the
-            module docstring).
+        callbacks: functions ``fn(trainer, record)`` or objects with ``on_log`` and
+            ``on_train_end``, called once per logging interval (see the module docstring).
         writer: False: this process writes no file of the run folder (the other
             ranks of a distributed run).
     """
@@ -273,7 +278,7 @@ class Trainer:
             self.run.write_config(self.config)
 
     def add_callback(self, fn: Callback) -> None:
-        """Call ``fn(trainer, record)`` with every logged record from now on."""
+        """Attach a callback (a function or an object, see the module docstring)."""
         self.callbacks.append(fn)
 
     # ------------------------------------------------------------ model calls
@@ -396,6 +401,9 @@ class Trainer:
         try:
             try:
                 status = self._loop(epochs, max_steps, total, bar)
+            except TrainingDiverged as e:
+                self._train_end("diverged", e)
+                raise
             except KeyboardInterrupt:
                 # a second signal, or SIGINT outside the main thread: maybe mid-step
                 self._flush_log()
@@ -426,6 +434,7 @@ class Trainer:
                 status = "interrupted"
         finally:
             self._restore_signals(old_handlers)
+        self._train_end(status, None)
         return status
 
     def _loop(self, epochs: int, max_steps: int | None, total: int, bar: Any) -> str:
@@ -479,8 +488,17 @@ class Trainer:
     def _log(self, record: dict[str, Any]) -> None:
         if self.run is not None:
             self.run.log(record)
-        for fn in self.callbacks:
-            fn(self, record)
+        for cb in self.callbacks:
+            if hasattr(cb, "on_log"):
+                if record["kind"] == "step":
+                    cb.on_log(self, record)
+            else:
+                cb(self, record)
+
+    def _train_end(self, status: str, error: BaseException | None) -> None:
+        for cb in self.callbacks:
+            if hasattr(cb, "on_train_end"):
+                cb.on_train_end(self, status, error)
 
     def _flush_log(self) -> None:
         if self.run is not None:
