@@ -1,9 +1,10 @@
 """``tapegrad train``: train a GAN into a run folder.
 
-With no arguments it trains the seed's MNIST GAN (MLP generator and discriminator,
-non-saturating loss, Adam 2e-4 with betas (0.5, 0.999), batch 64) on the full MNIST
-training set when it is found (``--data mnist`` looks where ``TAPEGRAD_DATA`` points),
-else on the 10,000 test images shipped with tapegrad, for about 9,600 steps.
+With no arguments it trains the backpropagation and GANs tutorial's MNIST GAN (MLP
+generator and discriminator, non-saturating loss, Adam 2e-4 with betas (0.5, 0.999),
+batch 64) on the full MNIST training set when it is found (``--data mnist`` looks where
+``TAPEGRAD_DATA`` points), else on the 10,000 test images shipped with tapegrad, for
+about 9,600 steps.
 Conditional models (``cgan-mlp``, ``cdcgan``, ``projection``) get the data's labels.
 ``--seeds K`` (K > 1) trains K runs with seeds S..S+K-1 into ``OUT/seed_<S>/``,
 evaluates each and writes ``OUT/summary.json``.
@@ -29,7 +30,7 @@ from ._common import CLIError, positive_int, write_json_file
 from ._tables import one_line, summary_table
 
 NAME = "train"
-HELP = "train a GAN into a run folder (default: the seed's MNIST GAN)"
+HELP = "train a GAN into a run folder (default: the tutorial's MNIST GAN)"
 
 
 def _betas(text: str) -> tuple[float, float]:

@@ -1,5 +1,6 @@
-"""The seed article's MNIST GAN, corrected: :class:`MLPGenerator` (z -> 128
-LeakyReLU(0.2) -> 784 tanh) and :class:`MLPDiscriminator` (784 -> 128 -> 64 -> 1 logit)."""
+"""The backpropagation and GANs tutorial's MNIST GAN, corrected: :class:`MLPGenerator`
+(z -> 128 LeakyReLU(0.2) -> 784 tanh) and :class:`MLPDiscriminator` (784 -> 128 -> 64 ->
+1 logit)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class MLPGenerator(GeneratorBase):
     """``(N, z_dim) -> (N, *image_shape)``: Linear + LeakyReLU per hidden size, Linear, tanh.
 
     Args:
-        z_dim: noise size (100 in the seed article).
+        z_dim: noise size (100 in the tutorial).
         image_shape: output sample shape, e.g. ``(1, 28, 28)``.
         hidden: hidden layer sizes (default ``(128,)``).
         negative_slope: the LeakyReLU slope.
