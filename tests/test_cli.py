@@ -17,6 +17,7 @@ from tapegrad.cli import DEFAULT_STEPS, main
 from tapegrad.gan import metrics
 from tapegrad.gan.losses import LOSSES
 from tapegrad.gan.models import MODELS
+from tapegrad.gan.runner import open_run
 
 
 def _row(table: str, label: str) -> list[str]:
@@ -30,8 +31,8 @@ def test_train_sample_resume_evaluate(tmp_path, capsys):
     assert main(["train", "--steps", "3", "--out", str(run), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert f"run folder: {run}" in out
-    # the defaults are the tutorial's MNIST GAN
-    cfg = json.loads((run / "config.json").read_text())["cli"]
+    # the defaults are the MNIST GAN of the backpropagation and GANs tutorial
+    cfg = json.loads((run / "config.json").read_text())["run"]
     assert (cfg["model"], cfg["loss"], cfg["data"]) == ("mlp", "ns", "mnist")
     assert cfg["lr_g"] == cfg["lr_d"] == 2e-4 and cfg["betas_g"] == [0.5, 0.999]
     assert cfg["batch_size"] == 64 and cfg["z_dim"] == 100
@@ -59,7 +60,7 @@ def test_train_sample_resume_evaluate(tmp_path, capsys):
     assert [r["step"] for r in recs if r["kind"] == "step"] == [1, 2, 3, 4, 5]
     capsys.readouterr()
 
-    assert main(["evaluate", str(run), "--n", "200"]) == 0
+    assert main(["evaluate", str(run), "--n", "200", "--json"]) == 0
     text = capsys.readouterr().out
     res = json.loads(text[text.index("{") :])
     assert res["step"] == 5 and res["n_samples"] == 200
@@ -90,7 +91,7 @@ def test_image_metrics_match_an_independent_computation(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", "--data", str(data), "--batch-size", "8", "--steps", "2", "--out", str(run)]
     assert main([*args, "--quiet"]) == 0
-    assert main(["evaluate", str(run), "--seed", "3"]) == 0
+    assert main(["evaluate", str(run), "--seed", "3", "--json"]) == 0
     text = capsys.readouterr().out
     res = json.loads(text[text.index("{") :])
     assert res["n_samples"] == 40 and "reference" not in res  # MNIST's references only
@@ -123,7 +124,7 @@ def test_image_metrics_match_an_independent_computation(tmp_path, capsys):
 def test_toy_data_and_npy_folder_inputs(tmp_path, capsys):
     run = tmp_path / "ring"
     assert main(["train", "--data", "ring", "--steps", "2", "--out", str(run), "--quiet"]) == 0
-    assert json.loads((run / "config.json").read_text())["cli"]["model"] == "mixture"
+    assert json.loads((run / "config.json").read_text())["run"]["model"] == "mixture"
     out = tmp_path / "pts.npy"
     assert main(["sample", str(run), "--n", "7", "--format", "npy", "--out", str(out)]) == 0
     assert np.load(out).shape == (7, 2)
@@ -136,7 +137,7 @@ def test_toy_data_and_npy_folder_inputs(tmp_path, capsys):
         r = tmp_path / f"{data}-eval"
         assert main(["train", "--data", data, "--steps", "2", "--out", str(r), "--quiet"]) == 0
         capsys.readouterr()
-        assert main(["evaluate", str(r), "--n", "300"]) == 0
+        assert main(["evaluate", str(r), "--n", "300", "--json"]) == 0
         text = capsys.readouterr().out
         res = json.loads(text[text.index("{") :])
         pts = tmp_path / f"{data}.npy"
@@ -191,9 +192,9 @@ def test_seeds_summary_is_the_mean_of_the_runs(tmp_path, capsys):
     per_run = []
     for s in (3, 4):
         run = out / f"seed_{s}"
-        assert json.loads((run / "config.json").read_text())["cli"]["seed"] == s
+        assert json.loads((run / "config.json").read_text())["run"]["seed"] == s
         assert tg.load(run / "checkpoints" / "last.safetensors")["step"] == 2
-        assert main(["evaluate", str(run), "--n", "24"]) == 0  # evaluated again, on its own
+        assert main(["evaluate", str(run), "--n", "24", "--json"]) == 0  # again, on its own
         ev = capsys.readouterr().out
         per_run.append(json.loads(ev[ev.index("{") :])["metrics"])
     assert per_run[0]["fid"] != per_run[1]["fid"]  # two different runs
@@ -210,7 +211,7 @@ def test_seeds_summary_is_the_mean_of_the_runs(tmp_path, capsys):
     assert _row(text, "std")[0] == f"{summary['summary']['fid']['std']:.3f}"
 
     # several runs at once, or the --seeds folder, give the same summary
-    assert main(["evaluate", str(out / "seed_3"), str(out / "seed_4"), "--n", "24"]) == 0
+    assert main(["evaluate", str(out / "seed_3"), str(out / "seed_4"), "--n", "24", "--json"]) == 0
     ev = capsys.readouterr().out
     assert json.loads(ev[ev.index("\n{") :])["summary"] == summary["summary"]
     (out / "summary.json").unlink()
@@ -222,7 +223,6 @@ def test_seeds_summary_is_the_mean_of_the_runs(tmp_path, capsys):
 
 
 def test_spectral_norm_wraps_the_discriminator(tmp_path):
-    from tapegrad.cli import _model_from_checkpoint
     from tapegrad.nn import Linear
 
     base = ["train", "--steps", "1", "--batch-size", "16", "--quiet", "--out"]
@@ -239,7 +239,7 @@ def test_spectral_norm_wraps_the_discriminator(tmp_path):
     assert all(k.endswith(("bias", "weight_orig", "weight_u", "weight_v")) for k in d_keys)
     assert not any(k.endswith("weight_orig") for k in sn["G"])  # D only
     assert not any(k.endswith("weight_orig") for k in plain["D"])
-    tr, *_ = _model_from_checkpoint(str(tmp_path / "sn"))
+    tr = open_run(tmp_path / "sn").trainer
     linears = [m for m in tr.D.modules() if isinstance(m, Linear)]
     raw = [np.linalg.norm(m.weight_orig.data, 2) for m in linears]
     assert max(abs(r - 1) for r in raw) > 0.1  # unnormalised, the weights are not at 1
@@ -259,10 +259,10 @@ def test_spectral_norm_wraps_the_discriminator(tmp_path):
         ["--loss", "lsgan", "--spectral-norm"],
         ["--model", "dcgan", "--loss", "wgan-gp"],
         ["--model", "cdcgan", "--data", "mnist"],
+        ["--r1", "5", "--optimizer", "rmsprop"],
     ],
 )
 def test_models_and_losses_from_the_command_line(tmp_path, args):
-    from tapegrad.cli import _model_from_checkpoint
     from tapegrad.nn import BatchNorm2d
 
     run = tmp_path / "run"
@@ -270,23 +270,25 @@ def test_models_and_losses_from_the_command_line(tmp_path, args):
         main(["train", *args, "--steps", "1", "--batch-size", "16", "--out", str(run), "--quiet"])
         == 0
     )
-    tr, _, cfg, _ = _model_from_checkpoint(str(run))
-    assert tr.step == 1 and tr.hparams["loss"] == cfg["loss"]
+    opened = open_run(run)
+    tr, cfg = opened.trainer, opened.config
+    assert tr.step == 1 and tr.hparams["loss"] == cfg.loss
     x = tr.generate(4)
     assert x.shape == (4, 1, 28, 28) and np.isfinite(x).all()
     if "cdcgan" in args:  # the digits' labels reach G and D
         assert tr.conditional and len(tr.loader.dataset.tensors) == 2
         assert type(tr.D).__name__ == "ConditionalDiscriminator" and tr.G.n_classes == 10
+    if "--r1" in args:  # R1 in D's loss, and the optimizer named
+        assert tr.loss.penalty == "r1" and tr.loss.lambda_ == 5.0 and cfg.r1 == 5.0
+        assert type(tr.opt_g).__name__ == "RMSprop"
     if "wgan-gp" in args:  # the per-sample gradient penalty with no batch norm in D
-        assert cfg["model_kwargs"] == {"batch_norm": False}
+        assert cfg.model_kwargs == {"batch_norm": False}
         assert not any(isinstance(m, BatchNorm2d) for m in tr.D.modules())
 
 
 def test_train_help_lists_models_and_losses(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # argparse wraps help text at the terminal's width
-    with pytest.raises(SystemExit) as e:
-        main(["train", "--help"])
-    assert e.value.code == 0
+    assert main(["train", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     for name in (*MODELS, *LOSSES, "--spectral-norm", "--seeds"):
         assert name in text, name
@@ -296,7 +298,7 @@ def test_train_help_lists_models_and_losses(capsys, monkeypatch):
 def test_seeds_must_be_positive(tmp_path, capsys, k):
     out = tmp_path / "r"
     assert main(["train", "--seeds", k, "--steps", "1", "--out", str(out)]) == 2
-    assert f"--seeds must be a positive number of runs, got {k}" in capsys.readouterr().err
+    assert f"argument --seeds: wants a positive integer, got {k}" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -318,7 +320,7 @@ def test_evaluate_names_a_path_that_is_no_run(tmp_path, capsys):
     for p in (junk, folder, tmp_path / "missing"):
         assert main(["evaluate", str(p)]) == 2
         err = capsys.readouterr().err
-        assert err.startswith(f"tapegrad: error: {p} is not a run folder or checkpoint")
+        assert err.startswith("tapegrad: error:") and str(p) in err and len(err.splitlines()) == 1
 
 
 @pytest.fixture
@@ -331,13 +333,13 @@ def odd_size_npy(tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--model", "nope"], "unknown model 'nope'; valid models: " + ", ".join(MODELS)),
-        (["--loss", "nope"], "unknown loss 'nope'; valid losses: " + ", ".join(LOSSES)),
-        (["--data", "/no/such/folder"], "dataset not found"),
-        (["--data", "/no/such/file.npy"], "dataset not found: no file"),
+        (["--model", "nope"], "--model nope: unknown model; valid: " + ", ".join(MODELS)),
+        (["--loss", "nope"], "--loss nope: unknown loss; valid: " + ", ".join(LOSSES)),
+        (["--data", "/no/such/folder"], "--data /no/such/folder: no such file or folder"),
+        (["--data", "/no/such/file.npy"], "--data /no/such/file.npy: no such file"),
         (["--model", "dcgan", "--data", "ODD"], "image size 30 is not supported"),
         (["--model", "cgan-mlp", "--data", "ODD"], "conditional and needs labelled data"),
-        (["--batch-size", "0"], "--batch-size must be positive"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
     ],
 )
 def test_bad_input_exits_2(tmp_path, capsys, odd_size_npy, args, message):
@@ -366,7 +368,8 @@ def test_subprocess_exit_code_and_stderr(tmp_path):
         timeout=60,
     )
     assert p.returncode == 2
-    assert "unknown loss 'bogus'" in p.stderr and "hinge" in p.stderr and p.stdout == ""
+    assert "--loss bogus: unknown loss" in p.stderr and "hinge" in p.stderr and p.stdout == ""
+    assert len(p.stderr.splitlines()) == 1
 
 
 def test_evaluate_refuses_to_average_different_data(tmp_path, capsys):
@@ -382,26 +385,23 @@ def test_evaluate_refuses_to_average_different_data(tmp_path, capsys):
 
 
 def test_betas_reach_both_optimisers_and_survive_resume(tmp_path):
-    from tapegrad.cli import _model_from_checkpoint
-
     run = tmp_path / "run"
     base = ["train", "--steps", "2", "--batch-size", "16", "--quiet", "--out", str(run)]
     assert main([*base, "--betas", "0.25,0.75"]) == 0
-    tr, _, cfg, _ = _model_from_checkpoint(str(run))
-    assert cfg["betas_g"] == cfg["betas_d"] == [0.25, 0.75]
+    opened = open_run(run)
+    tr, cfg = opened.trainer, opened.config
+    assert cfg.betas_g == cfg.betas_d == (0.25, 0.75)
     for opt in (tr.opt_g, tr.opt_d):
         assert all(g["betas"] == (0.25, 0.75) for g in opt.param_groups)
     assert main(["resume", str(run), "--steps", "3", "--quiet"]) == 0
-    tr, *_ = _model_from_checkpoint(str(run))
+    tr = open_run(run).trainer
     assert tr.step == 3 and tr.opt_d.param_groups[0]["betas"] == (0.25, 0.75)
 
 
 @pytest.mark.parametrize("text", ["0.5", "0.5,x", "0.5,1.0", "-0.1,0.9", "0.1,0.2,0.3"])
 def test_bad_betas_is_a_usage_error(tmp_path, capsys, text):
     out = tmp_path / "run"
-    with pytest.raises(SystemExit) as e:
-        main(["train", f"--betas={text}", "--steps", "1", "--out", str(out)])
-    assert e.value.code == 2
+    assert main(["train", f"--betas={text}", "--steps", "1", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "--betas wants two numbers" in err and repr(text) in err
+    assert "argument --betas: wants two numbers" in err and repr(text) in err
     assert not out.exists()

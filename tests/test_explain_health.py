@@ -78,7 +78,9 @@ def ring_run(tmp_path, collapsed: bool, loss: str = "minimax", steps: int = 300,
         **kw,
     )
     tr.train(100, max_steps=steps)
-    health = [r for r in tr.run.records if r["kind"] == "health"]
+    tr.run.flush_log()
+    rows = [json.loads(line) for line in tr.run.metrics_path.read_text().splitlines()]
+    health = [r for r in rows if r["kind"] == "health"]
     return tr, health, stream.getvalue()
 
 

@@ -250,3 +250,55 @@ def test_ema_averages_batchnorm_statistics_with_the_weights(images, tmp_path):
     for k, v in list(G.named_parameters()) + list(G.named_buffers()):
         np.testing.assert_array_equal(v._array, live[k])
     assert G.training
+
+
+def test_r1_in_the_loss_objects_d_step_matches_pytorch():
+    """``get_loss("ns", r1=gamma)``: D's loss is the ns loss plus gamma/2 E||grad_x D(x)||^2,
+    and its gradient with respect to D's weights (a double backward) is PyTorch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w1, b1 = (
+        rng.standard_normal((6, 4)).astype(np.float32),
+        rng.standard_normal(6).astype(np.float32),
+    )
+    w2, b2 = (
+        rng.standard_normal((1, 6)).astype(np.float32),
+        rng.standard_normal(1).astype(np.float32),
+    )
+    real = rng.standard_normal((5, 4)).astype(np.float32)
+    fake = rng.standard_normal((5, 4)).astype(np.float32)
+    D = tg.nn.Sequential(tg.nn.Linear(4, 6), tg.nn.LeakyReLU(0.2), tg.nn.Linear(6, 1))
+    for p, v in zip(D.parameters(), (w1, b1, w2, b2)):
+        p._array[...] = v
+    loss, _, _ = get_loss("ns", r1=3.0).discriminator_loss(D, tg.tensor(real), tg.tensor(fake))
+    loss.backward()
+
+    tw = [torch.tensor(v, requires_grad=True) for v in (w1, b1, w2, b2)]
+
+    def td(x):
+        h = torch.nn.functional.leaky_relu(x @ tw[0].T + tw[1], 0.2)
+        return h @ tw[2].T + tw[3]
+
+    xr = torch.tensor(real, requires_grad=True)
+    out_r, out_f = td(xr), td(torch.tensor(fake))
+    (g,) = torch.autograd.grad(out_r.sum(), xr, create_graph=True)
+    sp = torch.nn.functional.softplus
+    ref = sp(-out_r).mean() + sp(out_f).mean() + 1.5 * g.pow(2).sum(1).mean()
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+    for p, t in zip(D.parameters(), tw):
+        np.testing.assert_allclose(p.grad._array, t.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,cls", [("sgd", "SGD"), ("rmsprop", "RMSprop"), ("adam", "Adam")])
+def test_the_optimizer_is_chosen_by_name_and_resumes(images, tmp_path, name, cls):
+    a = make(images, tmp_path / "a", optimizer=name, momentum=0.5 if name != "adam" else 0.0)
+    assert type(a.opt_g).__name__ == type(a.opt_d).__name__ == cls
+    a.train(epochs=2, max_steps=10)
+    b = make(images, tmp_path / "b", optimizer=name, momentum=0.5 if name != "adam" else 0.0)
+    b.train(epochs=2, max_steps=5)
+    c = make(images, tmp_path / "b", optimizer=name, momentum=0.5 if name != "adam" else 0.0)
+    c.load_checkpoint()
+    c.train(epochs=2, max_steps=10)
+    for x, y in zip(params(a), params(c)):
+        assert np.array_equal(x, y)

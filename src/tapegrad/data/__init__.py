@@ -3,13 +3,16 @@
 ``Dataset``/``TensorDataset``/``Subset`` and ``DataLoader`` follow PyTorch's
 names; ``MNIST`` reads (and verifies) the original IDX files, with the test
 split shipped in the package; :mod:`tapegrad.data.toy` has the ring, grid and
-Stacked-MNIST distributions used to measure GAN mode collapse.
+Stacked-MNIST distributions used to measure GAN mode collapse; :func:`load_dataset`
+reads what ``tapegrad train --data`` names (MNIST, ring, grid, an image folder, a
+``.npy`` file).
 """
 
 from . import toy
 from .collate import default_collate
 from .dataloader import DataLoader
 from .dataset import Dataset, Subset, TensorDataset
+from .files import DataError, load_dataset
 from .mnist import (
     MIRRORS,
     MNIST,
@@ -30,6 +33,8 @@ __all__ = [
     "Subset",
     "DataLoader",
     "default_collate",
+    "DataError",
+    "load_dataset",
     "MNIST",
     "MNISTDownloadError",
     "MIRRORS",

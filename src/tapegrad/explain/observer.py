@@ -21,6 +21,7 @@ training diverges. Every ``every`` steps the observer
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import IO, Any
 
@@ -106,11 +107,15 @@ class RunObserver:
         self.report = report
         self.stream = stream
         self.pending: list[dict[str, Any]] = []
-        self.history: list[dict[str, Any]] = []  # used when the trainer has no run folder
+        # The run's health records so far; a resumed run's earlier ones are read back
+        # from its metrics log once (the run folder keeps no records in memory).
+        self.history: list[dict[str, Any]] = []
+        self._read_back = False
 
     # ------------------------------------------------------------ trainer calls
     def on_log(self, trainer: Any, record: dict[str, Any]) -> None:
         """Called by the trainer with each logged step record."""
+        self._catch_up(trainer, record["step"])
         self.pending.append(record)
         if trainer.step % self.every == 0:
             self._health(trainer)
@@ -119,21 +124,44 @@ class RunObserver:
         """Called when training stops (``status`` ``"done"``, ``"max_steps"``,
         ``"interrupted"`` or ``"diverged"`` with the error): a last health record unless
         one was just made, then the report."""
+        self._catch_up(trainer, trainer.step + 1)
         if self.pending or error is not None or not self._health_rows(trainer):
             self._health(trainer, error, final=True)
         elif trainer.run is not None and self.report:
             self._rebuild(trainer)
 
     # ------------------------------------------------------------ internals
+    def _catch_up(self, trainer: Any, before_step: int) -> None:
+        """On the first call, read back what a resumed run logged before this observer
+        was attached (rows before ``before_step``): its health records, and the step
+        records since the last of them, which the next health record summarises. So a
+        run killed and resumed logs the same health rows as one never stopped."""
+        if self._read_back:
+            return
+        self._read_back = True
+        if trainer.run is None or before_step <= 1:
+            return
+        health, steps = [], []
+        for r in _records(trainer.run.metrics_path):
+            if r.get("step", 0) >= before_step:
+                continue
+            if r.get("kind") == "health":
+                health.append(r)
+                steps = []
+            elif r.get("kind") == "step":
+                steps.append(r)
+        self.history = health + self.history
+        self.pending = steps + self.pending
+
     def _health_rows(self, trainer: Any) -> list[dict[str, Any]]:
-        if trainer.run is None:
-            return self.history
-        return [r for r in trainer.run.records if r.get("kind") == "health"]
+        return self.history
 
     def _kind(self, trainer: Any) -> str | None:
         if self.coverage != "auto":
             return self.coverage
-        return coverage_kind(trainer.config.get("data"), tuple(trainer.data.shape[1:]))
+        cfg = trainer.config
+        data = cfg.get("data") or (cfg.get("run") or {}).get("data")
+        return coverage_kind(data, tuple(trainer.data.shape[1:]))
 
     def _health(
         self, trainer: Any, error: BaseException | None = None, final: bool = False
@@ -144,11 +172,14 @@ class RunObserver:
             n = self.n_samples or (500 if kind == "mnist" else 1000)
             samples = trainer.generate(n)
         history = self._health_rows(trainer)
+        last = self.pending[-1] if self.pending else {}
         rec = health_record(
             trainer.step,
             self.pending,
-            grad_norm(trainer.G),
-            grad_norm(trainer.D),
+            # the norms the trainer logged with the last step (a resumed run reads them
+            # back from the log); the live models' when the trainer logs none
+            last.get("g_grad_norm", grad_norm(trainer.G)),
+            last.get("d_grad_norm", grad_norm(trainer.D)),
             samples,
             kind,
             self.thresholds.min_share,
@@ -165,8 +196,8 @@ class RunObserver:
                 file=self.stream or sys.stderr,
                 flush=True,
             )
+        self.history.append(rec)
         if trainer.run is None:
-            self.history.append(rec)
             return rec
         trainer.run.log(rec)
         if self.sample_every and trainer.step % self.sample_every == 0 and trainer.step > 0:
@@ -189,3 +220,20 @@ class RunObserver:
         except (OSError, ValueError) as e:
             # a report that cannot be written must not stop training; say so once per call
             print(f"tapegrad: report.html not updated: {e}", file=self.stream or sys.stderr)
+
+
+def _records(path: Any) -> list[dict[str, Any]]:
+    """The rows of a metrics log (a line cut short by a kill is skipped)."""
+    out: list[dict[str, Any]] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(r, dict):
+                    out.append(r)
+    except FileNotFoundError:
+        pass
+    return out

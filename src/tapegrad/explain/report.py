@@ -134,12 +134,19 @@ def _series(rows: list[dict[str, Any]], key: str, label: str, smooth: int = 0) -
     return Series(label, xs, [r.get(key) for r in rows], smooth=smooth)
 
 
+def _run_section(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The settings the run was made with: ``config.json``'s ``run`` (today) or ``cli``
+    (run folders written before the typed RunConfig)."""
+    sec = cfg.get("run", cfg.get("cli", {}))
+    return sec if isinstance(sec, dict) else {}
+
+
 def _config_rows(cfg: dict[str, Any]) -> list[tuple[str, Any]]:
     flat: dict[str, Any] = {}
-    for k, v in cfg.get("cli", {}).items():
+    for k, v in _run_section(cfg).items():
         flat[k] = v
     for k, v in cfg.items():
-        if k in ("cli", "trainer"):
+        if k in ("cli", "run", "trainer"):
             continue
         flat[k] = v
     for k, v in cfg.get("trainer", {}).items():
@@ -185,7 +192,7 @@ def _class_labels(cov: dict[str, Any]) -> list[str]:
 def _summary(run: dict[str, Any], steps: list[dict[str, Any]], health: list[dict]) -> str:
     cfg = run["config"]
     epochs = [r for r in run["records"] if r.get("kind") == "epoch" and "epoch" in r]
-    cli = cfg.get("cli", {})
+    cli = _run_section(cfg)
     last = steps[-1] if steps else (health[-1] if health else {})
     n_alarm = sum(len(h.get("alarms") or []) for h in health)
     if not health:

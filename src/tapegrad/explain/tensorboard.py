@@ -64,7 +64,7 @@ class TensorBoardWriter:
         self.logdir = None if logdir is None else Path(logdir)
         self.image_every = int(image_every)
         self.writer: Any = None
-        self._next = 0  # index of the first run record not yet looked at
+        self._next = 0  # RunDir.logged when the run's records were last looked at
 
     def _open(self, trainer: Any) -> Any:
         if self.writer is None:
@@ -76,7 +76,7 @@ class TensorBoardWriter:
                 self.logdir = trainer.run.path / "tensorboard"
             self.writer = _summary_writer(self.logdir)
             # a resumed run's earlier records are in the event files already
-            self._next = len(trainer.run.records) if trainer.run is not None else 0
+            self._next = trainer.run.logged if trainer.run is not None else 0
         return self.writer
 
     def on_log(self, trainer: Any, record: dict[str, Any]) -> None:
@@ -107,8 +107,10 @@ class TensorBoardWriter:
     def _health(self, trainer: Any) -> None:
         if trainer.run is None:
             return
-        records = trainer.run.records
-        new, self._next = records[self._next :], len(records)
+        run = trainer.run
+        k = min(run.logged - self._next, len(run.recent))
+        new = list(run.recent)[len(run.recent) - k :] if k > 0 else []
+        self._next = run.logged
         for r in new:
             if r.get("kind") != "health":
                 continue

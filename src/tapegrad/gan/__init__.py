@@ -6,6 +6,7 @@ from .models import *  # noqa: F403
 # isort: split
 # --- G3: trainer and run folders (G3 may edit this block) ---
 from . import runs
+from .config import RunConfig
 from .trainer import Trainer, TrainingDiverged
 
 # --- end of block ---

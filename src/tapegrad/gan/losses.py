@@ -11,14 +11,14 @@ Conventions (D(x) = sigmoid(logit) for the probabilistic losses):
 * ``minimax`` (Goodfellow et al. 2014): D minimises
   ``-E[log D(x)] - E[log(1 - D(G(z)))] = E[softplus(-real)] + E[softplus(fake)]``,
   i.e. binary cross-entropy on real (label 1) plus on fake (label 0). The deep
-  learning and GANs tutorial (docs/tutorials.md, §3.5.2) writes it with a factor 1/2
-  on each term; that halves the loss and its
-  gradient but changes neither the optimum nor the direction of the updates, and
+  learning and GANs tutorial writes it with a factor 1/2 on each term; that halves the
+  loss and its gradient but changes neither the optimum nor the direction of the updates, and
   with Adam (scale invariant) not even the steps. We keep the unhalved sum, which
   is also what ``BCEWithLogits(real, 1) + BCEWithLogits(fake, 0)`` gives in PyTorch.
   G minimises the saturating ``E[log(1 - D(G(z)))] = -E[softplus(fake)]``.
 * ``ns`` (non-saturating): D as minimax; G minimises ``-E[log D(G(z))] =
-  E[softplus(-fake)]`` (that tutorial's "-1/2 E log D(G(z))", without the 1/2).
+  E[softplus(-fake)]`` (the backpropagation and GANs tutorial's "-1/2 E log D(G(z))", without
+  the 1/2).
 * ``wgan`` (Arjovsky et al. 2017): D (the critic) minimises ``E[f(fake)] - E[f(real)]``,
   G minimises ``-E[f(fake)]``; keep the critic Lipschitz with :func:`clip_weights_`
   after every critic step (``clip=0.01`` on the registry entry).
@@ -239,16 +239,24 @@ def r1_penalty(
 
 # --------------------------------------------------------------- registry
 class GANLoss:
-    """A named pair of objectives and what the training loop must add.
+    """A named pair of objectives, with the regulariser and constraint that belong to it.
+
+    The training loop asks the loss for whole D-step and G-step terms
+    (:meth:`discriminator_loss`, :meth:`generator_loss`) and calls
+    :meth:`after_discriminator_step` after each D update, so it never needs to know
+    losses by name.
 
     Attributes:
         name: the registry name.
         d_loss: ``(real_out, fake_out) -> 0-d Tensor``, minimised by D.
         g_loss: ``fake_out -> 0-d Tensor``, minimised by G.
-        penalty: ``"gp"`` when :func:`gradient_penalty` belongs in D's loss, else None.
-        lambda_: the penalty weight (for ``"gp"``).
+        penalty: ``"gp"`` (:func:`gradient_penalty` on interpolates), ``"r1"``
+            (:func:`r1_penalty` on real data) or None.
+        lambda_: the penalty weight (``lambda_`` for gp, ``gamma`` for R1).
         clip: the weight-clipping value for :func:`clip_weights_` after each D step,
             or None.
+        logits: whether D's outputs are logits (D(x) = sigmoid(output)), so a log
+            shows probabilities (default: True for ``minimax`` and ``ns``).
     """
 
     def __init__(
@@ -259,13 +267,63 @@ class GANLoss:
         penalty: str | None = None,
         lambda_: float = 0.0,
         clip: float | None = None,
+        logits: bool | None = None,
     ) -> None:
+        if penalty not in (None, "gp", "r1"):
+            raise ValueError(f"GANLoss: penalty must be 'gp', 'r1' or None, got {penalty!r}")
         self.name = name
         self.d_loss = d_loss
         self.g_loss = g_loss
         self.penalty = penalty
         self.lambda_ = lambda_
         self.clip = clip
+        # by default the probabilistic losses' outputs are logits
+        self.logits = name in ("minimax", "ns") if logits is None else logits
+
+    def with_r1(self, gamma: float) -> GANLoss:
+        """A copy of this loss with :func:`r1_penalty` (weight ``gamma``) added to D's loss."""
+        if not gamma > 0:
+            raise ValueError(f"GANLoss.with_r1: gamma must be positive, got {gamma}")
+        if self.penalty is not None:
+            raise ValueError(f"GANLoss.with_r1: {self.name!r} already has a {self.penalty} penalty")
+        return GANLoss(self.name, self.d_loss, self.g_loss, "r1", gamma, self.clip, self.logits)
+
+    def discriminator_loss(
+        self,
+        D: Callable[..., Tensor],
+        real: Tensor,
+        fake: Tensor,
+        y_real: Any = None,
+        y_fake: Any = None,
+        generator: np.random.Generator | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """D's whole objective on a real and a (detached) fake batch.
+
+        ``D`` is called ``D(x)``, or ``D(x, y)`` with the labels ``y_real``/``y_fake`` of a
+        conditional model (the gradient penalty's interpolates take ``y_real``);
+        ``generator`` draws the penalty's interpolation weights. Returns
+        ``(loss, D(real), D(fake))``; the loss includes the penalty.
+        """
+        if self.penalty == "r1" and not real.requires_grad:
+            real = real.detach().requires_grad_(True)
+        out_real = _call(D, real, y_real)
+        out_fake = _call(D, fake, y_fake)
+        loss = self.d_loss(out_real, out_fake)
+        if self.penalty == "gp":
+            critic = (lambda x: D(x, y_real)) if y_real is not None else D
+            loss = loss + gradient_penalty(critic, real, fake, self.lambda_, generator=generator)
+        elif self.penalty == "r1":
+            loss = loss + r1_penalty(None, real, self.lambda_, real_out=out_real)
+        return loss, out_real, out_fake
+
+    def generator_loss(self, D: Callable[..., Tensor], fake: Tensor, y_fake: Any = None) -> Tensor:
+        """G's objective ``g_loss(D(fake))`` (``D(fake, y_fake)`` when conditional)."""
+        return self.g_loss(_call(D, fake, y_fake))
+
+    def after_discriminator_step(self, D: Any) -> None:
+        """Enforce the loss's constraint on D after an update (WGAN's weight clipping)."""
+        if self.clip is not None:
+            clip_weights_(D, self.clip)
 
     def __repr__(self) -> str:
         extra = ""
@@ -274,6 +332,10 @@ class GANLoss:
         if self.clip is not None:
             extra += f", clip={self.clip}"
         return f"GANLoss({self.name!r}{extra})"
+
+
+def _call(D: Callable[..., Tensor], x: Tensor, y: Any) -> Tensor:
+    return D(x) if y is None else D(x, y)
 
 
 LOSSES: dict[str, GANLoss] = {
@@ -286,9 +348,11 @@ LOSSES: dict[str, GANLoss] = {
 }
 
 
-def get_loss(name: str) -> GANLoss:
-    """The :class:`GANLoss` registered as ``name``; unknown names raise ValueError."""
+def get_loss(name: str, r1: float | None = None) -> GANLoss:
+    """The :class:`GANLoss` registered as ``name`` (with R1 of weight ``r1`` when given);
+    unknown names raise ValueError."""
     try:
-        return LOSSES[name]
+        loss = LOSSES[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown GAN loss {name!r}; valid names: {', '.join(LOSSES)}") from None
+    return loss if r1 is None else loss.with_r1(r1)

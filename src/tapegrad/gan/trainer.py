@@ -1,25 +1,41 @@
-"""``Trainer``: the GAN training loop, with exact resume.
+"""``Trainer``: the GAN training loop, with exact resume and crash-safe run folders.
 
 Each step takes one real batch and makes one discriminator (critic) update; every
 ``n_critic``-th step is followed by one generator update. The D step sees the
 fakes detached, so no gradient reaches G; the G step runs a fresh forward pass of
 the just-updated D (D's weights are frozen meanwhile, so only G's gradients are
-computed). Two Adam optimizers with their own learning rates and betas (TTUR),
-optional gradient-norm clipping, an optional exponential moving average (EMA) of
-G's weights for sampling, WGAN weight clipping and the WGAN-GP penalty as the
-:class:`~tapegrad.gan.losses.GANLoss` asks.
+computed). The :class:`~tapegrad.gan.losses.GANLoss` object supplies both steps'
+objectives with their penalty (WGAN-GP, R1) and D's constraint (weight clipping);
+two optimizers (Adam, SGD or RMSprop) with their own learning rates (TTUR),
+optional gradient-norm clipping, and an optional exponential moving average (EMA)
+of G's weights for sampling.
 
-Everything random comes from generators whose state is checkpointed (the
-trainer's own noise generator, the data loader's shuffling generator and
-tapegrad's global generator), so training ``2N`` steps gives bit for bit the
-weights of training ``N``, saving, loading into a fresh trainer and training
-``N`` more.
+Every generator's state is checkpointed, so ``2N`` steps give bit for bit the weights
+of ``N``, save, load, ``N`` more. Under ``mpiexec`` ranks train data-parallel.
 
-A NaN or infinite loss raises :class:`TrainingDiverged` naming the step and the
-loss, before the bad gradient is applied and without touching the last
-checkpoint. Ctrl-C (SIGINT) stops after the current step and writes a checkpoint
-(in the main thread; a second Ctrl-C, or SIGINT outside the main thread, stops at
-once, and the checkpoint may then hold a partly done step).
+Run folders (:class:`~tapegrad.gan.runs.RunDir`, which makes every write): after
+each epoch, and when training stops, the metrics log is appended and synced, then
+the checkpoint is written, then the sample picture and ``curves.png`` (and at the
+end ``status.json``). A process killed at any moment therefore leaves a checkpoint
+and a log that reaches at least as far; loading the checkpoint cuts the log back
+to it, and training redoes the rest exactly (docs/reliability.md).
+
+Divergence: a non-finite loss (before its gradient is applied), or a non-finite
+parameter, EMA or optimizer state found before a checkpoint, raises
+:class:`TrainingDiverged` naming the step and the loss or tensor; the last good
+checkpoint is kept.
+
+Signals: Ctrl-C and SIGTERM stop after the current step and write a checkpoint; a
+second one stops at once (the last checkpoint stays) or skips the final pictures.
+
+Callbacks (``callbacks``, :meth:`Trainer.add_callback`), once per logging interval:
+a function is called as ``fn(trainer, record)`` with every metrics record as it is
+logged (a ``"step"`` record every ``log_every`` steps, an ``"epoch"`` record after
+each epoch); an object may instead have ``on_log(trainer, record)``, called with each
+``"step"`` record, and ``on_train_end(trainer, status, error)``, called when
+:meth:`Trainer.train` returns (``error`` None; not after a stop at once by a second
+signal) or raises :class:`TrainingDiverged` (``status`` ``"diverged"``).
+They may write files through ``trainer.run`` (a RunDir; None without a run folder).
 """
 
 from __future__ import annotations
@@ -29,7 +45,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,49 +55,76 @@ from .. import random as _random
 from ..autograd.grad_mode import no_grad
 from ..data.dataloader import DataLoader
 from ..data.dataset import TensorDataset
+from ..data.files import to_float32
 from ..distributed import training as _dp
 from ..nn.module import Module
-from ..nn.utils.clip_grad import clip_grad_norm_
+from ..nn.utils.clip_grad import clip_grad_norm_, get_total_norm
 from ..optim.adam import Adam
-from ..serialization import load as _load
-from ..serialization import save as _save
+from ..optim.optimizer import Optimizer
+from ..optim.rmsprop import RMSprop
+from ..optim.sgd import SGD
 from ..tensor import Tensor, _wrap
-from .losses import GANLoss, clip_weights_, get_loss, gradient_penalty
+from .checkpoint import first_non_finite, load_checkpoint, save_checkpoint
+from .losses import GANLoss, get_loss
 from .runs import RunDir
 
-__all__ = ["Trainer", "TrainingDiverged", "scale_data", "CHECKPOINT_FORMAT"]
+__all__ = ["Trainer", "TrainingDiverged", "scale_data", "make_optimizer", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "tapegrad.gan.Trainer/1"
-_PROBABILISTIC = ("minimax", "ns")
+# status.json speaks to users: no internal parameter names
+_STATUS_WORDS = {"max_steps": "reached the step target"}
+# a function fn(trainer, record), or an object with on_log / on_train_end (module docstring)
+Callback = Any
 
 
 class TrainingDiverged(FloatingPointError):
-    """A loss became NaN or infinite; the message names the step and the loss."""
+    """A loss or a saved tensor became NaN or infinite; the message names the step and
+    the loss or tensor."""
 
 
 def scale_data(x: Any) -> np.ndarray:
-    """Training data as float32, images scaled to [-1, 1].
+    """Training data as a new float32 array, images scaled to [-1, 1].
 
     uint8 arrays map 0..255 to [-1, 1]. Float images (``ndim >= 3``) with values in
     [0, 1] map to [-1, 1]; ones already reaching below 0 are kept as they are.
-    Vectors ``(N, D)`` of another dtype (2-D points) are kept unscaled.
+    Vectors ``(N, D)`` of another dtype (2-D points) are kept unscaled. The
+    conversion runs in chunks and in place, so a memory-mapped uint8 file of ``B``
+    bytes needs about ``4B`` (the result) plus a few MB.
     """
-    a = np.asarray(x._array if isinstance(x, Tensor) else x)
+    a = x._array if isinstance(x, Tensor) else x
+    if not isinstance(a, np.ndarray):
+        a = np.asarray(a)
     if a.ndim < 2 or a.shape[0] == 0:
         raise ValueError(f"Trainer: data must be a non-empty batch (N, ...), got shape {a.shape}")
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
-    if a.dtype.kind not in "fiu":
+    if a.dtype.kind not in "fiub":
         raise TypeError(f"Trainer: data must be numeric, got dtype {a.dtype}")
-    a = a.astype(np.float32)
-    if a.ndim >= 3 and a.min() >= 0.0:
-        if a.max() > 1.0:
+    out = to_float32(a)
+    if a.dtype == np.uint8:
+        out /= np.float32(127.5)
+        out -= np.float32(1.0)
+        return out
+    if out.ndim >= 3 and out.min() >= 0.0:
+        if out.max() > 1.0:
             raise ValueError(
                 f"Trainer: float images must be in [0, 1] or [-1, 1], got range "
-                f"[{a.min()}, {a.max()}]"
+                f"[{out.min()}, {out.max()}]"
             )
-        a = a * np.float32(2.0) - np.float32(1.0)
-    return a
+        out *= np.float32(2.0)
+        out -= np.float32(1.0)
+    return out
+
+
+def make_optimizer(
+    name: str, params: Any, lr: float, betas: Sequence[float], momentum: float = 0.0
+) -> Optimizer:
+    """``"adam"`` (with ``betas``), ``"sgd"`` or ``"rmsprop"`` (with ``momentum``)."""
+    if name == "adam":
+        return Adam(params, lr=lr, betas=(float(betas[0]), float(betas[1])))
+    if name == "sgd":
+        return SGD(params, lr=lr, momentum=momentum)
+    if name == "rmsprop":
+        return RMSprop(params, lr=lr, momentum=momentum)
+    raise ValueError(f"unknown optimizer {name!r}; valid: adam, sgd, rmsprop")
 
 
 class Trainer:
@@ -96,7 +139,7 @@ class Trainer:
             :func:`scale_data`.
         z_dim: noise size (default ``G.z_dim``).
         batch_size: real samples per step (incomplete last batches are dropped).
-        lr_g, lr_d, betas_g, betas_d: the two Adam optimizers' settings (TTUR).
+        lr_g, lr_d, betas_g, betas_d: the two optimizers' settings (TTUR); betas for Adam.
         n_critic: D steps per G step.
         ema_decay: keep an EMA of G's weights with this decay (e.g. 0.999); samples,
             :meth:`generate` and checkpoints' ``ema`` use it.
@@ -109,10 +152,12 @@ class Trainer:
         keep_epoch_checkpoints: also keep ``checkpoints/epoch_XXX.safetensors``.
         quiet: no progress bar.
         config: extra entries for ``config.json`` (model and data descriptions).
-        callbacks: objects with ``on_log(trainer, record)``, called with each logged
-            step record, and ``on_train_end(trainer, status, error)``, called when
-            :meth:`train` returns or raises :class:`TrainingDiverged` (e.g.
-            :class:`tapegrad.explain.RunObserver`).
+        optimizer: ``"adam"``, ``"sgd"`` or ``"rmsprop"`` (see :func:`make_optimizer`).
+        momentum: SGD's or RMSprop's momentum.
+        callbacks: functions ``fn(trainer, record)`` or objects with ``on_log`` and
+            ``on_train_end``, called once per logging interval (see the module docstring).
+        writer: False: this process writes no file of the run folder (the other
+            ranks of a distributed run).
     """
 
     def __init__(
@@ -138,8 +183,13 @@ class Trainer:
         keep_epoch_checkpoints: bool = False,
         quiet: bool = True,
         config: dict[str, Any] | None = None,
-        callbacks: list[Any] | None = None,
+        optimizer: str = "adam",
+        momentum: float = 0.0,
+        callbacks: Sequence[Callback] = (),
+        writer: bool = True,
     ) -> None:
+        # Under mpiexec: rank 0's weights everywhere, gradients averaged in backward
+        # (BatchNorm becomes SyncBatchNorm); one process: the models themselves.
         self.G, self.D = _dp.data_parallel(G), _dp.data_parallel(D)
         self.loss = get_loss(loss) if isinstance(loss, str) else loss
         self.z_dim = int(z_dim if z_dim is not None else G.z_dim)
@@ -154,7 +204,7 @@ class Trainer:
         self.log_every = max(1, int(log_every))
         self.keep_epoch_checkpoints = keep_epoch_checkpoints
         self.quiet = quiet
-        self.callbacks = list(callbacks or [])
+        self.callbacks: list[Callback] = list(callbacks)
 
         self.data = scale_data(data)
         self.conditional = hasattr(G, "n_classes")
@@ -190,20 +240,21 @@ class Trainer:
             (np.arange(n_samples) % G.n_classes).astype(np.int64) if self.conditional else None
         )
 
-        self.opt_g = Adam(G.parameters(), lr=lr_g, betas=tuple(betas_g))
-        self.opt_d = Adam(D.parameters(), lr=lr_d, betas=tuple(betas_d))
+        self.opt_g = make_optimizer(optimizer, G.parameters(), lr_g, betas_g, momentum)
+        self.opt_d = make_optimizer(optimizer, D.parameters(), lr_d, betas_d, momentum)
         self.ema: dict[str, np.ndarray] | None = None
         if ema_decay is not None:
             self.ema = {k: v.copy() for k, v in _ema_arrays(G)}
         self.step = 0
         self.epoch = 0
         self._stop = False
-        self._probabilistic = getattr(self.loss, "name", "") in _PROBABILISTIC
+        self._signal_raises = False
 
         self.hparams = {
             "loss": getattr(self.loss, "name", type(self.loss).__name__),
             "z_dim": self.z_dim,
             "batch_size": self.batch_size,
+            "optimizer": optimizer,
             "lr_g": lr_g,
             "lr_d": lr_d,
             "betas_g": list(betas_g),
@@ -215,17 +266,23 @@ class Trainer:
             "n_samples": n_samples,
             "data_shape": list(self.data.shape),
         }
+        if optimizer != "adam":
+            self.hparams["momentum"] = momentum
+        if getattr(self.loss, "penalty", None) == "r1":
+            self.hparams["r1"] = self.loss.lambda_
         self.config = {**(config or {}), "trainer": self.hparams}
-        self.run = RunDir(out_dir) if out_dir is not None and _dp.is_writer() else None
+        writer = writer and _dp.is_writer()  # under mpiexec only rank 0 writes
+        self.run = RunDir(out_dir, writer=writer) if out_dir is not None else None
         if self.run is not None:
             self.run.write_config(self.config)
+
+    def add_callback(self, fn: Callback) -> None:
+        """Attach a callback (a function or an object, see the module docstring)."""
+        self.callbacks.append(fn)
 
     # ------------------------------------------------------------ model calls
     def _G(self, z: Tensor, y: Any) -> Tensor:
         return self.G(z, y) if self.conditional else self.G(z)
-
-    def _D(self, x: Tensor, y: Any) -> Tensor:
-        return self.D(x, y) if self.conditional else self.D(x)
 
     def _noise(self, n: int) -> tuple[Tensor, Any]:
         z = self.rng.standard_normal((n, self.z_dim)).astype(self.fixed_z.dtype)
@@ -235,7 +292,7 @@ class Trainer:
     def _mean_out(self, out: Tensor) -> float:
         """Mean D output for the log: sigmoid of the logits for the probabilistic losses."""
         a = out._array.astype(np.float64)
-        if self._probabilistic:
+        if getattr(self.loss, "logits", False):
             a = 0.5 * (1.0 + np.tanh(0.5 * a))  # sigmoid without overflow warnings
         return float(a.mean())
 
@@ -258,24 +315,17 @@ class Trainer:
         n = real.shape[0]
         g_step = (self.step + 1) % self.n_critic == 0
         z, y_fake = self._noise(n)
+        # Noise is drawn for the global batch on every rank, then each rank keeps its
+        # slice, so P ranks see exactly the samples of one process.
         real, y_real, z, y_fake = _dp.shard(real, y_real, z, y_fake)
         if g_step:
             fake = self._G(z, y_fake)  # graph kept for the G step below
         else:
             with no_grad():
                 fake = self._G(z, y_fake)
-        fake_d = fake.detach()
-
-        out_real = self._D(real, y_real)
-        out_fake = self._D(fake_d, y_fake)
-        loss_d = self.loss.d_loss(out_real, out_fake)
-        if getattr(self.loss, "penalty", None) == "gp":
-            critic: Callable[[Tensor], Tensor] = (
-                (lambda x: self.D(x, y_real)) if self.conditional else self.D
-            )
-            loss_d = loss_d + gradient_penalty(
-                critic, real, fake_d, self.loss.lambda_, generator=self.rng
-            )
+        loss_d, out_real, out_fake = self.loss.discriminator_loss(
+            self.D, real, fake.detach(), y_real, y_fake, generator=self.rng
+        )
         d_value = _dp.mean_over_ranks(float(loss_d.item()))
         self._finite(d_value, "D loss")
         self.opt_d.zero_grad()
@@ -283,8 +333,7 @@ class Trainer:
         if self.grad_clip is not None:
             clip_grad_norm_(list(self.D.parameters()), self.grad_clip)
         self.opt_d.step()
-        if getattr(self.loss, "clip", None) is not None:
-            clip_weights_(self.D, self.loss.clip)
+        self.loss.after_discriminator_step(self.D)
         record: dict[str, Any] = {
             "d_loss": d_value,
             "g_loss": None,
@@ -300,7 +349,7 @@ class Trainer:
         for p in d_params:  # only G's gradients are needed
             p.requires_grad_(False)
         try:
-            loss_g = self.loss.g_loss(self._D(fake, y_fake))
+            loss_g = self.loss.generator_loss(self.D, fake, y_fake)
         finally:
             for p in d_params:
                 p.requires_grad_(True)
@@ -327,76 +376,96 @@ class Trainer:
         """Train until ``epochs`` epochs are complete (or ``max_steps`` steps in all).
 
         Continues from the current ``step``/``epoch`` (after :meth:`load_checkpoint`,
-        mid-epoch). After each epoch: a sample picture, ``curves.png``, the metrics
-        log and a checkpoint; at the end (or on ``max_steps``, or Ctrl-C) a checkpoint.
+        mid-epoch). After each epoch: the metrics log, a checkpoint, a sample picture
+        and ``curves.png``; at the end (or on ``max_steps``, Ctrl-C or SIGTERM) the
+        same, then ``status.json``.
 
-        Returns ``"done"``, ``"max_steps"`` or ``"interrupted"``.
-        Raises :class:`TrainingDiverged` on a NaN or infinite loss.
+        Returns ``"done"``, ``"max_steps"``, ``"interrupted"`` (a checkpoint of the
+        current step was written) or ``"aborted"`` (stopped at once by a second signal:
+        no checkpoint was written, the last one stays).
+        Raises :class:`TrainingDiverged` on a NaN or infinite loss or saved tensor.
         """
         # re-arm the loader: a loop left mid-epoch continues where it stopped
         self.loader.load_state_dict(self.loader.state_dict())
         self.G.train()
         self.D.train()
         self._stop = False
+        self._signal_raises = False
+        if self.run is not None and self.step == 0:
+            self.run.resume_log(0, 0)  # a fresh start: rows of an earlier attempt go
         total = epochs * len(self.loader)
         if max_steps is not None:
             total = min(total, max_steps)
         bar = self._progress(total)
-        old_handler = self._install_sigint()
+        start_step = self.step
+        old_handlers = self._install_signals()
         status = "done"
         try:
-            while self.epoch < epochs:
-                if max_steps is not None and self.step >= max_steps:
-                    status = "max_steps"
-                    break
-                t0 = time.perf_counter()
-                for batch in self.loader:
-                    rec = self.train_step(batch)
-                    self.step += 1
-                    if self.step % self.log_every == 0:
-                        row = {"kind": "step", "step": self.step, "epoch": self.epoch + 1, **rec}
-                        self._log(row)
-                        for cb in self.callbacks:
-                            cb.on_log(self, row)
-                    if bar is not None:
-                        bar.update(1)
-                        if self.step % 10 == 0 or self.step == total:
-                            bar.set_postfix(_postfix(rec), refresh=False)
-                    if self._stop or (max_steps is not None and self.step >= max_steps):
-                        break
-                if self.loader.state_dict()["batches_done"] >= len(self.loader):
-                    self.epoch += 1
-                    self._end_of_epoch(time.perf_counter() - t0)
-                if self._stop:
-                    status = "interrupted"
-                    break
+            try:
+                status = self._loop(epochs, max_steps, total, bar)
+            except TrainingDiverged as e:
+                self._train_end("diverged", e)
+                raise
+            except KeyboardInterrupt:
+                # a second signal, or SIGINT outside the main thread: maybe mid-step
+                self._flush_log()
+                return "aborted"
+            finally:
+                if bar is not None:
+                    bar.close()
+            # an epoch's end has just written everything; a stop inside an epoch has not
+            mid_epoch = self.loader.state_dict()["batches_done"] % len(self.loader) != 0
+            unsaved = self.run is not None and not self.run.last_checkpoint.exists()
+            if (self.step != start_step and mid_epoch) or unsaved:
+                self._checkpoint()
             else:
-                if max_steps is not None and self.step >= max_steps:
-                    status = "max_steps" if self.epoch < epochs else "done"
-        except TrainingDiverged as e:
-            for cb in self.callbacks:
-                cb.on_train_end(self, "diverged", e)
-            raise
-        except KeyboardInterrupt:
-            # outside the main thread SIGINT arrives as an exception, possibly mid-step
-            status = "interrupted"
+                mid_epoch = False
+            self._signal_raises = True  # from here on a signal skips the pictures
+            try:
+                if self.run is not None:
+                    if mid_epoch:  # no epoch picture shows these weights yet
+                        samples = self._fixed_samples()
+                        self.run.save_samples(self.epoch, samples, self._real(), step=self.step)
+                        self.run.save_curves()
+                    self.run.write_status(
+                        {"status": _STATUS_WORDS.get(status, status),
+                         "step": self.step, "epoch": self.epoch,
+                         "epochs": epochs, "steps": max_steps}
+                    )  # fmt: skip
+            except KeyboardInterrupt:
+                status = "interrupted"
         finally:
-            self._restore_sigint(old_handler)
-            if bar is not None:
-                bar.close()
-        self.save_checkpoint()
-        if self.run is not None:
-            if self.loader.state_dict()["batches_done"] % len(self.loader):
-                # Stopped inside an epoch: no epoch grid shows these weights yet.
-                real = self.data[: len(self.fixed_z)] if self.data.ndim == 2 else None
-                self.run.save_samples(
-                    self.epoch, self.generate(z=self.fixed_z), real, step=self.step
-                )
-            self.run.flush()
-            self.run.save_curves()
-        for cb in self.callbacks:
-            cb.on_train_end(self, status, None)
+            self._restore_signals(old_handlers)
+        self._train_end(status, None)
         return status
+
+    def _loop(self, epochs: int, max_steps: int | None, total: int, bar: Any) -> str:
+        while self.epoch < epochs:
+            if max_steps is not None and self.step >= max_steps:
+                return "max_steps"
+            t0 = time.perf_counter()
+            for batch in self.loader:
+                rec = self.train_step(batch)
+                self.step += 1
+                if self.step % self.log_every == 0:
+                    norms = {"g_grad_norm": _norm(self.G), "d_grad_norm": _norm(self.D)}
+                    self._log(
+                        {"kind": "step", "step": self.step, "epoch": self.epoch + 1, **rec, **norms}
+                    )
+                if bar is not None:
+                    bar.update(1)
+                    if self.step % 10 == 0 or self.step == total:
+                        bar.set_postfix(_postfix(rec), refresh=False)
+                if self._stop or (max_steps is not None and self.step >= max_steps):
+                    break
+            if self.loader.state_dict()["batches_done"] >= len(self.loader):
+                self.epoch += 1
+                self._end_of_epoch(time.perf_counter() - t0)
+            if self._stop:
+                return "interrupted"
+        if max_steps is not None and self.step >= max_steps and self.epoch < epochs:
+            return "max_steps"
+        return "done"
 
     def _progress(self, total: int) -> Any:
         if self.quiet or not _dp.is_writer():
@@ -405,45 +474,78 @@ class Trainer:
 
         return tqdm(total=total, initial=min(self.step, total), unit="it", dynamic_ncols=True)
 
-    def _install_sigint(self) -> Any:
+    def _install_signals(self) -> list[tuple[int, Any]] | None:
         if threading.current_thread() is not threading.main_thread():
             return None
 
         def handler(signum: int, frame: Any) -> None:
-            if self._stop:  # a second Ctrl-C stops at once
+            if self._stop or self._signal_raises:  # a second signal stops at once
                 raise KeyboardInterrupt
             self._stop = True
 
-        return signal.signal(signal.SIGINT, handler)
+        return [(s, signal.signal(s, handler)) for s in (signal.SIGINT, signal.SIGTERM)]
 
     @staticmethod
-    def _restore_sigint(old: Any) -> None:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+    def _restore_signals(old: list[tuple[int, Any]] | None) -> None:
+        for s, h in old or ():
+            signal.signal(s, h)
 
     def _log(self, record: dict[str, Any]) -> None:
         if self.run is not None:
             self.run.log(record)
+        for cb in self.callbacks:
+            if hasattr(cb, "on_log"):
+                if record["kind"] == "step":
+                    cb.on_log(self, record)
+            else:
+                cb(self, record)
+
+    def _train_end(self, status: str, error: BaseException | None) -> None:
+        for cb in self.callbacks:
+            if hasattr(cb, "on_train_end"):
+                cb.on_train_end(self, status, error)
+
+    def _flush_log(self) -> None:
+        if self.run is not None:
+            self.run.flush_log()
+
+    def _real(self) -> np.ndarray | None:
+        return self.data[: len(self.fixed_z)] if self.data.ndim == 2 else None
+
+    def _fixed_samples(self) -> np.ndarray:
+        return self.generate(z=self.fixed_z, labels=self.fixed_labels)
 
     def _end_of_epoch(self, seconds: float) -> None:
+        summary: dict[str, Any] = {"kind": "epoch", "epoch": self.epoch, "step": self.step}
+        if self.run is not None:
+            summary.update(self.run.epoch_means(self.epoch))
+            summary["seconds"] = round(seconds, 3)
+            summary["samples"] = str(self.run.sample_path(self.epoch).relative_to(self.run.path))
+        self._log(summary)
         if self.run is None:
             return
-        steps = [r for r in self.run.records if r.get("kind") == "step"]
-        steps = [r for r in steps if r.get("epoch") == self.epoch]
-        summary: dict[str, Any] = {"kind": "epoch", "epoch": self.epoch, "step": self.step}
-        for k in ("d_loss", "g_loss", "d_real", "d_fake"):
-            v = [r[k] for r in steps if r.get(k) is not None]
-            summary[k] = float(np.mean(v)) if v else None
-        summary["seconds"] = round(seconds, 3)
-        real = self.data[: len(self.fixed_z)] if self.data.ndim == 2 else None
-        path = self.run.save_samples(self.epoch, self.generate(z=self.fixed_z), real)
-        summary["samples"] = str(path.relative_to(self.run.path))
-        self.run.log(summary)
-        self.save_checkpoint()
+        self._checkpoint()
         if self.keep_epoch_checkpoints:
-            _save(self.state_dict(), self.run.epoch_checkpoint(self.epoch))
-        self.run.flush()
+            self.run.write_checkpoint(self.state_dict(), self.run.epoch_checkpoint(self.epoch))
+        self.run.save_samples(self.epoch, self._fixed_samples(), self._real())
         self.run.save_curves()
+
+    def _checkpoint(self) -> None:
+        """The log first, then the checkpoint (see the module docstring)."""
+        if self.run is None:
+            return
+        self.run.flush_log()
+        self.run.write_checkpoint(self._checked_state())
+
+    def _checked_state(self) -> dict[str, Any]:
+        state = self.state_dict()
+        bad = first_non_finite(state)
+        if bad is not None:
+            raise TrainingDiverged(
+                f"training diverged by step {self.step} (epoch {self.epoch + 1}): {bad} holds "
+                f"NaN or infinite values; it was not saved, the last good checkpoint is kept"
+            )
+        return state
 
     # ------------------------------------------------------------ sampling
     def generate(
@@ -482,10 +584,12 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` (models, optimizers, EMA, RNGs, position)."""
-        if state.get("format") != CHECKPOINT_FORMAT:
+        """Restore a :meth:`state_dict` (models, optimizers, EMA, RNGs, position); the run
+        folder's metrics log is cut back to the state's step."""
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            fmt = state.get("format") if isinstance(state, dict) else None
             raise ValueError(
-                f"Trainer: not a GAN trainer checkpoint (format {state.get('format')!r}, "
+                f"Trainer: not a GAN trainer checkpoint (format {fmt!r}, "
                 f"expected {CHECKPOINT_FORMAT!r})"
             )
         self.G.load_state_dict(state["G"])
@@ -503,24 +607,28 @@ class Trainer:
         self.step = int(state["step"])
         self.epoch = int(state["epoch"])
         if self.run is not None:
-            self.run.load_records(self.step, self.epoch)
+            self.run.resume_log(self.step, self.epoch)
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path | None:
-        """Write :meth:`state_dict` to ``path`` (default the run's ``last.safetensors``)."""
+        """Write :meth:`state_dict` with its digest to ``path`` (default the run's
+        ``last.safetensors``, after the metrics log); TrainingDiverged if a tensor is
+        not finite."""
         if path is None:
             if self.run is None:
                 return None
-            path = self.run.last_checkpoint
-        _save(self.state_dict(), path)
+            self._checkpoint()
+            return self.run.last_checkpoint
+        save_checkpoint(self._checked_state(), path)
         return Path(path)
 
     def load_checkpoint(self, path: str | Path | None = None) -> None:
-        """Load a checkpoint file (default the run's ``last.safetensors``)."""
+        """Load and verify a checkpoint file (default the run's ``last.safetensors``);
+        :class:`~tapegrad.gan.checkpoint.CheckpointError` naming a damaged file."""
         if path is None:
             if self.run is None:
                 raise ValueError("Trainer.load_checkpoint: no path and no run folder")
             path = self.run.last_checkpoint
-        self.load_state_dict(_load(path))
+        self.load_state_dict(load_checkpoint(path))
 
 
 def _array(v: Any) -> np.ndarray:
@@ -584,3 +692,9 @@ def generate(
             for k, v in _ema_arrays(G):
                 if k in saved:
                     v[...] = saved[k]
+
+
+def _norm(model: Module) -> float | None:
+    """The L2 norm of all of ``model``'s gradients (None before any backward)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return float(get_total_norm(grads)) if grads else None

@@ -22,17 +22,14 @@ FORMATS = ("text", "markdown")
 LANGS: dict[str, tuple[str, ...]] = {"backprop": ("en", "zh"), "linear-regression": ("en",)}
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``explain`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
-    p = subparsers.add_parser(
-        "explain",
-        help="print a worked example of backpropagation (run without NAME to list them)",
-        description="Print a built-in worked example; without NAME, list them.",
-    )
+NAME = "explain"
+HELP = "print a worked example of backpropagation (without NAME: list them)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("example", nargs="?", metavar="NAME", help=", ".join(EXAMPLES))
-    p.add_argument("--format", default="text", metavar="FMT", help="text (default) or markdown")
-    p.add_argument("--lang", default="en", metavar="LANG", help="en (default) or zh (backprop)")
-    return p
+    p.add_argument("--format", default="text", metavar="FMT", help="text or markdown")
+    p.add_argument("--lang", default="en", metavar="LANG", help="en or zh (backprop only)")
 
 
 def _fail(msg: str) -> int:
@@ -42,10 +39,10 @@ def _fail(msg: str) -> int:
 
 def _document(name: str, lang: str) -> list[Any]:
     if name == "backprop":
-        from .worked_text import backprop_document
+        from ..explain.worked_text import backprop_document
 
         return backprop_document(lang)
-    from .linreg import document
+    from ..explain.linreg import document
 
     return document()
 
@@ -53,7 +50,7 @@ def _document(name: str, lang: str) -> list[Any]:
 def run(args: argparse.Namespace, out: Callable[[str], Any] | None = None) -> int:
     """Run ``tapegrad explain`` for parsed ``args``, writing to ``out`` (default
     ``sys.stdout.write``); returns the exit status."""
-    from .format import render_blocks
+    from ..explain.format import render_blocks
 
     out = out or sys.stdout.write
 

@@ -9,26 +9,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-__all__ = ["add_parser", "run"]
+__all__ = ["NAME", "HELP", "add_arguments", "run"]
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``report`` subcommand to an ``argparse`` subparsers object."""
-    p = subparsers.add_parser(
-        "report",
-        help="rebuild RUN/report.html, the run in one offline web page",
-        description="Rebuild RUN/report.html from the run folder's config, metrics log "
-        "and sample pictures (also for runs made before reports existed).",
-    )
+NAME = "report"
+HELP = "rebuild RUN/report.html, the run in one offline web page"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder made by tapegrad train")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the report; 0 on success, 2 with one line on stderr for bad input."""
-    from .report import build_report
+    from ..explain.report import build_report
 
     try:
         path = build_report(args.run_dir)

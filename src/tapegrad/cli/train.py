@@ -1,0 +1,247 @@
+"""``tapegrad train``: train a GAN into a run folder.
+
+With no arguments it trains the backpropagation and GANs tutorial's MNIST GAN (MLP
+generator and discriminator, non-saturating loss, Adam 2e-4 with betas (0.5, 0.999),
+batch 64) on the full MNIST training set when it is found (``--data mnist`` looks where
+``TAPEGRAD_DATA`` points), else on the 10,000 test images shipped with tapegrad, for
+about 9,600 steps.
+Conditional models (``cgan-mlp``, ``cdcgan``, ``projection``) get the data's labels.
+``--seeds K`` (K > 1) trains K runs with seeds S..S+K-1 into ``OUT/seed_<S>/``,
+evaluates each and writes ``OUT/summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..data.files import DATA_CHOICES
+from ..gan.config import OPTIMIZERS, RunConfig, read_run_config
+from ..gan.evaluate import SUMMARY, evaluate_run, summary_doc
+from ..gan.losses import LOSSES
+from ..gan.models import MODELS
+from ..gan.runner import build_trainer, default_config
+from ..gan.trainer import Trainer, TrainingDiverged
+from ._common import CLIError, positive_int, write_json_file
+from ._tables import one_line, summary_table
+
+NAME = "train"
+HELP = "train a GAN into a run folder (default: the tutorial's MNIST GAN)"
+
+
+def _betas(text: str) -> tuple[float, float]:
+    """``"0.5,0.9"`` -> ``(0.5, 0.9)``; argparse turns the error into a usage error."""
+    try:
+        b = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants two numbers B1,B2, got {text!r}") from None
+    if len(b) != 2 or not all(0.0 <= x < 1.0 for x in b):
+        raise argparse.ArgumentTypeError(f"wants two numbers in [0, 1) as B1,B2, got {text!r}")
+    return b[0], b[1]
+
+
+def add_arguments(t: argparse.ArgumentParser) -> None:
+    t.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME",
+        help=f"one of {', '.join(MODELS)} (default mlp; mixture for ring/grid); cgan-mlp, "
+        "cdcgan and projection are conditional and need labelled data (mnist)",
+    )
+    t.add_argument("--loss", default="ns", metavar="NAME", help=f"one of {', '.join(LOSSES)}")
+    t.add_argument("--data", default="mnist", help=DATA_CHOICES)
+    t.add_argument("--spectral-norm", action="store_true", help="spectral normalisation on D")
+    t.add_argument(
+        "--epochs", type=int, default=None, help="epochs to train (default: about 9,600 steps)"
+    )
+    t.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        metavar="TOTAL",
+        help="stop at this total number of steps (kept by `tapegrad resume`)",
+    )
+    t.add_argument("--batch-size", type=int, default=64, help="real samples per step")
+    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="both players'")
+    t.add_argument("--lr-g", type=float, default=2e-4, help="G's learning rate")
+    t.add_argument("--lr-d", type=float, default=2e-4, help="D's learning rate")
+    t.add_argument(
+        "--betas",
+        type=_betas,
+        default=(0.5, 0.999),
+        metavar="B1,B2",
+        help="Adam betas of both players (WGAN-GP is usually run with 0.5,0.9)",
+    )
+    t.add_argument("--momentum", type=float, default=0.0, help="for --optimizer sgd or rmsprop")
+    t.add_argument("--n-critic", type=int, default=1, help="D steps per G step")
+    t.add_argument("--ema", type=float, default=None, help="EMA decay of G's weights (off)")
+    t.add_argument(
+        "--r1", type=float, default=None, metavar="GAMMA", help="R1 penalty weight on D (off)"
+    )
+    t.add_argument("--z-dim", type=int, default=None, help="noise size (default 100; 2 mixture)")
+    t.add_argument("--seed", type=int, default=0, help="seeds the weights, noise and data order")
+    t.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="K > 1: K runs with seeds SEED..SEED+K-1 into OUT/seed_<S>/, each evaluated; "
+        "prints mean and std and writes OUT/summary.json",
+    )
+    t.add_argument(
+        "--eval-n",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="samples per evaluation with --seeds (default as in `tapegrad evaluate`)",
+    )
+    t.add_argument("--out", default=None, help="run folder (default runs/<model>-<loss>-<time>)")
+    t.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard files to OUT/tensorboard (needs tapegrad[tensorboard])",
+    )
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(a: argparse.Namespace) -> int:
+    cfg = default_config(
+        data=a.data,
+        model=a.model,
+        loss=a.loss,
+        spectral_norm=a.spectral_norm,
+        z_dim=a.z_dim,
+        batch_size=a.batch_size,
+        lr_g=a.lr_g,
+        lr_d=a.lr_d,
+        betas_g=a.betas,
+        betas_d=a.betas,
+        optimizer=a.optimizer,
+        momentum=a.momentum,
+        n_critic=a.n_critic,
+        ema=a.ema,
+        r1=a.r1,
+        seed=a.seed,
+        epochs=a.epochs,
+        steps=a.steps,
+        tensorboard=a.tensorboard,
+    )
+    default = Path("runs") / time.strftime(f"{cfg.model}-{cfg.loss}-%Y%m%d-%H%M%S")
+    out = Path(a.out) if a.out else default
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out}: is an existing file; give a folder for the run")
+    if a.seeds > 1:
+        return _train_seeds(a, cfg, out)
+    if (out / "checkpoints" / "last.safetensors").exists():
+        raise CLIError(
+            f"--out {out} already holds a run; use `tapegrad resume {out}` or another --out"
+        )
+    return train_one(cfg, out, a.quiet)
+
+
+def train_one(cfg: RunConfig, out: Path, quiet: bool) -> int:
+    """Train one run into ``out``; the exit code (0, 1 diverged, 130 interrupted)."""
+    tr, cfg = build_trainer(cfg, out, quiet=quiet)
+    print(f"run folder: {out}", flush=True)
+    sn = " with spectral norm in D" if cfg.model_kwargs.get("spectral_norm") else ""
+    print(
+        f"training {cfg.model} GAN ({cfg.loss} loss{sn}) on "
+        f"{tr.config['data_description']} for {cfg.epochs} epochs of {len(tr.loader)} steps"
+        + (f", to step {cfg.steps}" if cfg.steps else ""),
+        flush=True,
+    )
+    return run_training(tr, cfg, out)
+
+
+def run_training(tr: Trainer, cfg: RunConfig, out: Path) -> int:
+    """Train to ``cfg``'s targets, print how it ended; returns the exit code."""
+    assert cfg.epochs is not None
+    from ..explain.observer import default_callbacks
+
+    try:  # health records, alarms and report.html; TensorBoard files with --tensorboard
+        tr.callbacks += default_callbacks(cfg.tensorboard)
+    except ImportError as e:
+        raise CLIError(str(e)) from e
+    try:
+        status = tr.train(cfg.epochs, max_steps=cfg.steps)
+    except TrainingDiverged as e:
+        print(f"tapegrad: error: {_diverged(e, out)}", file=sys.stderr)
+        return 1
+    where = f"step {tr.step}, epoch {tr.epoch}"
+    if status == "aborted":
+        print(
+            f"tapegrad: stopped at once at {where}; the last checkpoint is kept: "
+            f"`tapegrad resume {out}` continues from it",
+            file=sys.stderr,
+        )
+        return 130
+    if status == "interrupted":
+        print(
+            f"tapegrad: interrupted at {where}; checkpoint written: `tapegrad resume {out}` "
+            f"continues",
+            file=sys.stderr,
+        )
+        return 130
+    what = "reached the step target" if status == "max_steps" else "finished"
+    print(f"{what} at {where}; run folder: {out}", flush=True)
+    return 0
+
+
+def _diverged(e: TrainingDiverged, out: Path) -> str:
+    """The trainer's message, with what is left of the run."""
+    from ..gan.checkpoint import load_checkpoint
+
+    text = str(e).split("; ")[0]
+    ckpt = out / "checkpoints" / "last.safetensors"
+    if not ckpt.exists():
+        return f"{text}; no checkpoint had been written yet"
+    step = load_checkpoint(ckpt)["step"]
+    return f"{text}; the last finite checkpoint (step {step}) is kept: {ckpt}"
+
+
+def _train_seeds(a: argparse.Namespace, cfg: RunConfig, out: Path) -> int:
+    seeds = list(range(a.seed, a.seed + a.seeds))
+    if out.exists() and any(out.iterdir()):
+        raise CLIError(
+            f"--seeds {a.seeds}: --out {out} exists and is not empty; give a new or empty "
+            f"folder (the runs go into {out / 'seed_<S>'})"
+        )
+    print(f"training {a.seeds} runs with seeds {seeds[0]}..{seeds[-1]} into {out}", flush=True)
+    entries: list[dict[str, Any]] = []
+    reference = None
+    for s in seeds:
+        run = out / f"seed_{s}"
+        code = train_one(replace(cfg, seed=s), run, a.quiet)
+        if code == 130:
+            rest = f"; seeds {s + 1}..{seeds[-1]} were not started" if s < seeds[-1] else ""
+            print(
+                f"tapegrad: interrupted in {run}{rest}. Continue it with `tapegrad resume {run}`, "
+                f"then `tapegrad evaluate {out}` writes {out / SUMMARY}",
+                file=sys.stderr,
+            )
+            return 130
+        if code != 0:
+            entries.append(
+                {"run": str(run), "status": "diverged", "train_seed": s, "metrics": None}
+            )
+            continue
+        res = evaluate_run(run, a.eval_n, seed=0)
+        reference = res.get("reference", reference)
+        entry = {k: v for k, v in res.items() if k != "reference"}
+        entries.append({"run": str(run), "status": "finished", **entry})
+        print(f"evaluated {run}: {one_line(res['metrics'])}", flush=True)
+    stored, _ = read_run_config(out / f"seed_{seeds[0]}")  # with the epochs worked out
+    doc = {
+        "command": "tapegrad train --seeds",
+        "config": stored.to_dict(),
+        "seeds": seeds,
+        **summary_doc(entries, reference),
+    }
+    print(summary_table([f"seed {e['train_seed']}" for e in entries], doc))
+    write_json_file(out / SUMMARY, doc)
+    print(f"wrote {out / SUMMARY}", flush=True)
+    return 1 if any(e["status"] != "finished" for e in entries) else 0
