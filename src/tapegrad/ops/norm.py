@@ -121,16 +121,15 @@ class NormalizeFunction(Function):
             gb = F.reshape(s1, self.in_shapes[-1])
         if need[0]:
             w = self._view(F, inputs[1]) if self.has_w else None
-            gh = g if w is None else g * w
             if paxes == axes:
-                # The weight is constant over the normalised axes (batch norm): the
-                # parameters' sums give the two means.
-                m1, m2 = s1 * (1.0 / n), s2 * (1.0 / n)
-                if w is not None:
-                    m1, m2 = m1 * w, m2 * w
+                # The weight is constant over the normalised axes (batch norm): it
+                # factors out of g_hat, and the parameters' sums give the two means.
+                scale = inv if w is None else inv * w
+                gx = (g - s1 * (1.0 / n) - xhat * (s2 * (1.0 / n))) * scale
             else:
+                gh = g if w is None else g * w
                 m1, m2 = F.mean(gh, axes, True), F.mean(gh * xhat, axes, True)
-            gx = (gh - m1 - xhat * m2) * inv
+                gx = (gh - m1 - xhat * m2) * inv
         return self._pack(F.grads(gx), F.grads(gw), F.grads(gb))
 
     def _stats(self, F: ArrayNamespace, x: Any) -> tuple[Any, Any]:
