@@ -162,7 +162,7 @@ def _prune(order: list[Function], sink: _Sink) -> set[int]:
     return useful
 
 
-def _walk(  # noqa: C901 - one loop, each branch a documented case
+def _walk(
     order: list[Function],
     sink: _Sink,
     useful: set[int] | None,
@@ -174,8 +174,8 @@ def _walk(  # noqa: C901 - one loop, each branch a documented case
     For each node with a gradient: run its tensor hooks on the summed output
     gradients, call ``backward`` (outputs no gradient reached get zeros),
     reduce each input gradient to the input's shape where broadcasting widened
-    it, and send it to the parent node or the leaf (:class:`_Sink`); then
-    free the node's saved values unless ``retain_graph``. A leaf with a
+    it, and send it to the parent node or the leaf (:class:`_Sink`); then free
+    the node's saved values unless ``retain_graph``. A leaf with a
     post-accumulate-grad hook gets its ``.grad`` (and the hook runs) right
     after the last node that feeds it, so a data-parallel all-reduce starts
     while backward goes on. ``useful`` (capture mode) limits the walk to the
@@ -196,48 +196,65 @@ def _walk(  # noqa: C901 - one loop, each branch a documented case
             continue
         if node._tensor_hooks:
             _run_tensor_hooks(node, slot)
-        if capture:
-            sink.capture(node, slot)
         gys = _fill_missing(node, slot)
         edges = node.next_edges
-        need = node.needs_input_grad
         if capture:
+            sink.capture(node, slot)
             # Ask backward only for gradients that lead to a wanted input.
             need = tuple([_leads_to(e, sink.want_leaf, useful) for e in edges])
-            saved_need, node.needs_input_grad = node.needs_input_grad, need
-        anomaly = state.anomaly
-        state.anomaly = False  # ops inside a backward are judged by check_backward
-        try:
+            gxs = _call(node, gys, need)
+        elif state.anomaly:
+            need = node.needs_input_grad
+            gxs = _call(node, gys, need)
+        else:  # the common case, kept inline: it runs once per node
+            need = node.needs_input_grad
             gxs = node.backward(*gys)
-        finally:
-            state.anomaly = anomaly
-            if capture:
-                node.needs_input_grad = saved_need
-        if not isinstance(gxs, tuple):
-            gxs = (gxs,)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
         if len(gxs) != len(edges):
             raise RuntimeError(
                 f"{node.name}.backward returned {len(gxs)} gradients for {len(edges)} inputs"
             )
-        if state.anomaly:
-            from .anomaly import check_backward
-
-            check_backward(node, gxs)
+        # Hand each wanted input gradient on; one widened by broadcasting is
+        # summed back to the input's shape here, the one place where that happens.
         for e, shape, gx, wanted in zip(edges, node.in_shapes, gxs, need):
             if e is None or gx is None or not wanted:
                 continue
             if gx.shape != shape:
                 gx = sum_to(gx, shape)
-            target, i = e
-            if i < 0:
-                sink.to_leaf(target, gx)
+            if e[1] < 0:
+                sink.to_leaf(e[0], gx)
             else:
-                sink.to_node(target, i, gx)
+                sink.to_node(e[0], e[1], gx)
         if not retain_graph:
             node.release()
     if fire_after:
         for k in sorted(fire_after):
             sink.flush(fire_after[k])
+
+
+def _call(node: Function, gys: list[Any], need: tuple[bool, ...]) -> tuple[Any, ...]:
+    """``node.backward(*gys)`` as a tuple, asking only for the gradients in ``need``.
+
+    ``need`` replaces ``node.needs_input_grad`` during the call. Under
+    ``detect_anomaly`` the gradients are checked here, not op by op inside.
+    """
+    saved_need = node.needs_input_grad
+    node.needs_input_grad = need
+    anomaly = state.anomaly
+    state.anomaly = False  # ops inside a backward are judged by check_backward
+    try:
+        gxs = node.backward(*gys)
+    finally:
+        state.anomaly = anomaly
+        node.needs_input_grad = saved_need
+    if not isinstance(gxs, tuple):
+        gxs = (gxs,)
+    if anomaly and len(gxs) == len(node.next_edges):
+        from .anomaly import check_backward
+
+        check_backward(node, gxs)
+    return gxs
 
 
 def _leads_to(e: tuple[Any, int] | None, want_leaf: set[int], useful: set[int]) -> bool:
