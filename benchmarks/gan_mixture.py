@@ -34,8 +34,8 @@ n_critic); the record recipe of docs/gan_mixture.md (G without BatchNorm, PacGAN
         --beta2 0.9 --anneal 0.5 --g-hidden 128 --g-layers 3 --d-hidden 128 \\
         --d-layers 3 --g-batch-norm off --init default --json out.json
 
-(``--steps 16000`` is level with the record, 24000 beats it), and the previous
-session's fast recipe is the same with ``--pack 1 --steps 4000 --g-batch-norm on``.
+(``--steps 16000`` is level with the record, 24000 beats it), and the earlier
+fast recipe (docs/gan_mixture.md) is the same with ``--pack 1 --steps 4000 --g-batch-norm on``.
 The paper's settings (shorter runs)::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/gan_mixture.py --data grid --losses ns \\

@@ -8,7 +8,8 @@ samples are converted to NumPy and scored by exactly the same code as tapegrad's
 
 Recipes (both frameworks, identical architectures):
 
-* ``mlp``: the seed article's MNIST GAN. G: z 100 -> 128 LeakyReLU(0.2) -> 784 tanh;
+* ``mlp``: the MNIST GAN of the backpropagation and GANs tutorial (§4.2, corrected).
+  G: z 100 -> 128 LeakyReLU(0.2) -> 784 tanh;
   D: 784 -> 128 -> 64 -> 1 logit, LeakyReLU(0.2). Each library's default Linear init
   (the same distribution: U(+-1/sqrt(fan_in)) for weights and biases).
 * ``dcgan``: tapegrad's 28x28 DCGAN, ``build_models('dcgan', (1, 28, 28), 100)``
@@ -48,10 +49,10 @@ for 10 epochs, the DCGAN for 300 steps (``--epochs mlp=10,dcgan=1 --max-steps dc
 Usage (one BLAS thread; PyTorch is set to one thread too)::
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
-        python benchmarks/gan_quality.py --recipes mlp --data /work/shared/data/mnist \\
-        --json /tmp/mlp.json
+        python benchmarks/gan_quality.py --recipes mlp --data DIR \\
+        --json mlp.json
     python benchmarks/gan_quality.py --recipes dcgan --max-steps none --epochs 2 ...
-    python benchmarks/gan_quality.py --from-json /tmp/mlp.json /tmp/dcgan.json
+    python benchmarks/gan_quality.py --from-json mlp.json dcgan.json
 
 PyTorch is a test-only dependency of tapegrad; this script imports it.
 """

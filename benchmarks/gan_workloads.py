@@ -7,7 +7,8 @@ Workloads (float32; one iteration = one D step + one G step, both with Adam):
 - ``dcgan28``: G Linear(100, 6272) -> (128, 7, 7) -> BN2d -> ReLU -> ConvT(128, 64, 4, 2, 1)
   -> BN2d -> ReLU -> ConvT(64, 1, 4, 2, 1) -> tanh; D Conv(1, 64, 4, 2, 1) -> LeakyReLU ->
   Conv(64, 128, 4, 2, 1) -> BN2d -> LeakyReLU -> Flatten -> Linear(6272, 1); batch 64;
-- ``cnn``: the seed's MNIST CNN classifier, one training step (cross-entropy, Adam 1e-3), b64;
+- ``cnn``: the MNIST CNN classifier of examples/mnist_classifiers.py, one training step
+  (cross-entropy, Adam 1e-3), b64;
 - ``wgan_gp``: the MLP networks, WGAN loss with gradient penalty (lambda 10, double backward),
   5 critic steps per generator step, Adam 1e-4 betas (0.5, 0.9), batch 64; one iteration is
   one generator iteration (5 critic steps + 1 G step).
@@ -63,7 +64,7 @@ from workload_defs import (  # noqa: E402 - the script's folder is on the path o
     iteration_flops,
 )
 
-# The targets for the median time ratio tapegrad / PyTorch, and for peak memory.
+# The targets we hold ourselves to: the median time ratio tapegrad / PyTorch, and peak memory.
 TARGETS = {
     "mlp_gan_b64": 0.80, "mlp_gan_b512": 1.0, "dcgan28": 1.25, "cnn": 1.25, "wgan_gp": 0.90,
     "lstm": 1.5,

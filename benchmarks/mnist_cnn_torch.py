@@ -1,4 +1,4 @@
-"""The seed CNN recipe of examples/mnist_classifiers.py, in PyTorch, for comparison.
+"""The CNN recipe of examples/mnist_classifiers.py, in PyTorch, for comparison.
 
 Same architecture, data preparation (inputs standardised), Adam 1e-3, batch 64,
 3 epochs; PyTorch's own initialisation and shuffling. Prints the test accuracy
@@ -6,8 +6,8 @@ after each epoch, so tapegrad's accuracy can be read against the same recipe.
 ``--schedule cosine`` anneals the lr to 0 over the run, stepped every batch,
 exactly as ``examples/mnist_classifiers.py --schedule cosine`` does.
 
-    python benchmarks/mnist_cnn_torch.py --data ../shared/data/mnist --seed 0
-    python benchmarks/mnist_cnn_torch.py --data ../shared/data/mnist --seed 0 --schedule cosine
+    python benchmarks/mnist_cnn_torch.py --data DIR --seed 0
+    python benchmarks/mnist_cnn_torch.py --data DIR --seed 0 --schedule cosine
 """
 
 from __future__ import annotations

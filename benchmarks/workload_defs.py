@@ -98,7 +98,7 @@ def dcgan28_models(nn: Any) -> dict[str, Any]:
 
 
 def cnn_models(nn: Any) -> dict[str, Any]:
-    """The seed CNN (examples/mnist_classifiers.py): (B, 1, 28, 28) -> logits (B, 10)."""
+    """The MNIST CNN (examples/mnist_classifiers.py): (B, 1, 28, 28) -> logits (B, 10)."""
     net = nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),

@@ -25,7 +25,7 @@ fixed before the runs (see docs/gan_augmentation.md).
 
 Usage (one result file per seed in ``--out``; seeds already there are not redone):
 
-  python examples/gan_augmentation.py --data ../shared/data/mnist --seeds 0 1 2 3 4 \\
+  python examples/gan_augmentation.py --data DIR --seeds 0 1 2 3 4 \\
       --out runs/augment --grid docs/img/augment_cgan_samples.png
 """
 

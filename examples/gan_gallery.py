@@ -20,10 +20,10 @@ KL to uniform, and for ``cdcgan`` the classifier's accuracy against the asked la
 The scores go to ``runs/gallery_<recipe>/gallery.json`` and are printed.
 
 Usage:
-  python examples/gan_gallery.py --recipe lsgan --data /work/shared/data/mnist
-  python examples/gan_gallery.py --data /work/shared/data/mnist  # all four, one by one
-  python examples/gan_gallery.py --time-steps 20 --data /work/shared/data/mnist  # s/step
-  python examples/gan_gallery.py --floor --data /work/shared/data/mnist  # real-data FD
+  python examples/gan_gallery.py --recipe lsgan --data DIR
+  python examples/gan_gallery.py --data DIR  # all four, one by one
+  python examples/gan_gallery.py --time-steps 20 --data DIR  # s/step
+  python examples/gan_gallery.py --floor --data DIR  # real-data FD
 
 ``--data`` (or ``$TAPEGRAD_DATA``) is a folder holding the MNIST IDX files.
 """
@@ -294,7 +294,7 @@ def run(
     Outputs are named after ``tag`` (default ``name``): ``runs/gallery_<tag>/`` and
     ``docs/img/gallery_<tag>.png``. ``overrides`` go to :func:`build_recipe`. With
     ``resume`` the run continues exactly from its last checkpoint up to ``steps`` in all
-    (the times reported are then the sums over the sessions).
+    (the times reported are then the sums over the resumed runs).
     """
     tag = tag or name
     x, y = load_mnist(data, train=True)

@@ -1,7 +1,7 @@
-"""Train the seed articles' classifiers on real MNIST with tapegrad.
+"""Train the tutorials' classifiers (docs/tutorials.md) on real MNIST with tapegrad.
 
 Models (``--model``):
-  cnn     the seed's CNN (article 002 §4.1.1, corrected to train on real digits):
+  cnn     the deep learning and GANs tutorial's CNN (§4.1.1, corrected to train on real digits):
           conv 1->32 k3 p1, ReLU, maxpool 2; conv 32->64 k3 p1, ReLU, maxpool 2;
           fc 3136->128, ReLU, dropout 0.5; fc 128->10. Adam 1e-3, batch 64.
   mlp     784 -> 512 -> 256 -> 10 with ReLU and dropout 0.2. Adam 1e-3.
@@ -10,7 +10,7 @@ Models (``--model``):
   logreg  logistic (softmax) regression, one linear layer. Adam 1e-3.
 
 Learning-rate schedule (``--schedule``):
-  constant  Adam's lr stays at 1e-3 (the default; the seed article's recipe).
+  constant  Adam's lr stays at 1e-3 (the default; the tutorial's recipe).
   cosine    cosine annealing from 1e-3 to 0 over the whole run, stepped after
             every batch (``optim.lr_scheduler.CosineAnnealingLR`` with T_max =
             epochs x batches per epoch), as PyTorch users usually do it.

@@ -1,6 +1,6 @@
 """Reference values of the MNIST GAN metrics: the real-vs-real floor and corrupted images.
 
-    python scripts/metric_reference.py --data /work/shared/data/mnist
+    python scripts/metric_reference.py --data DIR
 
 Reference set: 10,000 training images drawn without replacement (seed 0). Each row
 compares it with 10,000 test images, as they are or corrupted (all in [0, 1], corrupted

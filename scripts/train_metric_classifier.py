@@ -1,6 +1,6 @@
 """Train the MNIST classifier behind ``tapegrad.gan.metrics`` (how the shipped weights were made).
 
-    python scripts/train_metric_classifier.py --data /work/shared/data/mnist
+    python scripts/train_metric_classifier.py --data DIR
 
 trains :class:`tapegrad.gan.metrics.classifier.MNISTClassifier` with tapegrad alone:
 Adam (lr 1e-3), batch 64, 2 epochs over the 60,000 training images scaled to [0, 1],

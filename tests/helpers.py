@@ -4,7 +4,7 @@
 from the same NumPy arrays, runs both functions, compares the outputs, then
 back-propagates the same random upstream gradient through both and compares
 the gradients of every floating input. float64 is checked to 1e-6 relative,
-float32 to 1e-4, as the engine issue asks.
+float32 to 1e-4, the tolerances we hold the engine to.
 """
 
 from __future__ import annotations

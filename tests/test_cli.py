@@ -30,7 +30,7 @@ def test_train_sample_resume_evaluate(tmp_path, capsys):
     assert main(["train", "--steps", "3", "--out", str(run), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert f"run folder: {run}" in out
-    # the defaults are the seed's MNIST GAN
+    # the defaults are the tutorial's MNIST GAN
     cfg = json.loads((run / "config.json").read_text())["cli"]
     assert (cfg["model"], cfg["loss"], cfg["data"]) == ("mlp", "ns", "mnist")
     assert cfg["lr_g"] == cfg["lr_d"] == 2e-4 and cfg["betas_g"] == [0.5, 0.999]

@@ -321,7 +321,7 @@ def test_parameter_counts_and_keys_equal_torch(ours, twin):
 
 
 def test_seed_mlp_gan_sizes():
-    """The seed article's sizes: 100 -> 128 -> 784 and 784 -> 128 -> 64 -> 1."""
+    """The tutorial's sizes (docs/tutorials.md): 100 -> 128 -> 784 and 784 -> 128 -> 64 -> 1."""
     assert n_params(MLPGenerator()) == (100 * 128 + 128) + (128 * 784 + 784)
     assert n_params(MLPDiscriminator()) == (784 * 128 + 128) + (128 * 64 + 64) + (64 + 1)
 

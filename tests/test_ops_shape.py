@@ -23,7 +23,7 @@ def _x(shape, seed=0):
     return tg.Tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=True)
 
 
-# ------------------------------------------------ reshape family (lead's ops)
+# ------------------------------------------------ reshape family
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "f_tg,f_t,shape",

@@ -1,4 +1,4 @@
-"""The seed articles' examples (examples/seeds/): every number checked independently.
+"""The tutorials' examples, corrected (examples/seeds/): every number checked independently.
 
 Each hand-written gradient is compared with PyTorch's autograd (float64) and/or
 finite differences; training runs are checked against closed-form theory

@@ -1,6 +1,8 @@
-"""Demonstration: backpropagation computes the gradient; gradient descent uses it (000 §6 Q2).
+"""Demonstration: backpropagation computes the gradient; gradient descent uses it.
 
-The articles often blur the two. They are separate steps:
+From the backpropagation and GANs tutorial, §6 Q2 (docs/tutorials.md).
+
+The tutorials often blur the two. They are separate steps:
 
 1. **Backpropagation** (reverse-mode differentiation) computes ``dL/dtheta`` for
    every parameter in one backward pass that costs about as much as the forward

@@ -1,6 +1,8 @@
-"""Demonstration: a GAN and a VAE on the same 2-D data (000 §6 Q3).
+"""Demonstration: a GAN and a VAE on the same 2-D data.
 
-The article's answer ("a VAE is an encoding model for dimensionality reduction")
+From the backpropagation and GANs tutorial, §6 Q3 (docs/tutorials.md).
+
+The tutorial's answer ("a VAE is an encoding model for dimensionality reduction")
 misses the point that both are generative models that turn noise z ~ N(0, I)
 into samples; they differ in how they are trained:
 

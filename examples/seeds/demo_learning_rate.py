@@ -1,6 +1,9 @@
-"""Demonstration: how the learning rate changes training (articles 000 §6 Q4, 004 Q6).
+"""Demonstration: how the learning rate changes training.
 
-The articles say: too small a learning rate trains slowly, too large a one makes
+From the backpropagation and GANs tutorial, §6 Q4, and the backpropagation algorithm
+tutorial, interview question 6 (docs/tutorials.md).
+
+The tutorials say: too small a learning rate trains slowly, too large a one makes
 training unstable. This script shows it on a model where the boundary can be
 computed exactly: linear regression (tapegrad ``nn.Linear(2, 1)``, MSE, full-batch
 SGD) on 200 noisy points. Its loss is a quadratic with Hessian

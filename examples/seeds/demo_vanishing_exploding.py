@@ -1,4 +1,6 @@
-"""Demonstration: vanishing and exploding gradients, and what each remedy does (004 Q8-Q9).
+"""Demonstration: vanishing and exploding gradients, and what each remedy does.
+
+From the backpropagation algorithm tutorial, interview questions 8-9 (docs/tutorials.md).
 
 Backpropagation multiplies, layer by layer, by each layer's Jacobian
 ``W^T diag(f'(z))``. Over many layers the product shrinks or grows geometrically:

@@ -1,4 +1,4 @@
-"""E1 (the backpropagation tutorial, section 4.1): linear regression trained by
+"""E1 (the backpropagation and GANs tutorial, section 4.1): linear regression trained by
 hand-written backpropagation.
 
 What the tutorial intended: fit ``y_pred = X w + b`` to X = 1..5, y = 1..5 with

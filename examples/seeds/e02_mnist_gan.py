@@ -1,9 +1,9 @@
-"""E2 (article 000 §4.2): a fully connected GAN on MNIST.
+"""E2 (the backpropagation and GANs tutorial, §4.2): a fully connected GAN on MNIST.
 
-What the article intended: generator z(100) -> 128 leaky ReLU -> 784 tanh ->
+What the tutorial intended: generator z(100) -> 128 leaky ReLU -> 784 tanh ->
 28x28; discriminator 784 -> 128 leaky ReLU -> 64 leaky ReLU -> 1 sigmoid; Adam
 with learning rate 2e-4 and beta1 0.5; batch 128; uniform noise; the minimax
-game of article 000 §3.2.
+game of the backpropagation and GANs tutorial, §3.2.
 
 What was wrong: ``tf.loglikelihood`` does not exist; the discriminator's loss
 only ever sees real images (no fakes), so there is no game; the generator's

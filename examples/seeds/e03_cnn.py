@@ -1,6 +1,8 @@
-"""E3 (article 002 §4.1.1): the article's CNN, trained on real digits instead of its own guesses.
+"""E3: the tutorial's CNN, trained on real digits instead of its own guesses.
 
-What the article intended: conv 1->32 k3 p1, ReLU, maxpool 2; conv 32->64 k3 p1,
+From the deep learning and GANs tutorial, §4.1.1 (docs/tutorials.md).
+
+What the tutorial intended: conv 1->32 k3 p1, ReLU, maxpool 2; conv 32->64 k3 p1,
 ReLU, maxpool 2; fc 3136->128, ReLU, dropout 0.5; fc 128->10; cross-entropy;
 Adam 1e-3; 10 epochs, i.e. an MNIST digit classifier.
 

@@ -1,6 +1,8 @@
-"""E4 (article 002 §4.1.2): a DCGAN (convolutional GAN) whose shapes fit and whose data is real.
+"""E4: a DCGAN (convolutional GAN) whose shapes fit and whose data is real.
 
-What the article intended: a generator of transposed convolutions from noise
+From the deep learning and GANs tutorial, §4.1.2 (docs/tutorials.md).
+
+What the tutorial intended: a generator of transposed convolutions from noise
 z(100) to a 3-channel image, a convolutional discriminator ending in a sigmoid,
 binary cross-entropy, Adam with learning rate 3e-4, 100 training steps.
 

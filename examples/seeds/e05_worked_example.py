@@ -1,4 +1,4 @@
-"""E5 (the backpropagation tutorial, section 4.2): one backpropagation step worked out
+"""E5 (the mapping tutorial, section 4.2): one backpropagation step worked out
 by hand, number by number.
 
 What the tutorial intended: a small network with sigmoid units, input x = [1, 2],

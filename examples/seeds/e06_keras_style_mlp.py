@@ -1,6 +1,6 @@
-"""E6 (article 003 §5.2): the Keras/GradientTape training loop, written with tapegrad.
+"""E6 (the mapping tutorial, §5.2): the Keras/GradientTape training loop, written with tapegrad.
 
-What the article intended: Input(2) -> Dense(3, sigmoid) -> Dense(3, sigmoid) ->
+What the tutorial intended: Input(2) -> Dense(3, sigmoid) -> Dense(3, sigmoid) ->
 Dense(1, sigmoid), mean squared error, Adam with learning rate 0.01, an explicit
 ``GradientTape`` loop (forward under the tape, ``tape.gradient(loss, variables)``,
 ``optimizer.apply_gradients(zip(gradients, variables))``) for 1000 epochs, then a

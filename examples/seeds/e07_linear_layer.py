@@ -1,6 +1,8 @@
-"""E7 (article 004 §5): one linear layer, its forward pass and a backward step in NumPy.
+"""E7: one linear layer, its forward pass and a backward step in NumPy.
 
-What the article intended: ``output = x . weights`` for x = [1, 2, 3], target
+From the backpropagation algorithm tutorial, §5 (docs/tutorials.md).
+
+What the tutorial intended: ``output = x . weights`` for x = [1, 2, 3], target
 y = [5], weights of shape (3, 1); the loss ``mean((output - y)^2)``; one
 gradient step with learning rate 0.01.
 

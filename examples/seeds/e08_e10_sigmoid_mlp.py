@@ -1,6 +1,9 @@
-"""E8-E10 (article 004, problems 1-3): sigmoid networks trained by hand-written backprop.
+"""E8-E10: sigmoid networks trained by hand-written backprop.
 
-What the articles intended:
+From the backpropagation algorithm tutorial, programming problems 1-3
+(docs/tutorials.md).
+
+What the tutorial intended:
 - E8 (problem 1): one sigmoid layer, ``output = sigmoid(x . weights)`` for
   x = [1, 2, 3], target 0, weights (4, 1), MSE loss, one backward step;
 - E9 (problem 2): the same layer trained in a loop on x = [[1, 2, 3], [4, 5, 6]],

@@ -1,6 +1,8 @@
-"""E11 (article 004, problem 4): linear regression trained by backpropagation.
+"""E11: linear regression trained by backpropagation.
 
-What the article intended: ``output = x . weights`` on x = [[1, 2], [4, 5]],
+From the backpropagation algorithm tutorial, programming problem 4 (docs/tutorials.md).
+
+What the tutorial intended: ``output = x . weights`` on x = [[1, 2], [4, 5]],
 y = [3, 7], MSE loss, gradient steps with learning rate 0.01 for 1000 epochs.
 
 What was wrong: the gradient ``-2 (y - output)`` has no input term (it is

@@ -1,6 +1,8 @@
-"""E12 (article 004, problem 5): logistic regression trained by backpropagation.
+"""E12: logistic regression trained by backpropagation.
 
-What the article intended: ``p = sigmoid(x . w)`` on x = [[1, 2], [4, 5]],
+From the backpropagation algorithm tutorial, programming problem 5 (docs/tutorials.md).
+
+What the tutorial intended: ``p = sigmoid(x . w)`` on x = [[1, 2], [4, 5]],
 labels y = [0, 1], trained by gradient steps (learning rate 0.01, 1000 epochs).
 
 What was wrong: it minimises the squared error of a sigmoid, whose gradient

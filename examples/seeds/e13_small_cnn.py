@@ -1,6 +1,8 @@
-"""E13 (article 004, problem 6): a small convolutional network trained by backpropagation.
+"""E13: a small convolutional network trained by backpropagation.
 
-What the article intended: a convolution layer with sigmoid activation, an MSE
+From the backpropagation algorithm tutorial, programming problem 6 (docs/tutorials.md).
+
+What the tutorial intended: a convolution layer with sigmoid activation, an MSE
 loss, and gradient steps on the filters, on a toy input.
 
 What was wrong: ``np.Conv2D`` does not exist (NumPy has no layers); the filters

@@ -1,6 +1,8 @@
-"""E14 (article 004, problem 7): recurrent networks trained by backpropagation through time.
+"""E14: recurrent networks trained by backpropagation through time.
 
-What the article intended: an RNN/LSTM trained by backpropagation on sequences.
+From the backpropagation algorithm tutorial, programming problem 7 (docs/tutorials.md).
+
+What the tutorial intended: an RNN/LSTM trained by backpropagation on sequences.
 
 What was wrong: ``LSTM`` is undefined (it is a Keras layer, never imported);
 the "weights" are a single matrix with no recurrence, so nothing is carried

@@ -1,7 +1,9 @@
-"""E15 (article 004, problem 8): a GAN trained by backpropagation, in NumPy and in tapegrad.
+"""E15: a GAN trained by backpropagation, in NumPy and in tapegrad.
 
-What the article intended: a generator G and a discriminator D, trained by
-backpropagation with the adversarial objective of article 002 §3.5.2:
+From the backpropagation algorithm tutorial, programming problem 8 (docs/tutorials.md).
+
+What the tutorial intended: a generator G and a discriminator D, trained by
+backpropagation with the adversarial objective of the deep learning and GANs tutorial, §3.5.2:
 
     L_D = -1/2 E_x[log D(x)] - 1/2 E_z[log(1 - D(G(z)))]
     L_G = -1/2 E_z[log D(G(z))]          (the non-saturating generator loss)

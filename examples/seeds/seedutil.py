@@ -1,4 +1,4 @@
-"""Helpers shared by the seed examples: MNIST in [-1, 1] and saving a grid of samples.
+"""Helpers shared by the tutorials' examples: MNIST in [-1, 1] and saving a grid of samples.
 
 Pillow is not a tapegrad dependency: :func:`save_grid` writes a PNG when Pillow
 is importable and a ``.npy`` array of the same grid otherwise.

@@ -13,7 +13,8 @@ Every run folder gets ``report.html`` (health alarms, samples, curves, config; s
 :mod:`tapegrad.explain.report`), rebuilt while it trains; ``--tensorboard`` also writes
 TensorBoard files to ``OUT/tensorboard``.
 
-``tapegrad train`` with no arguments trains the seed's MNIST GAN (MLP generator and
+``tapegrad train`` with no arguments trains the backpropagation and GANs tutorial's
+MNIST GAN (MLP generator and
 discriminator, non-saturating loss, Adam 2e-4 with betas (0.5, 0.999), batch 64) on
 the full MNIST training set when it is found, else on the 10,000 test images shipped
 with tapegrad, for about 9,600 steps (a few minutes on two cores). ``--model`` and
@@ -810,7 +811,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tapegrad", description="Train and inspect GANs.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a GAN (default: the seed's MNIST GAN)")
+    t = sub.add_parser("train", help="train a GAN (default: the tutorial's MNIST GAN)")
     t.add_argument(
         "--model",
         default=None,

@@ -1,5 +1,8 @@
 """The hand-written linear regression of the backpropagation tutorial, right and wrong.
 
+The tutorial is 反向传播与生成对抗网络：创新应用与实践 (Backpropagation and GANs:
+innovative applications and practice), §4.1.
+
 Fit ``y_pred = w x + b`` to x = 1..5, y = 1..5 with ``L = mean((y_pred - y)^2)``,
 learning rate 0.01, from a random start. The chain rule gives
 

@@ -1,9 +1,10 @@
 """The backpropagation tutorial's worked example, computed correctly, number by number.
 
-The tutorial's example: inputs x = [1, 2], target y = 3, sigmoid units, the cost
-C = 1/2 (y - y_hat)^2, learning rate 0.01. Its list of weights does not describe
-one network, so this module uses the one network its formulas imply, keeping
-every weight and bias it gives wherever they fit (:data:`NETWORK_NOTES` says
+The tutorial is 一切皆是映射：反向传播机制的直观理解 (Everything is a mapping: an
+intuitive understanding of backpropagation), §4.2; its example: inputs x = [1, 2],
+target y = 3, sigmoid units, the cost C = 1/2 (y - y_hat)^2, learning rate 0.01. Its list of
+weights does not describe one network, so this module uses the one network its formulas imply,
+keeping every weight and bias it gives wherever they fit (:data:`NETWORK_NOTES` says
 which do not and what was chosen instead)::
 
     layer 0  z0 = w0 * x + b0       (2,)   each unit reads one input:

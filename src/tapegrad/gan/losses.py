@@ -10,14 +10,15 @@ Conventions (D(x) = sigmoid(logit) for the probabilistic losses):
 
 * ``minimax`` (Goodfellow et al. 2014): D minimises
   ``-E[log D(x)] - E[log(1 - D(G(z)))] = E[softplus(-real)] + E[softplus(fake)]``,
-  i.e. binary cross-entropy on real (label 1) plus on fake (label 0). The seed
-  article writes it with a factor 1/2 on each term; that halves the loss and its
+  i.e. binary cross-entropy on real (label 1) plus on fake (label 0). The deep
+  learning and GANs tutorial (docs/tutorials.md, §3.5.2) writes it with a factor 1/2
+  on each term; that halves the loss and its
   gradient but changes neither the optimum nor the direction of the updates, and
   with Adam (scale invariant) not even the steps. We keep the unhalved sum, which
   is also what ``BCEWithLogits(real, 1) + BCEWithLogits(fake, 0)`` gives in PyTorch.
   G minimises the saturating ``E[log(1 - D(G(z)))] = -E[softplus(fake)]``.
 * ``ns`` (non-saturating): D as minimax; G minimises ``-E[log D(G(z))] =
-  E[softplus(-fake)]`` (the seed's "-1/2 E log D(G(z))", without the 1/2).
+  E[softplus(-fake)]`` (that tutorial's "-1/2 E log D(G(z))", without the 1/2).
 * ``wgan`` (Arjovsky et al. 2017): D (the critic) minimises ``E[f(fake)] - E[f(real)]``,
   G minimises ``-E[f(fake)]``; keep the critic Lipschitz with :func:`clip_weights_`
   after every critic step (``clip=0.01`` on the registry entry).

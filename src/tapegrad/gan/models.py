@@ -7,8 +7,8 @@ has ``z_dim`` and ``sample_z(n)``, and maps ``(N, z_dim)`` noise to samples in
 
 Families:
 
-* ``MLPGenerator`` / ``MLPDiscriminator``: the seed article's MNIST GAN, corrected
-  (G z -> 128 LeakyReLU(0.2) -> 784 tanh; D 784 -> 128 -> 64 -> 1 logit).
+* ``MLPGenerator`` / ``MLPDiscriminator``: the backpropagation and GANs tutorial's
+  MNIST GAN, corrected (G z -> 128 LeakyReLU(0.2) -> 784 tanh; D 784 -> 128 -> 64 -> 1 logit).
 * ``DCGANGenerator`` / ``DCGANDiscriminator`` (Radford et al. 2016): a 28x28 form
   (7x7 start, two stride-2 layers) and a power-of-two form (16, 32, 64, 128, ...:
   4x4 start, one stride-2 layer per doubling). Layers followed by BatchNorm have
@@ -211,7 +211,7 @@ class MLPGenerator(GeneratorBase):
     """``(N, z_dim) -> (N, *image_shape)``: Linear + LeakyReLU per hidden size, Linear, tanh.
 
     Args:
-        z_dim: noise size (100 in the seed article).
+        z_dim: noise size (100 in the tutorial).
         image_shape: output sample shape, e.g. ``(1, 28, 28)``.
         hidden: hidden layer sizes (default ``(128,)``).
         negative_slope: the LeakyReLU slope.
