@@ -20,6 +20,10 @@ from __future__ import annotations
 
 import ast
 
+import numpy as np
+
+import tapegrad as tg
+from tapegrad.ops.namespace import ARRAYS, TENSORS, ArrayNamespace, TensorNamespace
 from test_architecture import PKG, SRC, _modules, function_subclasses
 
 # (module, enclosing function) -> why reading the grad mode there is not a second formula.
@@ -118,3 +122,44 @@ def test_the_scan_catches_a_branch_on_grad_mode():
     tree = ast.parse(src)
     assert any(_reads_grad_mode(n) for n in ast.walk(tree))
     assert PKG.is_dir() and SRC.is_dir()
+
+
+def test_tensor_namespace_overrides_every_array_function():
+    """A function only ArrayNamespace has would run NumPy on Tensors and lose the graph."""
+    names = [n for n in vars(ArrayNamespace) if not n.startswith("_")]
+    missing = sorted(n for n in names if n not in vars(TensorNamespace))
+    assert not missing, f"TensorNamespace lacks {missing}"
+
+
+def test_both_namespaces_compute_the_same_values_and_the_tensor_one_records():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4))
+    b = rng.standard_normal((4, 2))
+    mask = a > 0
+    cases = {
+        "exp": lambda F, x: F.exp(x),
+        "log": lambda F, x: F.log(x * x + 1.0),
+        "log1p": lambda F, x: F.log1p(x * x),
+        "tanh": lambda F, x: F.tanh(x),
+        "sigmoid": lambda F, x: F.sigmoid(x),
+        "softplus": lambda F, x: F.softplus(x),
+        "rsqrt": lambda F, x: F.rsqrt(x * x + 1.0),
+        "clamp_min": lambda F, x: F.clamp_min(x, 0.1),
+        "where": lambda F, x: F.where(mask, x, 2.0 * x),
+        "sum": lambda F, x: F.sum(x, (0,), True),
+        "mean": lambda F, x: F.mean(x, 1),
+        "prod": lambda F, x: F.prod(x, 1, True),
+        "reshape": lambda F, x: F.reshape(x, (4, 3)),
+        "broadcast_to": lambda F, x: F.broadcast_to(F.sum(x, 0, True), (3, 4)),
+        "mT": lambda F, x: F.mT(x),
+        "cat": lambda F, x: F.cat([x, 2.0 * x], 1),
+        "split": lambda F, x: F.split(x, [1, 3], 1)[1],
+        "matmul": lambda F, x: F.matmul(x, F.const(b)),
+        "softmax": lambda F, x: F.softmax(x, 1),
+    }
+    for name, f in cases.items():
+        want = f(ARRAYS, a)
+        t = tg.tensor(a, requires_grad=True)
+        got = f(TENSORS, t)
+        np.testing.assert_allclose(got._array, want, rtol=1e-12, atol=1e-15, err_msg=name)
+        assert got.requires_grad and got.grad_fn is not None, f"{name} recorded no graph"

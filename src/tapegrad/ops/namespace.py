@@ -98,17 +98,21 @@ class ArrayNamespace:
 
     # ----------------------------------------------------------- elementwise
     def exp(self, x: Any) -> Any:
+        """e**x, elementwise."""
         return xp.exp(x)
 
     def log(self, x: Any) -> Any:
+        """Natural logarithm (log 0 is -inf, without a warning)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return xp.log(x)
 
     def log1p(self, x: Any) -> Any:
+        """log(1 + x), exact for small x."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return xp.log1p(x)
 
     def tanh(self, x: Any) -> Any:
+        """Hyperbolic tangent."""
         return xp.tanh(x)
 
     def sigmoid(self, x: Any) -> Any:
@@ -121,9 +125,11 @@ class ArrayNamespace:
         return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0)
 
     def rsqrt(self, x: Any) -> Any:
+        """1 / sqrt(x)."""
         return 1.0 / xp.sqrt(x)
 
     def clamp_min(self, x: Any, lo: float) -> Any:
+        """max(x, lo) elementwise."""
         return xp.maximum(x, lo)
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
@@ -136,17 +142,21 @@ class ArrayNamespace:
         return _sum_f64(x, axes, keepdims)
 
     def mean(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        """Mean over ``axes`` (accumulated as :meth:`sum`)."""
         s = _sum_f64(x, axes, keepdims)
         return s * (s.size / x.size) if x.size else x.mean(axis=axes, keepdims=keepdims)
 
     def prod(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        """Product over ``axes``."""
         return x.prod(axis=axes, keepdims=keepdims)
 
     # ----------------------------------------------------------------- shape
     def reshape(self, x: Any, shape: Sequence[int]) -> Any:
+        """``x`` with ``shape`` (same number of elements)."""
         return x.reshape(shape)
 
     def broadcast_to(self, x: Any, shape: Sequence[int]) -> Any:
+        """``x`` broadcast to ``shape``."""
         return xp.broadcast_to(x, shape)
 
     def mT(self, x: Any) -> Any:  # noqa: N802 - PyTorch's name
@@ -154,6 +164,7 @@ class ArrayNamespace:
         return xp.swapaxes(x, -1, -2)
 
     def cat(self, xs: Sequence[Any], axis: int) -> Any:
+        """The values joined along ``axis``."""
         return xp.concatenate(xs, axis=axis)
 
     def split(self, x: Any, sizes: Sequence[int], axis: int) -> list[Any]:
@@ -162,9 +173,11 @@ class ArrayNamespace:
 
     # ---------------------------------------------------------------- others
     def matmul(self, a: Any, b: Any) -> Any:
+        """The matrix product ``a @ b`` (batched)."""
         return a @ b
 
     def softmax(self, x: Any, axis: int) -> Any:
+        """exp(x) / sum(exp(x)) along ``axis``, shifted by the max for stability."""
         e = xp.exp(x - x.max(axis=axis, keepdims=True))
         return e / e.sum(axis=axis, keepdims=True)
 
