@@ -102,11 +102,11 @@ class LinearFunction(Function):
             g = F.reshape(g, (-1, g.shape[-1]))
         gx = gw = gb = None
         if need[0]:
-            gx = F.matmul(g, w)
+            gx = g @ w
             if len(x_shape) != 2:
                 gx = F.reshape(gx, x_shape)
         if need[1]:
-            gw = F.matmul(F.mT(g), x)
+            gw = F.mT(g) @ x
         if len(need) == 3:
             if need[2]:
                 gb = F.sum(g, 0)

@@ -257,7 +257,7 @@ class _BCEWithLogitsLossFunction(Function):
 
     def forward(self, x, t):
         # exp(-|x|) never overflows, so logits of +-1000 give exact losses.
-        e = xp.exp(-xp.abs(x))
+        e = self.e = xp.exp(-xp.abs(x))
         pw = self.pos_weight
         if pw is None:
             loss = xp.maximum(x, 0) - x * t + xp.log1p(e)
@@ -280,7 +280,9 @@ class _BCEWithLogitsLossFunction(Function):
             g = g * F.const(self.weight)
         gx = gt = None
         if nx:
-            sig = F.sigmoid(x)
+            # sigmoid(x) from the saved exp(-|x|) on arrays; recomputed on Tensors
+            x0 = self.inputs[0]._array
+            sig = F.residual(xp.where(x0 >= 0, 1, self.e) / (1 + self.e), lambda: F.sigmoid(x))
             if pw is None:
                 gx = g * (sig - t)
             else:

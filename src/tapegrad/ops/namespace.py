@@ -46,14 +46,29 @@ from . import shape as _sh
 __all__ = ["ArrayNamespace", "TensorNamespace", "ARRAYS", "TENSORS", "namespace"]
 
 
+# Sums of more terms than this, in float32 or float16, are accumulated in float64.
+_EXACT_SUM_TERMS = 1024
+
+
 def _sum_f64(a: Any, axes: Any, keepdims: bool) -> Any:
-    """Sum accumulated in float64 for float32 and float16, returned in a's dtype.
+    """Sum over ``axes``; long float32 and float16 sums accumulated in float64.
 
     NumPy sums pairwise only along a contiguous axis; over the outer axes of a
-    channels-last batch it adds one value after another, and float32 sums of
-    10^4 terms lose 4-5 digits. A float64 accumulator costs about the same time.
+    channels-last batch (batch-norm statistics, a convolution's bias gradient)
+    it adds one value after another, and float32 sums of 10^4 terms lose 4-5
+    digits. A float64 accumulator costs about the same time there; on short
+    sums (a linear layer's bias gradient over a batch of 64) it would double
+    the time for nothing, so it is used above ``_EXACT_SUM_TERMS`` terms.
     """
     if a.dtype.kind != "f" or a.dtype.itemsize >= 8:
+        return a.sum(axis=axes, keepdims=keepdims)
+    if axes is None:
+        terms = a.size
+    else:
+        terms = 1
+        for ax in (axes,) if isinstance(axes, int) else axes:
+            terms *= a.shape[ax]
+    if terms <= _EXACT_SUM_TERMS:
         return a.sum(axis=axes, keepdims=keepdims)
     return a.sum(axis=axes, keepdims=keepdims, dtype=xp.float64).astype(a.dtype, copy=False)
 
@@ -93,8 +108,9 @@ class ArrayNamespace:
 
     def grads(self, *gs: Any) -> Any:
         """The gradients as the engine wants them: Tensors or None; one unpacked."""
-        out = tuple([None if g is None else _wrap(g) for g in gs])
-        return out if len(out) > 1 else out[0]
+        if len(gs) == 1:
+            return None if gs[0] is None else _wrap(gs[0])
+        return tuple([None if g is None else _wrap(g) for g in gs])
 
     # ----------------------------------------------------------- elementwise
     def exp(self, x: Any) -> Any:
@@ -116,9 +132,9 @@ class ArrayNamespace:
         return xp.tanh(x)
 
     def sigmoid(self, x: Any) -> Any:
-        """1 / (1 + exp(-x)); exp overflowing to inf gives exactly 0."""
-        with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + xp.exp(-x))
+        """1 / (1 + exp(-x)), from exp(-|x|), which never overflows."""
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1.0, e) / (1.0 + e)
 
     def softplus(self, x: Any) -> Any:
         """log(1 + exp(x)), without overflow."""
@@ -138,7 +154,7 @@ class ArrayNamespace:
 
     # ------------------------------------------------------------ reductions
     def sum(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
-        """Sum over ``axes`` (float32 accumulated in float64)."""
+        """Sum over ``axes`` (long float32 sums accumulated in float64)."""
         return _sum_f64(x, axes, keepdims)
 
     def mean(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
@@ -161,7 +177,7 @@ class ArrayNamespace:
 
     def mT(self, x: Any) -> Any:  # noqa: N802 - PyTorch's name
         """The last two axes swapped."""
-        return xp.swapaxes(x, -1, -2)
+        return x.swapaxes(-1, -2)
 
     def cat(self, xs: Sequence[Any], axis: int) -> Any:
         """The values joined along ``axis``."""
