@@ -11,7 +11,8 @@ that they compute the same loss and gradients (to 1e-4). Steps are then timed
 interleaved, tapegrad and PyTorch in turns (A B A B ...) after a warm-up, so
 both see the same machine load; each sample is the mean of ``--inner`` steps.
 It prints the median milliseconds per step of each side and the median of the
-per-pair ratios tapegrad / PyTorch.
+per-pair ratios tapegrad / PyTorch, in wall time and in CPU time (the steadier
+of the two on a shared machine).
 
 The thread count of the BLAS libraries is fixed when NumPy is imported, so the
 script re-executes itself once per thread count with OPENBLAS_NUM_THREADS,
@@ -187,18 +188,20 @@ def _run(name, step_tg, step_torch, tp, pp, uses, args, np) -> None:
     for _ in range(args.warmup):
         step_tg()
         step_torch()
-    clock = time.perf_counter
-    a_ms, b_ms = [], []
+    clock, cpu = time.perf_counter, time.process_time
+    a_ms, b_ms, a_cpu, b_cpu = [], [], [], []
     for _ in range(args.pairs):
-        t0 = clock()
+        t0, c0 = clock(), cpu()
         for _ in range(args.inner):
             step_tg()
-        t1 = clock()
+        t1, c1 = clock(), cpu()
         for _ in range(args.inner):
             step_torch()
-        t2 = clock()
+        t2, c2 = clock(), cpu()
         a_ms.append((t1 - t0) * 1e3 / args.inner)
         b_ms.append((t2 - t1) * 1e3 / args.inner)
+        a_cpu.append((c1 - c0) * 1e3 / args.inner)
+        b_cpu.append((c2 - c1) * 1e3 / args.inner)
     a, b = np.array(a_ms), np.array(b_ms)
     ratio = a / b
     q1, q3 = np.percentile(ratio, [25, 75])
@@ -206,6 +209,15 @@ def _run(name, step_tg, step_torch, tp, pp, uses, args, np) -> None:
         f"    tapegrad {np.median(a):.3f} ms/step   torch {np.median(b):.3f} ms/step   "
         f"ratio tapegrad/torch {np.median(ratio):.2f} (IQR {q1:.2f}-{q3:.2f}, "
         f"{args.pairs} pairs x {args.inner} steps)"
+    )
+    # CPU time of the process (all its threads): steadier than wall time on a
+    # loaded machine, where other processes take turns on the cores.
+    a, b = np.array(a_cpu), np.array(b_cpu)
+    ratio = a / b
+    q1, q3 = np.percentile(ratio, [25, 75])
+    print(
+        f"    CPU time: tapegrad {np.median(a):.3f} ms/step   torch {np.median(b):.3f} ms/step"
+        f"   ratio {np.median(ratio):.2f} (IQR {q1:.2f}-{q3:.2f})"
     )
 
 

@@ -453,6 +453,41 @@ def test_embedding_gradcheck_and_second_order():
     assert gradgradcheck(lambda w: (F.embedding(idx, w, padding_idx=2) ** 3).sum(), [w])
 
 
+def test_embedding_padding_row_with_values_and_second_order_match_torch():
+    """A non-zero padding row is looked up as it is, gets no gradient, at any order."""
+    w0 = rand(5, 3)
+    idx = np.array([[1, 3, 3], [0, 3, 1]])
+    wo = tg.tensor(w0, requires_grad=True)
+    wt = torch.tensor(w0, requires_grad=True)
+    yo = F.embedding(tg.tensor(idx), wo, padding_idx=3)
+    yt = torch.nn.functional.embedding(torch.tensor(idx), wt, padding_idx=3)
+    close(yo, yt, "embedding with padding row", rtol=0, atol=0)
+    (go,) = tg.grad((yo**3).sum(), [wo], create_graph=True)
+    (gt,) = torch.autograd.grad((yt**3).sum(), [wt], create_graph=True)
+    close(go, gt, "first derivative", rtol=1e-12, atol=1e-12)
+    assert np.all(go._array[3] == 0)
+    (ggo,) = tg.grad((go * go).sum(), [wo])
+    (ggt,) = torch.autograd.grad((gt * gt).sum(), [wt])
+    close(ggo, ggt, "second derivative", rtol=1e-10, atol=1e-12)
+
+
+def test_embedding_max_norm_gradient_matches_torch():
+    ours, theirs = nn.Embedding(6, 4, max_norm=0.5), torch.nn.Embedding(6, 4, max_norm=0.5)
+    sync(ours, theirs, np.float64)
+    idx = np.array([[0, 2, 2], [5, 0, 1]])
+    yo, yt = ours(tg.tensor(idx)), theirs(torch.tensor(idx))
+    (yo * yo).sum().backward()
+    (yt * yt).sum().backward()
+    close(ours.weight.grad, theirs.weight.grad, "max_norm gradient", rtol=1e-10, atol=1e-12)
+
+
+def test_embedding_sparse_gradients_are_refused():
+    # PyTorch returns a sparse .grad; tapegrad has no sparse tensors, so it says so.
+    torch.nn.Embedding(4, 2, sparse=True)  # valid there
+    with pytest.raises(NotImplementedError, match="sparse"):
+        nn.Embedding(4, 2, sparse=True)
+
+
 # ----------------------------------------------------------------- losses
 
 

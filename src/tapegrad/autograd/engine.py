@@ -5,15 +5,18 @@ node's ``next_edges`` says where the gradient of each input goes: ``None`` (no
 gradient wanted), ``(leaf_tensor, -1)`` (accumulate into ``leaf.grad``) or
 ``(parent_node, i)`` (output ``i`` of another node). The engine
 
-1. orders the nodes reachable from the roots topologically (iterative
-   depth-first search, so deep graphs such as long RNNs do not hit Python's
-   recursion limit);
-2. walks them from the roots down, summing the gradients that reach each node's
-   outputs, calling its ``backward`` once, and reducing each input gradient to
-   the input's shape where broadcasting widened it (the one central place where
-   broadcast gradients are reduced);
-3. frees each node's saved values as soon as it is done, unless
-   ``retain_graph``.
+1. orders the nodes reachable from the roots topologically (:func:`_toposort`,
+   an iterative depth-first search, so deep graphs such as long RNNs do not hit
+   Python's recursion limit);
+2. in ``tapegrad.grad``, prunes them to the nodes that lead to the wanted
+   inputs (:func:`_prune`);
+3. walks them from the roots down (:func:`_walk`), summing the gradients that
+   reach each node's outputs, calling its ``backward`` once, reducing each input
+   gradient to the input's shape where broadcasting widened it (the one
+   central place where broadcast gradients are reduced), and freeing each
+   node's saved values as soon as it is done, unless ``retain_graph``.
+   :class:`_Sink` holds where the gradients go: the nodes not yet walked, the
+   leaves' ``.grad``, or the results of ``tapegrad.grad``.
 
 Two hooks serve data-parallel training: a leaf's post-accumulate-grad hooks run
 once its ``.grad`` holds the whole gradient of this pass (after the last node
@@ -119,7 +122,12 @@ def run_backward(
     if inputs is None:
         _callbacks.append([])
     try:
-        out = _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to)
+        sink = _Sink(create_graph, inputs)
+        root_nodes = sink.seed(roots, root_grads)
+        order = _toposort(root_nodes)
+        useful = _prune(order, sink) if inputs is not None else None
+        _walk(order, sink, useful, retain_graph, roots)
+        out = sink.finish(inputs)
     finally:
         state.enabled = prev_mode
         queued = _callbacks.pop() if inputs is None else []
@@ -128,52 +136,216 @@ def run_backward(
     return out
 
 
-def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa: C901
-    grads: dict[int, list[Any]] = {}  # id(node) -> gradient of each output
-    leaf_grads: dict[int, Any] = {}  # id(leaf) -> gradient (capture mode)
-    capture = inputs is not None
-    want_leaf: set[int] = set()
-    want_node: dict[tuple[int, int], int] = {}  # (id(node), output) -> position in inputs
-    if capture:
-        for pos, t in enumerate(inputs):
-            if t._node is None:
-                want_leaf.add(id(t))
-            else:
-                want_node[(id(t._node), t._index)] = pos
-    results: list[Any] = [None] * (len(inputs) if capture else 0)
+def _prune(order: list[Function], sink: _Sink) -> set[int]:
+    """The nodes of ``order`` that lead to a wanted input (capture mode).
 
-    def add_to_node(node: Function, i: int, g: Any) -> None:
-        slot = grads.get(id(node))
+    Returns their ids. Goes from the inputs' side up: a node is useful when one
+    of its outputs is wanted, or when one of its edges reaches a wanted leaf or
+    a useful node. The walk skips every other node, so ``tapegrad.grad``
+    computes only the part of the graph its ``inputs`` depend on.
+    """
+    useful: set[int] = set()
+    want_leaf = sink.want_leaf
+    wanted_nodes = {k[0] for k in sink.want_node}
+    for node in reversed(order):
+        edges = node.next_edges
+        if edges is None:
+            continue
+        hit = id(node) in wanted_nodes
+        for e in edges:
+            if e is None:
+                continue
+            if (e[1] < 0 and id(e[0]) in want_leaf) or (e[1] >= 0 and id(e[0]) in useful):
+                hit = True
+        if hit:
+            useful.add(id(node))
+    return useful
+
+
+def _walk(
+    order: list[Function],
+    sink: _Sink,
+    useful: set[int] | None,
+    retain_graph: bool,
+    roots: Sequence[Tensor],
+) -> None:
+    """Call each node of ``order`` once and hand its input gradients on.
+
+    For each node with a gradient: run its tensor hooks on the summed output
+    gradients, call ``backward`` (outputs no gradient reached get zeros),
+    reduce each input gradient to the input's shape where broadcasting widened
+    it, and send it to the parent node or the leaf (:class:`_Sink`); then free
+    the node's saved values unless ``retain_graph``. A leaf with a
+    post-accumulate-grad hook gets its ``.grad`` (and the hook runs) right
+    after the last node that feeds it, so a data-parallel all-reduce starts
+    while backward goes on. ``useful`` (capture mode) limits the walk to the
+    nodes that lead to a wanted input.
+    """
+    grads = sink.grads
+    capture = useful is not None
+    fire_after = _last_feeders(order, roots) if _post_hooks and not capture else None
+    for k, node in enumerate(order):
+        if fire_after:
+            sink.flush(fire_after.pop(k - 1, ()))
+        slot = grads.pop(id(node), None)
         if slot is None:
-            slot = grads[id(node)] = [None] * node.n_outputs
+            continue
+        if node._freed:
+            raise _freed_error(node)
+        if capture and id(node) not in useful:
+            continue
+        if node._tensor_hooks:
+            _run_tensor_hooks(node, slot)
+        gys = _fill_missing(node, slot)
+        edges = node.next_edges
+        if capture:
+            sink.capture(node, slot)
+            # Ask backward only for gradients that lead to a wanted input.
+            need = tuple([_leads_to(e, sink.want_leaf, useful) for e in edges])
+            gxs = _call(node, gys, need)
+        elif state.anomaly:
+            need = node.needs_input_grad
+            gxs = _call(node, gys, need)
+        else:  # the common case, kept inline: it runs once per node
+            need = node.needs_input_grad
+            gxs = node.backward(*gys)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
+        if len(gxs) != len(edges):
+            raise RuntimeError(
+                f"{node.name}.backward returned {len(gxs)} gradients for {len(edges)} inputs"
+            )
+        # Hand each wanted input gradient on; one widened by broadcasting is
+        # summed back to the input's shape here, the one place where that happens.
+        for e, shape, gx, wanted in zip(edges, node.in_shapes, gxs, need):
+            if e is None or gx is None or not wanted:
+                continue
+            if gx.shape != shape:
+                gx = sum_to(gx, shape)
+            if e[1] < 0:
+                sink.to_leaf(e[0], gx)
+            else:
+                sink.to_node(e[0], e[1], gx)
+        if not retain_graph:
+            node.release()
+    if fire_after:
+        for k in sorted(fire_after):
+            sink.flush(fire_after[k])
+
+
+def _call(node: Function, gys: list[Any], need: tuple[bool, ...]) -> tuple[Any, ...]:
+    """``node.backward(*gys)`` as a tuple, asking only for the gradients in ``need``.
+
+    ``need`` replaces ``node.needs_input_grad`` during the call. Under
+    ``detect_anomaly`` the gradients are checked here, not op by op inside.
+    """
+    saved_need = node.needs_input_grad
+    node.needs_input_grad = need
+    anomaly = state.anomaly
+    state.anomaly = False  # ops inside a backward are judged by check_backward
+    try:
+        gxs = node.backward(*gys)
+    finally:
+        state.anomaly = anomaly
+        node.needs_input_grad = saved_need
+    if not isinstance(gxs, tuple):
+        gxs = (gxs,)
+    if anomaly and len(gxs) == len(node.next_edges):
+        from .anomaly import check_backward
+
+        check_backward(node, gxs)
+    return gxs
+
+
+def _leads_to(e: tuple[Any, int] | None, want_leaf: set[int], useful: set[int]) -> bool:
+    """Whether edge ``e`` reaches a wanted leaf or a useful node."""
+    if e is None:
+        return False
+    return id(e[0]) in want_leaf if e[1] < 0 else id(e[0]) in useful
+
+
+def _run_tensor_hooks(node: Function, slot: list[Any]) -> None:
+    """Let the hooks on the node's outputs see (and replace) their summed gradients."""
+    for i, hooks in node._tensor_hooks.items():
+        if slot[i] is not None:
+            for hook in list(hooks.values()):
+                out = hook(slot[i])
+                if out is not None:
+                    slot[i] = out
+
+
+class _Sink:
+    """Where the gradients of one backward pass go.
+
+    ``grads`` holds the summed gradient of each output of each node not yet
+    walked. Leaf gradients are gathered per leaf and handed to ``.grad`` once
+    (:meth:`flush`, :meth:`finish`), so that a leaf's hooks see the sum of every
+    gradient that reaches it in this pass, as PyTorch's AccumulateGrad does.
+    In capture mode (``inputs`` given) nothing is accumulated: the gradients of
+    the wanted inputs are collected and returned by :meth:`finish`.
+    """
+
+    def __init__(self, create_graph: bool, inputs: Sequence[Tensor] | None) -> None:
+        self.create_graph = create_graph
+        self.grads: dict[int, list[Any]] = {}  # id(node) -> gradient of each output
+        self.capturing = inputs is not None
+        self.want_leaf: set[int] = set()
+        self.want_node: dict[tuple[int, int], int] = {}  # (id(node), output) -> position
+        self.leaf_grads: dict[int, Any] = {}  # id(leaf) -> gradient (capture mode)
+        self.results: list[Any] = []
+        if inputs is not None:
+            for pos, t in enumerate(inputs):
+                if t._node is None:
+                    self.want_leaf.add(id(t))
+                else:
+                    self.want_node[(id(t._node), t._index)] = pos
+            self.results = [None] * len(inputs)
+        # Arrays already handed to a leaf's .grad in this pass: a second leaf that
+        # would receive the same memory (x + y gives both the same gradient) gets a
+        # copy, so an in-place change of one .grad (gradient clipping) never
+        # changes another.
+        self.handed: set[int] = set()
+        self.got: set[int] = set()  # leaves whose .grad this pass accumulated into
+        self.pending: dict[int, tuple[Tensor, Any]] = {}  # id(leaf) -> (leaf, gradient)
+
+    def seed(self, roots: Sequence[Tensor], root_grads: Sequence[Tensor]) -> list[Function]:
+        """Place the roots' gradients; returns the roots' nodes (leaf roots have none)."""
+        nodes = []
+        for t, g in zip(roots, root_grads):
+            if t._node is None:
+                self.to_leaf(t, g)
+            else:
+                self.to_node(t._node, t._index, g)
+                nodes.append(t._node)
+        return nodes
+
+    def to_node(self, node: Function, i: int, g: Any) -> None:
+        """Add ``g`` to the gradient of output ``i`` of ``node``."""
+        slot = self.grads.get(id(node))
+        if slot is None:
+            slot = self.grads[id(node)] = [None] * node.n_outputs
         slot[i] = g if slot[i] is None else slot[i] + g
 
-    # Arrays already handed to a leaf's .grad in this pass: a second leaf that
-    # would receive the same memory (x + y gives both the same gradient) gets a
-    # copy, so an in-place change of one .grad (gradient clipping) never
-    # changes another.
-    handed: set[int] = set()
-    got: set[int] = set()  # leaves whose .grad this pass accumulated into
-
-    # A leaf's hooks see the sum of every gradient that reaches it in this pass,
-    # once, as PyTorch's AccumulateGrad does; so leaf gradients are gathered
-    # here and handed over once no node left can add to them: right after the
-    # last node that feeds the leaf for a leaf with a post-accumulate hook (so
-    # data-parallel all-reduces start while backward goes on), at the end of
-    # the walk for the others.
-    pending: dict[int, tuple[Tensor, Any]] = {}
-
-    def to_leaf(leaf: Tensor, g: Any) -> None:
+    def to_leaf(self, leaf: Tensor, g: Any) -> None:
+        """Add ``g`` to what ``leaf`` receives in this pass."""
         key = id(leaf)
-        if capture:
-            if key in want_leaf:
-                prev = leaf_grads.get(key)
-                leaf_grads[key] = g if prev is None else prev + g
+        if self.capturing:
+            if key in self.want_leaf:
+                prev = self.leaf_grads.get(key)
+                self.leaf_grads[key] = g if prev is None else prev + g
             return
-        prev = pending.get(key)
-        pending[key] = (leaf, g if prev is None else prev[1] + g)
+        prev = self.pending.get(key)
+        self.pending[key] = (leaf, g if prev is None else prev[1] + g)
 
-    def accumulate(leaf: Tensor, g: Any) -> None:
+    def capture(self, node: Function, slot: list[Any]) -> None:
+        """Record the gradients of the node's outputs that are wanted inputs."""
+        for i, g in enumerate(slot):
+            pos = self.want_node.get((id(node), i))
+            if pos is not None:
+                self.results[pos] = g
+
+    def accumulate(self, leaf: Tensor, g: Any) -> None:
+        """Run the leaf's hooks on its summed gradient and add it to ``leaf.grad``."""
         if leaf._hooks:
             for hook in list(leaf._hooks.values()):
                 out = hook(g)
@@ -181,132 +353,41 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs, sum_to):  # noqa
                     g = out
         if g.dtype != leaf.dtype:
             g = g.to(leaf.dtype)
-        if not create_graph:
+        if not self.create_graph:
             arr = g._array
             # A view (a broadcast, a reshape) is copied into memory of its own,
             # so every .grad is writable and owned by that leaf alone.
-            if arr.base is not None or id(arr) in handed:
+            if arr.base is not None or id(arr) in self.handed:
                 g = _wrap(xp.array(arr))
             elif g.requires_grad:
                 g = g.detach()
-            handed.add(id(g._array))
-        got.add(id(leaf))
+            self.handed.add(id(g._array))
+        self.got.add(id(leaf))
         if leaf.grad is None:
             leaf.grad = g
+        elif self.create_graph:
+            leaf.grad = leaf.grad + g  # out of place: the old .grad may be shared
         else:
-            # Out of place: the old .grad may be shared with user code.
-            leaf.grad = leaf.grad + g if create_graph else type(g)(leaf.grad._array + g._array)
+            leaf.grad = type(g)(leaf.grad._array + g._array)
 
-    def flush(leaves: Sequence[Tensor]) -> None:
+    def flush(self, leaves: Sequence[Tensor]) -> None:
+        """Hand ``leaves`` their gradients now and run their post-accumulate hooks."""
         for leaf in leaves:
-            entry = pending.pop(id(leaf), None)
+            entry = self.pending.pop(id(leaf), None)
             if entry is not None:
-                accumulate(*entry)
-        _fire(leaves, got)
+                self.accumulate(*entry)
+        _fire(leaves, self.got)
 
-    root_nodes = []
-    for t, g in zip(roots, root_grads):
-        if t._node is None:
-            to_leaf(t, g)
-        else:
-            add_to_node(t._node, t._index, g)
-            root_nodes.append(t._node)
-
-    order = _toposort(root_nodes)
-
-    # In capture mode, skip every node that cannot reach a wanted input.
-    useful: set[int] | None = None
-    if capture:
-        useful = set()
-        for node in reversed(order):  # inputs-side first
-            edges = node.next_edges
-            if edges is None:
-                continue
-            hit = any(k[0] == id(node) for k in want_node)
-            for e in edges:
-                if e is None:
-                    continue
-                if (e[1] < 0 and id(e[0]) in want_leaf) or (e[1] >= 0 and id(e[0]) in useful):
-                    hit = True
-            if hit:
-                useful.add(id(node))
-
-    fire_after = _last_feeders(order, roots) if _post_hooks and not capture else None
-    for k, node in enumerate(order):
-        if fire_after:
-            flush(fire_after.pop(k - 1, ()))
-        slot = grads.pop(id(node), None)
-        if slot is None:
-            continue
-        if node._freed:
-            raise _freed_error(node)
-        if useful is not None and id(node) not in useful:
-            continue
-        if node._tensor_hooks:
-            for i, hooks in node._tensor_hooks.items():
-                if slot[i] is not None:
-                    for hook in list(hooks.values()):
-                        out = hook(slot[i])
-                        if out is not None:
-                            slot[i] = out
-        if capture:
-            for i, g in enumerate(slot):
-                pos = want_node.get((id(node), i))
-                if pos is not None:
-                    results[pos] = g
-        gys = _fill_missing(node, slot)
-        edges = node.next_edges
-        need = node.needs_input_grad
-        if useful is not None:
-            need = tuple(
-                e is not None
-                and ((e[1] < 0 and id(e[0]) in want_leaf) or (e[1] >= 0 and id(e[0]) in useful))
-                for e in edges
-            )
-            saved_need = node.needs_input_grad
-            node.needs_input_grad = need
-        anomaly = state.anomaly
-        state.anomaly = False  # ops inside a backward are judged by check_backward
-        try:
-            gxs = node.backward(*gys)
-        finally:
-            state.anomaly = anomaly
-            if useful is not None:
-                node.needs_input_grad = saved_need
-        if not isinstance(gxs, tuple):
-            gxs = (gxs,)
-        if len(gxs) != len(edges):
-            raise RuntimeError(
-                f"{node.name}.backward returned {len(gxs)} gradients for {len(edges)} inputs"
-            )
-        if state.anomaly:
-            from .anomaly import check_backward
-
-            check_backward(node, gxs)
-        for e, shape, gx, wanted in zip(edges, node.in_shapes, gxs, need):
-            if e is None or gx is None or not wanted:
-                continue
-            if gx.shape != shape:
-                gx = sum_to(gx, shape)
-            target, i = e
-            if i < 0:
-                to_leaf(target, gx)
-            else:
-                add_to_node(target, i, gx)
-        if not retain_graph:
-            node.release()
-
-    if fire_after:
-        for k in sorted(fire_after):
-            flush(fire_after[k])
-    for leaf, g in pending.values():
-        accumulate(leaf, g)
-    if capture:
+    def finish(self, inputs: Sequence[Tensor] | None) -> list[Tensor | None] | None:
+        """Hand every remaining leaf its gradient; in capture mode return the results."""
+        for leaf, g in self.pending.values():
+            self.accumulate(leaf, g)
+        if inputs is None:
+            return None
         for pos, t in enumerate(inputs):
             if t._node is None:
-                results[pos] = leaf_grads.get(id(t))
-        return results
-    return None
+                self.results[pos] = self.leaf_grads.get(id(t))
+        return self.results
 
 
 def _last_feeders(order: list[Function], roots: Sequence[Tensor]) -> dict[int, list[Tensor]]:

@@ -7,7 +7,10 @@ input that needs none), written in tapegrad ops. Because backward is made of
 ordinary differentiable ops, running it while a graph is being recorded
 (``create_graph=True``) gives second and higher derivatives for free; when no
 graph is asked for, the engine runs it under ``no_grad`` where each op is a
-thin wrapper around one NumPy call.
+thin wrapper around one NumPy call. A fused op whose backward would take many
+small ops writes it once against the array namespace of
+:mod:`tapegrad.ops.namespace`, which runs the same formula on arrays or on
+Tensors.
 
 A node keeps only what its backward needs (Chainer's rule): its input Tensors
 when ``keep_inputs`` is set, the arrays of its outputs when ``keep_outputs`` is
@@ -18,7 +21,7 @@ graph value.
 
 Subclass it for a custom op, like ``torch.autograd.Function``::
 
-    class Cube(Function):
+    class CubeFunction(Function):
         keep_inputs = True
 
         def forward(self, x):
@@ -28,7 +31,7 @@ Subclass it for a custom op, like ``torch.autograd.Function``::
             (x,) = self.inputs
             return gy * 3 * x * x
 
-    y = Cube()(x)          # or Cube.apply(x)
+    y = CubeFunction()(x)  # or CubeFunction.apply(x)
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from ..autograd.function import Function
 from ..tensor import Tensor
 
 
-class _Identity(Function):
+class _IdentityFunction(Function):
     """Passes its inputs through unchanged; ``on_backward`` sees their gradients
     and may replace them (returns a tuple of the same length, or None)."""
 
@@ -57,7 +57,7 @@ class BackwardHook:
         if not idx or not state.enabled:
             return args
         self.input_index = idx
-        outs = _Identity(self._input_backward)(*[args[i] for i in idx])
+        outs = _IdentityFunction(self._input_backward)(*[args[i] for i in idx])
         new = list(args)
         for i, t in zip(idx, outs):
             new[i] = t
@@ -77,7 +77,7 @@ class BackwardHook:
             return result
         self._output_index = idx
         self._n_outputs = len(items)
-        outs = _Identity(self._output_backward)(*[items[i] for i in idx])
+        outs = _IdentityFunction(self._output_backward)(*[items[i] for i in idx])
         new = list(items)
         for i, t in zip(idx, outs):
             new[i] = t

@@ -1,9 +1,10 @@
 """``Embedding``: a lookup table ``weight[indices]``, and its functional form ``embedding``.
 
-The backward scatters (adds) the output gradient into the rows that were looked
-up, so an index that appears several times accumulates its gradients; the
-``padding_idx`` row receives none. Both directions are Functions whose backward
-is the other one, so second derivatives work.
+The lookup is the general ``index_select`` along the rows of the weight, whose
+backward adds the output gradient into the rows that were looked up (an index
+that appears several times accumulates its gradients) and is differentiable
+again. The ``padding_idx`` row receives no gradient: the looked-up padding
+rows are taken from a detached copy of the output.
 """
 
 from __future__ import annotations
@@ -12,55 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd.function import Function
 from ..backend import xp
 from ..dtypes import get_default_dtype
-from ..tensor import Tensor, _wrap, as_tensor
+from ..ops.elementwise import where
+from ..ops.indexing import index_select
+from ..ops.shape import reshape
+from ..tensor import Tensor, as_tensor
 from . import init
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Embedding", "embedding"]
-
-
-class _GatherFunction(Function):
-    """``weight[idx]`` for a constant integer array ``idx`` (rows of a 2-D weight)."""
-
-    def __init__(self, idx: Any, padding_idx: int | None) -> None:
-        self.idx = idx
-        self.padding_idx = padding_idx
-
-    def forward(self, w):
-        self.n_rows = w.shape[0]
-        return w[self.idx]
-
-    def backward(self, gy):
-        return _ScatterAddFunction(self.idx, self.n_rows, self.padding_idx)(gy)
-
-
-class _ScatterAddFunction(Function):
-    """The adjoint of ``_GatherFunction``: ``out[idx[i]] += g[i]``, row ``padding_idx`` kept 0."""
-
-    def __init__(self, idx: Any, n_rows: int, padding_idx: int | None) -> None:
-        self.idx = idx
-        self.n_rows = n_rows
-        self.padding_idx = padding_idx
-
-    def forward(self, g):
-        flat = self.idx.reshape(-1)
-        rows = g.reshape((flat.size,) + g.shape[self.idx.ndim :])
-        out = xp.zeros((self.n_rows,) + rows.shape[1:], dtype=g.dtype)
-        np.add.at(out, flat, rows)
-        if self.padding_idx is not None:
-            out[self.padding_idx] = 0
-        return out
-
-    def backward(self, gw):
-        gy = _GatherFunction(self.idx, self.padding_idx)(gw)
-        if self.padding_idx is not None:
-            keep = (self.idx != self.padding_idx).astype(gw.dtype)
-            gy = gy * _wrap(keep.reshape(keep.shape + (1,) * (gy.ndim - keep.ndim)))
-        return gy
 
 
 def embedding(
@@ -98,7 +61,13 @@ def embedding(
         norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
         scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         w[rows] *= scale[:, None].astype(w.dtype)
-    return _GatherFunction(idx, padding_idx)(weight)
+    out = index_select(weight, 0, idx.reshape(-1))
+    if padding_idx is not None:
+        pad = (idx == padding_idx).reshape(-1, 1)
+        if pad.any():
+            # Same values; the padding positions send no gradient to the weight.
+            out = where(pad, out.detach(), out)
+    return reshape(out, idx.shape + (weight.shape[1],))
 
 
 class Embedding(Module):

@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
 from ..backend import xp
 from ..dtypes import get_default_dtype
 from ..ops import shape as _sh
 from ..ops.dropout import dropout as _dropout
 from ..ops.linalg import matmul
+from ..ops.namespace import ArrayNamespace, namespace
 from ..tensor import Tensor, _wrap
 from . import init
 from .module import Module
@@ -39,10 +39,11 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 # ------------------------------------------------------------------ steps
 # One time step is one fused Function after the hidden matmul: it takes the input
 # projection of this step ``xw`` (B, G*H) and the hidden projection ``hw``
-# (B, G*H), and returns the new state. Without a recorded graph its backward is
-# evaluated on arrays from the gate activations saved by forward; with one
-# (create_graph=True) the same formulas are written in tapegrad ops on the
-# inputs, so second derivatives are exact.
+# (B, G*H), and returns the new state. Its backward is one formula in an array
+# namespace F (tapegrad.ops.namespace): without a recorded graph it runs on
+# arrays, from the gate activations saved by forward; with one
+# (create_graph=True) it runs as tapegrad ops, with the gates recomputed from
+# the inputs, so second derivatives are exact.
 def _sigmoid(x: Any) -> Any:
     """1 / (1 + exp(-x)) on an array; exp overflowing to inf gives exactly 0."""
     out = xp.empty_like(x)
@@ -71,14 +72,13 @@ class RNNStepFunction(Function):
         return y
 
     def backward(self, gy):
-        y = self.output()
+        F = namespace()
+        y = F.output(self)
         if self.relu:
-            g = gy * _wrap((y._array > 0).astype(gy._array.dtype))
-        elif state.enabled:
-            g = gy * (1.0 - y * y)
+            g = F.value(gy) * F.const((self._out_data[0] > 0).astype(gy.dtype))
         else:
-            g = _wrap(gy._array * (1.0 - y._array * y._array))
-        return g, g
+            g = F.value(gy) * (1.0 - y * y)
+        return F.grads(g, g)
 
 
 class LSTMStepFunction(Function):
@@ -99,40 +99,25 @@ class LSTMStepFunction(Function):
         return o * tc, c_new
 
     def backward(self, gh, gc):
-        if state.enabled:
-            return self._backward_graph(gh, gc)
+        F = namespace()
         need = self.needs_input_grad
-        c = self.inputs[2]._array
-        hs = c.shape[-1]
-        act, tc = self.act, self.tc
-        i, f, g, o = act[:, :hs], act[:, hs : 2 * hs], act[:, 2 * hs : 3 * hs], act[:, 3 * hs :]
-        gh, gc = gh._array, gc._array
-        dc = gh * o * (1.0 - tc * tc)
-        dc += gc
-        d = xp.empty_like(act)
-        d[:, :hs] = dc * g * i * (1.0 - i)
-        d[:, hs : 2 * hs] = dc * c * f * (1.0 - f)
-        d[:, 2 * hs : 3 * hs] = dc * i * (1.0 - g * g)
-        d[:, 3 * hs :] = gh * tc * o * (1.0 - o)
-        dg = _wrap(d) if need[0] or need[1] else None
-        return dg, dg, (_wrap(dc * f) if need[2] else None)
-
-    def _backward_graph(self, gh, gc):
-        xw, hw, c = self.inputs
-        i, f, g, o = (xw + hw).chunk(4, 1)
-        i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-        tc = (f * c + i * g).tanh()
+        xw, hw, c = F.inputs(self)
+        hs = self.in_shapes[2][-1]
+        act = self.act
+        saved = (act[:, :hs], act[:, hs : 2 * hs], act[:, 2 * hs : 3 * hs], act[:, 3 * hs :])
+        i, f, g, o = F.residual(saved, lambda: _lstm_gates(F, xw, hw, hs))
+        tc = F.residual(self.tc, lambda: F.tanh(f * c + i * g))
+        gh, gc = F.value(gh), F.value(gc)
         dc = gc + gh * o * (1.0 - tc * tc)
-        d = _sh.cat(
-            [
-                dc * g * i * (1.0 - i),
-                dc * c * f * (1.0 - f),
-                dc * i * (1.0 - g * g),
-                gh * tc * o * (1.0 - o),
-            ],
-            1,
-        )
-        return d, d, (dc * f if self.needs_input_grad[2] else None)
+        parts = [dc * g * i * (1.0 - i), dc * c * f * (1.0 - f), dc * i * (1.0 - g * g)]
+        d = F.cat(parts + [gh * tc * o * (1.0 - o)], 1) if need[0] or need[1] else None
+        return F.grads(d, d, (dc * f if need[2] else None))
+
+
+def _lstm_gates(F: ArrayNamespace, xw: Any, hw: Any, hs: int) -> list[Any]:
+    """The activated gates i, f, g, o of one LSTM step, each (B, H), in ``F``."""
+    i, f, g, o = F.split(xw + hw, [hs] * 4, 1)
+    return [F.sigmoid(i), F.sigmoid(f), F.tanh(g), F.sigmoid(o)]
 
 
 class GRUStepFunction(Function):
@@ -156,46 +141,30 @@ class GRUStepFunction(Function):
         return out
 
     def backward(self, gy):
-        if state.enabled:
-            return self._backward_graph(gy)
+        F = namespace()
         need = self.needs_input_grad
-        h = self.inputs[2]._array
-        hs = h.shape[-1]
-        hn = self.inputs[1]._array[:, 2 * hs :]
-        rz, n = self.rz, self.n
-        r, z = rz[:, :hs], rz[:, hs:]
-        g = gy._array
+        xw, hw, h = F.inputs(self)
+        hs = self.in_shapes[2][-1]
+        h_n = F.split(hw, [2 * hs, hs], 1)[1]
+        saved = (self.rz[:, :hs], self.rz[:, hs:], self.n)
+        r, z, n = F.residual(saved, lambda: _gru_gates(F, xw, h_n, hw, hs))
+        g = F.value(gy)
         dn = g * (1.0 - z) * (1.0 - n * n)
-        dx = xp.empty_like(rz, shape=(g.shape[0], 3 * hs))
-        dx[:, :hs] = dn * hn * r * (1.0 - r)
-        dx[:, hs : 2 * hs] = g * (h - n) * z * (1.0 - z)
-        dx[:, 2 * hs :] = dn
-        dh = None
-        if need[1]:
-            dh = dx.copy()
-            dh[:, 2 * hs :] *= r
-        return (
-            _wrap(dx) if need[0] else None,
-            None if dh is None else _wrap(dh),
-            _wrap(g * z) if need[2] else None,
+        dr = dn * h_n * r * (1.0 - r)
+        dz = g * (h - n) * z * (1.0 - z)
+        return F.grads(
+            F.cat([dr, dz, dn], 1) if need[0] else None,
+            F.cat([dr, dz, dn * r], 1) if need[1] else None,
+            g * z if need[2] else None,
         )
 
-    def _backward_graph(self, gy):
-        xw, hw, h = self.inputs
-        hs = h.shape[-1]
-        x_rz, x_n = xw.split([2 * hs, hs], 1)
-        h_rz, h_n = hw.split([2 * hs, hs], 1)
-        r, z = (x_rz + h_rz).sigmoid().chunk(2, 1)
-        n = (x_n + r * h_n).tanh()
-        dn = gy * (1.0 - z) * (1.0 - n * n)
-        dr = dn * h_n * r * (1.0 - r)
-        dz = gy * (h - n) * z * (1.0 - z)
-        need = self.needs_input_grad
-        return (
-            _sh.cat([dr, dz, dn], 1) if need[0] else None,
-            _sh.cat([dr, dz, dn * r], 1) if need[1] else None,
-            gy * z if need[2] else None,
-        )
+
+def _gru_gates(F: ArrayNamespace, xw: Any, h_n: Any, hw: Any, hs: int) -> list[Any]:
+    """The gates r, z and the candidate n of one GRU step, each (B, H), in ``F``."""
+    x_rz, x_n = F.split(xw, [2 * hs, hs], 1)
+    h_rz = F.split(hw, [2 * hs, hs], 1)[0]
+    r, z = F.split(F.sigmoid(x_rz + h_rz), [hs, hs], 1)
+    return [r, z, F.tanh(x_n + r * h_n)]
 
 
 def _hw(h: Tensor, whh_t: Tensor, bhh: Tensor | None) -> Tensor:

@@ -13,10 +13,9 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import state
-from ..backend import xp
-from ..tensor import Tensor, _wrap, as_tensor
+from ..tensor import Tensor, as_tensor
 from .conv_kernels import _conv_adj, _conv_fwd, _conv_wgrad, _ConvGeom
-from .reduce import sum as _sum
+from .namespace import namespace
 from .shape import squeeze, unsqueeze
 from .spatial_args import _batched, _pair, _shape
 
@@ -26,16 +25,11 @@ __all__ = ["conv2d"]
 def _bias_grad(gy: Tensor) -> Tensor:
     """gy (N, O, Ho, Wo) summed to (O,), the bias gradient.
 
-    Without a recorded graph the sum runs on the array with a float64
-    accumulator: gy is usually channels-last, where NumPy would add one value
-    after another in float32 (see ops.norm); with a graph it is a tapegrad sum.
+    On arrays the sum runs with a float64 accumulator: gy is usually
+    channels-last, where NumPy would add one value after another in float32.
     """
-    if state.enabled:
-        return _sum(gy, (0, 2, 3))
-    g = gy._array
-    if g.dtype.kind == "f" and g.dtype.itemsize < 8:
-        return _wrap(g.sum(axis=(0, 2, 3), dtype=xp.float64).astype(g.dtype))
-    return _wrap(g.sum(axis=(0, 2, 3)))
+    F = namespace()
+    return F.tensor(F.sum(F.value(gy), (0, 2, 3)))
 
 
 class Conv2dFunction(Function):

@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
 from ..backend import xp
-from ..tensor import Tensor, _wrap, as_tensor
-from .reduce import sum as _sum
+from ..tensor import Tensor, as_tensor
+from .namespace import namespace
 from .shape import broadcast_to, reshape, sum_to, transpose
 
 __all__ = [
@@ -92,48 +91,27 @@ class LinearFunction(Function):
         return y
 
     def backward(self, gy):
-        if not state.enabled:
-            return self._backward_arrays(gy)
-        x, w = self.inputs[0], self.inputs[1]
+        F = namespace()
         need = self.needs_input_grad
-        gx = gw = gb = None
-        if x.ndim == 2:
-            x2, gy2 = x, gy
-        else:
-            x2 = reshape(x, (-1, x.shape[-1]))
-            gy2 = reshape(gy, (-1, gy.shape[-1]))
-        if need[0]:
-            gx = matmul(gy2, w)
-            if x.ndim != 2:
-                gx = reshape(gx, x.shape)
-        if need[1]:
-            gw = matmul(transpose(gy2, 0, 1), x2)
-        if len(need) == 3 and need[2]:
-            gb = _sum(gy2, 0)
-        return (gx, gw, gb) if len(need) == 3 else (gx, gw)
-
-    def _backward_arrays(self, gy):
-        # No graph of the backward is recorded: the same three products on the
-        # arrays, without building the transpose and sum ops around them.
-        x, w = self.inputs[0]._array, self.inputs[1]._array
-        g = gy._array
-        need = self.needs_input_grad
-        if x.ndim != 2:
-            x = x.reshape(-1, x.shape[-1])
-            g = g.reshape(-1, g.shape[-1])
+        x, w = F.value(self.inputs[0]), F.value(self.inputs[1])
+        g = F.value(gy)
+        x_shape = self.in_shapes[0]
+        if len(x_shape) != 2:
+            # One GEMM over all leading dims flattened, as in forward.
+            x = F.reshape(x, (-1, x_shape[-1]))
+            g = F.reshape(g, (-1, g.shape[-1]))
         gx = gw = gb = None
         if need[0]:
             gx = g @ w
-            if gx.shape != self.in_shapes[0]:
-                gx = gx.reshape(self.in_shapes[0])
-            gx = _wrap(gx)
+            if len(x_shape) != 2:
+                gx = F.reshape(gx, x_shape)
         if need[1]:
-            gw = _wrap(g.T @ x)
+            gw = F.mT(g) @ x
         if len(need) == 3:
             if need[2]:
-                gb = _wrap(g.sum(axis=0))
-            return gx, gw, gb
-        return gx, gw
+                gb = F.sum(g, 0)
+            return F.grads(gx, gw, gb)
+        return F.grads(gx, gw)
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:

@@ -6,11 +6,11 @@ losses are fused Functions: the forward is computed in NumPy in one go (for
 backward being ``softmax - onehot``), which is both faster and more stable than
 a chain of ops.
 
-Each Function's backward has two paths. When no graph is recorded (an
-ordinary ``loss.backward()``) the gradient is computed from saved arrays in
-NumPy. When the backward itself is recorded (``create_graph=True``: gradient
-penalties, Hessian-vector products) the same gradient is written in tapegrad
-ops on the input Tensors, so that it can be differentiated again.
+Each Function's backward is one formula written against an array namespace
+``F`` (:mod:`tapegrad.ops.namespace`): it runs on NumPy arrays in an ordinary
+``loss.backward()``, and as tapegrad ops on the input Tensors when the
+backward itself is recorded (``create_graph=True``: gradient penalties,
+Hessian-vector products), so that it can be differentiated again.
 
 Weights (``weight``, ``pos_weight``) are constants: as in PyTorch, passing one
 that requires grad is an error.
@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor, _wrap, as_tensor
-from . import activation as _act
 from . import reduce as _red
 from . import softmax as _sm
-from .elementwise import cast, clamp, log, log1p
+from .elementwise import cast
+from .namespace import ArrayNamespace, namespace
 from .shape import reshape
 
 __all__ = [
@@ -113,14 +112,10 @@ def _reduce_array(a: Any, reduction: str, inv_n: Any) -> Any:
         return s * inv_n
 
 
-def _upstream(gy: Tensor, reduction: str, inv_n: Any) -> Tensor:
-    """The upstream gradient of each element of an elementwise loss (graph path)."""
-    return gy * _wrap(inv_n) if reduction == "mean" else gy
-
-
-def _upstream_array(gy: Tensor, reduction: str, inv_n: Any) -> Any:
-    """The upstream gradient of each element of an elementwise loss (array path)."""
-    return gy._array * inv_n if reduction == "mean" else gy._array
+def _upstream(F: ArrayNamespace, gy: Tensor, reduction: str, inv_n: Any) -> Any:
+    """The upstream gradient of each element of an elementwise loss, in ``F``."""
+    g = F.value(gy)
+    return g * F.const(inv_n) if reduction == "mean" else g
 
 
 # ------------------------------------------------------------- regression
@@ -136,13 +131,11 @@ class _MSELossFunction(Function):
         return _reduce_array(d * d, self.reduction, self.inv_n)
 
     def backward(self, gy):
-        x, t = self.inputs
-        if state.enabled:
-            g = _upstream(gy, self.reduction, self.inv_n) * 2.0 * (x - t)
-        else:
-            g = _wrap(_upstream_array(gy, self.reduction, self.inv_n) * 2.0 * (x._array - t._array))
+        F = namespace()
+        x, t = F.inputs(self)
+        g = _upstream(F, gy, self.reduction, self.inv_n) * 2.0 * (x - t)
         nx, nt = self.needs_input_grad
-        return (g if nx else None), (-g if nt else None)
+        return F.grads((g if nx else None), (-g if nt else None))
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -174,9 +167,10 @@ class _L1LossFunction(Function):
 
     def backward(self, gy):
         # sign(x - t) has zero derivative almost everywhere, so a constant is exact.
-        g = _upstream(gy, self.reduction, self.inv_n) * _wrap(self.sign)
+        F = namespace()
+        g = _upstream(F, gy, self.reduction, self.inv_n) * F.const(self.sign)
         nx, nt = self.needs_input_grad
-        return (g if nx else None), (-g if nt else None)
+        return F.grads((g if nx else None), (-g if nt else None))
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -209,30 +203,19 @@ class _BCELossFunction(Function):
         return _reduce_array(loss, self.reduction, self.inv_n)
 
     def backward(self, gy):
-        x, t = self.inputs
+        F = namespace()
+        x, t = F.inputs(self)
         nx, nt = self.needs_input_grad
-        w = self.weight
+        g = _upstream(F, gy, self.reduction, self.inv_n)
+        if self.weight is not None:
+            g = g * F.const(self.weight)
         gx = gt = None
-        if state.enabled:
-            g = _upstream(gy, self.reduction, self.inv_n)
-            if w is not None:
-                g = g * _wrap(w)
-            if nx:
-                # PyTorch's formula, with its floor of 1e-12 on x(1 - x)
-                gx = g * (x - t) / clamp(x * (1.0 - x), min=1e-12)
-            if nt:
-                gt = g * (log1p(-x) - log(x))
-        else:
-            g = _upstream_array(gy, self.reduction, self.inv_n)
-            if w is not None:
-                g = g * w
-            xd, td = x._array, t._array
-            if nx:
-                gx = _wrap(g * (xd - td) / xp.maximum(xd * (1 - xd), 1e-12))
-            if nt:
-                with np.errstate(divide="ignore"):
-                    gt = _wrap(g * (xp.log1p(-xd) - xp.log(xd)))
-        return gx, gt
+        if nx:
+            # PyTorch's formula, with its floor of 1e-12 on x(1 - x)
+            gx = g * (x - t) / F.clamp_min(x * (1.0 - x), 1e-12)
+        if nt:
+            gt = g * (F.log1p(-x) - F.log(x))
+        return F.grads(gx, gt)
 
 
 def binary_cross_entropy(
@@ -274,8 +257,7 @@ class _BCEWithLogitsLossFunction(Function):
 
     def forward(self, x, t):
         # exp(-|x|) never overflows, so logits of +-1000 give exact losses.
-        e = xp.exp(-xp.abs(x))
-        self.e = e
+        e = self.e = xp.exp(-xp.abs(x))
         pw = self.pos_weight
         if pw is None:
             loss = xp.maximum(x, 0) - x * t + xp.log1p(e)
@@ -289,43 +271,25 @@ class _BCEWithLogitsLossFunction(Function):
         return _reduce_array(loss, self.reduction, self.inv_n)
 
     def backward(self, gy):
-        x, t = self.inputs
+        F = namespace()
+        x, t = F.inputs(self)
         nx, nt = self.needs_input_grad
-        w, pw = self.weight, self.pos_weight
+        pw = self.pos_weight
+        g = _upstream(F, gy, self.reduction, self.inv_n)
+        if self.weight is not None:
+            g = g * F.const(self.weight)
         gx = gt = None
-        if state.enabled:
-            g = _upstream(gy, self.reduction, self.inv_n)
-            if w is not None:
-                g = g * _wrap(w)
-            if nx:
-                sig = _act.sigmoid(x)
-                if pw is None:
-                    gx = g * (sig - t)
-                else:
-                    gx = g * ((1.0 - t) + (t * _wrap(pw - 1) + 1.0) * (sig - 1.0))
-            if nt:
-                if pw is None:
-                    gt = -g * x
-                else:
-                    gt = g * (_wrap(pw - 1) * _act.softplus(-x) - x)
-        else:
-            g = _upstream_array(gy, self.reduction, self.inv_n)
-            if w is not None:
-                g = g * w
-            xd, td, e = x._array, t._array, self.e
-            if nx:
-                sig = xp.where(xd >= 0, 1, e) / (1 + e)
-                if pw is None:
-                    gx = _wrap(g * (sig - td))
-                else:
-                    gx = _wrap(g * ((1 - td) + ((pw - 1) * td + 1) * (sig - 1)))
-            if nt:
-                if pw is None:
-                    gt = _wrap(-g * xd)
-                else:
-                    sp_neg = xp.log1p(e) + xp.maximum(-xd, 0)
-                    gt = _wrap(g * ((pw - 1) * sp_neg - xd))
-        return gx, gt
+        if nx:
+            # sigmoid(x) from the saved exp(-|x|) on arrays; recomputed on Tensors
+            x0 = self.inputs[0]._array
+            sig = F.residual(xp.where(x0 >= 0, 1, self.e) / (1 + self.e), lambda: F.sigmoid(x))
+            if pw is None:
+                gx = g * (sig - t)
+            else:
+                gx = g * ((1.0 - t) + (t * F.const(pw - 1) + 1.0) * (sig - 1.0))
+        if nt:
+            gt = -g * x if pw is None else g * (F.const(pw - 1) * F.softplus(-x) - x)
+        return F.grads(gx, gt)
 
 
 def binary_cross_entropy_with_logits(
@@ -434,20 +398,20 @@ def _batched(op: str, x: Tensor, target: Any) -> tuple[Tensor, Any, bool]:
     return reshape(x, (1,) + x.shape), t.reshape(1), True
 
 
-def _sample_upstream(gy: Any, reduction: str, inv_d: Any, ndim: int, graph: bool) -> Any:
+def _sample_upstream(F: ArrayNamespace, gy: Tensor, reduction: str, inv_d: Any) -> Any:
     """The upstream gradient per sample, shaped (N, 1, d1, ...) to broadcast over classes."""
+    g = F.value(gy)
     if reduction == "none":
-        shape = (gy.shape[0], 1) + tuple(gy.shape[1:])
-        return reshape(gy, shape) if graph else gy._array.reshape(shape)
+        return F.reshape(g, (gy.shape[0], 1) + tuple(gy.shape[1:]))
     if reduction == "sum":
-        return gy if graph else gy._array
-    return gy * _wrap(inv_d) if graph else gy._array * inv_d
+        return g
+    return g * F.const(inv_d)
 
 
 class _CrossEntropyFunction(Function):
     """log_softmax + nll (+ label smoothing) over class axis 1 of (N, C, d1, ...)."""
 
-    keep_inputs = True  # the graph path of backward needs x for a differentiable softmax
+    keep_inputs = True  # a differentiable softmax (create_graph) is recomputed from x
 
     def __init__(self, tgt, valid, weight, smoothing: float, reduction: str) -> None:
         self.tgt, self.valid, self.weight = tgt, valid, weight
@@ -507,14 +471,11 @@ class _CrossEntropyFunction(Function):
         return q.sum(axis=1, keepdims=True), q
 
     def backward(self, gy):
-        x_shape, dtype = self.ez.shape, self.ez.dtype
-        s_coef, q = self._coefficients(x_shape, dtype)
-        graph = state.enabled
-        g = _sample_upstream(gy, self.reduction, self.inv_d, len(x_shape), graph)
-        if graph:
-            p = _sm.softmax(self.inputs[0], 1)
-            return (p * _wrap(s_coef) - _wrap(q)) * g
-        return _wrap((self.ez * (s_coef / self.s) - q) * g)
+        F = namespace()
+        s_coef, q = self._coefficients(self.ez.shape, self.ez.dtype)
+        g = _sample_upstream(F, gy, self.reduction, self.inv_d)
+        p = F.residual(self.ez / self.s, lambda: F.softmax(self.inputs[0], 1))
+        return F.grads((p * F.const(s_coef) - F.const(q)) * g)
 
 
 def cross_entropy(
@@ -625,9 +586,8 @@ class _NLLLossFunction(Function):
         xp.put_along_axis(q, idx, on_t, axis=1)
         if self.valid is not None:
             q *= self.valid[:, None]
-        graph = state.enabled
-        g = _sample_upstream(gy, self.reduction, self.inv_d, len(self.shape), graph)
-        return _wrap(q) * g if graph else _wrap(q * g)
+        F = namespace()
+        return F.grads(F.const(q) * _sample_upstream(F, gy, self.reduction, self.inv_d))
 
 
 def nll_loss(

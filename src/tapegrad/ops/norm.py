@@ -7,13 +7,14 @@ closed form
     gx = inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)),
     g_hat = gy * weight,
 
-with the means over the normalised axes. When no graph is recorded (an
-ordinary ``backward()``) that formula is evaluated directly on arrays, from the
-mean and inverse standard deviation saved by forward. When a graph is recorded
-(``create_graph=True``) the same formula is written in tapegrad ops and
-``x_hat`` is recomputed from the input Tensor, so the gradient is itself
-differentiable in the input, the weight, the bias and ``gy``: second
-derivatives are exact, not the "constant statistics" shortcut.
+with the means over the normalised axes, written once against an array
+namespace (:mod:`tapegrad.ops.namespace`). When no graph is recorded (an
+ordinary ``backward()``) it runs on arrays, from the mean and inverse standard
+deviation saved by forward. When a graph is recorded (``create_graph=True``)
+it runs as tapegrad ops, with the statistics recomputed from the input Tensor,
+so the gradient is itself differentiable in the input, the weight, the bias
+and ``gy``: second derivatives are exact, not the "constant statistics"
+shortcut.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor, _wrap
-from .elementwise import rsqrt
+from .namespace import ARRAYS, ArrayNamespace, namespace
 from .reduce import sum as _sum
 from .shape import reshape
 
@@ -45,29 +45,6 @@ def _numel(shape: Sequence[int]) -> int:
     for s in shape:
         n *= s
     return n
-
-
-def _sum_acc(a: Any, axes: tuple[int, ...]) -> Any:
-    """Sum over ``axes`` (keepdims) accumulated in float64, returned in a's dtype.
-
-    NumPy sums pairwise only along a contiguous axis: over the outer axes of a
-    channels-last batch (N, C, H, W) in (N, H, W, C) memory it adds one value
-    after another, and float32 batch-norm sums of 10^4 terms lose 4-5 digits,
-    which the centred gradient formula then amplifies. A float64 accumulator
-    costs about the same time (measured) and keeps them exact to float32.
-    """
-    if a.dtype.itemsize >= 8 or a.dtype.kind != "f":
-        return a.sum(axis=axes, keepdims=True)
-    return a.sum(axis=axes, keepdims=True, dtype=xp.float64).astype(a.dtype)
-
-
-def _mean(a: Any, axes: tuple[int, ...]) -> Any:
-    """Mean over ``axes`` (keepdims), accumulated as :func:`_sum_acc` does."""
-    if a.size == 0:
-        return a.mean(axis=axes, keepdims=True)
-    s = _sum_acc(a, axes)
-    s *= 1.0 / (a.size // s.size)
-    return s
 
 
 class NormalizeFunction(Function):
@@ -96,9 +73,6 @@ class NormalizeFunction(Function):
         self.has_w, self.has_b = has_w, has_b
         self.param_shape, self.param_axes = param_shape, param_axes
 
-    def _view(self, p: Any) -> Any:
-        return p if self.param_shape is None else p.reshape(self.param_shape)
-
     def forward(self, x, *params):
         axes = self.axes
         # Trailing normalised axes (layer and group norm) are handled as rows of a
@@ -112,123 +86,60 @@ class NormalizeFunction(Function):
             var = xp.einsum("ij,ij->i", y, y)[:, None]
             var *= 1.0 / k
         else:
-            mean = _mean(x, axes)
+            mean = ARRAYS.mean(x, axes, True)
             y = x - mean
-            var = _mean(y * y, axes)
+            var = ARRAYS.mean(y * y, axes, True)
         inv = 1.0 / (var + self.eps) ** 0.5
         self.mean, self.var, self.inv = mean, var, inv
         self.count = x.size // max(mean.size, 1) if x.size else 0
         y *= inv
         if rows:
             y = y.reshape(x.shape)
+            kept = x.shape[: axes[0]] + (1,) * len(axes)
+            self.mean, self.inv = mean.reshape(kept), inv.reshape(kept)
         if self.has_w:
-            y *= self._view(params[0])
+            y *= self._view(ARRAYS, params[0])
         if self.has_b:
-            y += self._view(params[-1])
+            y += self._view(ARRAYS, params[-1])
         return y
 
     def backward(self, gy):
-        if state.enabled:
-            return self._backward_graph(gy)
-        return self._backward_arrays(gy)
-
-    def _backward_arrays(self, gy):
-        """The closed form on arrays (no graph is being recorded)."""
-        inputs = self.inputs
+        F = namespace()
         need = self.needs_input_grad
         axes, paxes, n = self.axes, self.param_axes, self.count
-        g = gy._array
-        if self.rows:
-            return self._backward_rows(g)
-        xhat = (inputs[0]._array - self.mean) * self.inv
-        w = self._view(inputs[1]._array) if self.has_w else None
+        inputs = F.inputs(self)
+        x, g = inputs[0], F.value(gy)
+        mean, inv = F.residual((self.mean, self.inv), lambda: self._stats(F, x))
+        xhat = (x - mean) * inv
         gx = gw = gb = None
-        if paxes == axes:
-            # Weight constant over the normalised axes (batch norm): one pair of sums
-            # serves the weight, the bias and the input.
-            s1 = _sum_acc(g, axes)
-            s2 = _sum_acc(g * xhat, axes)
-            if self.has_w and need[1]:
-                gw = s2.reshape(inputs[1].shape)
-            if self.has_b and need[-1]:
-                gb = s1.reshape(inputs[-1].shape)
-            if need[0]:
-                scale = self.inv if w is None else self.inv * w
-                gx = g - s1 * (1.0 / n)
-                gx -= xhat * (s2 * (1.0 / n))
-                gx *= scale
-        else:
-            if self.has_w and need[1]:
-                gw = (g * xhat).sum(axis=paxes).reshape(inputs[1].shape)
-            if self.has_b and need[-1]:
-                gb = g.sum(axis=paxes).reshape(inputs[-1].shape)
-            if need[0]:
-                gh = g if w is None else g * w
-                gx = gh - gh.mean(axis=axes, keepdims=True)
-                gx -= xhat * (gh * xhat).mean(axis=axes, keepdims=True)
-                gx *= self.inv
-        return self._pack(
-            None if gx is None else _wrap(gx),
-            None if gw is None else _wrap(gw),
-            None if gb is None else _wrap(gb),
-        )
-
-    def _backward_rows(self, g):
-        """The closed form on (M, K) views, for trailing normalised axes."""
-        inputs = self.inputs
-        need = self.needs_input_grad
-        k = self.count
-        shape = inputs[0].shape
-        g2 = g.reshape(-1, k)
-        xhat = inputs[0]._array.reshape(-1, k) - self.mean
-        xhat *= self.inv
-        gx = gw = gb = None
+        shared = paxes == axes and need[0]
+        s1 = F.sum(g, paxes, True) if (self.has_b and need[-1]) or shared else None
+        s2 = F.sum(g * xhat, paxes, True) if (self.has_w and need[1]) or shared else None
         if self.has_w and need[1]:
-            gw = _wrap(xp.einsum("ij,ij->j", g2, xhat).reshape(inputs[1].shape))
+            gw = F.reshape(s2, self.in_shapes[1])
         if self.has_b and need[-1]:
-            gb = _wrap(g2.sum(axis=0).reshape(inputs[-1].shape))
+            gb = F.reshape(s1, self.in_shapes[-1])
         if need[0]:
-            # gx is written into an array of x's shape through a 2-D view of it, so
-            # the result owns its memory (a leaf's .grad need not be copied).
-            out = xp.empty(shape, dtype=g.dtype)
-            gx = out.reshape(-1, k)
-            if self.has_w:
-                xp.multiply(g2, inputs[1]._array.reshape(-1), out=gx)  # g_hat
-                gh = gx
+            w = self._view(F, inputs[1]) if self.has_w else None
+            if paxes == axes:
+                # The weight is constant over the normalised axes (batch norm): it
+                # factors out of g_hat, and the parameters' sums give the two means.
+                scale = inv if w is None else inv * w
+                gx = (g - s1 * (1.0 / n) - xhat * (s2 * (1.0 / n))) * scale
             else:
-                gh = g2
-            m2 = xp.einsum("ij,ij->i", gh, xhat)[:, None]
-            m2 *= 1.0 / k
-            xp.subtract(gh, gh.mean(axis=1, keepdims=True), out=gx)
-            xhat *= m2
-            gx -= xhat
-            gx *= self.inv
-            gx = _wrap(out)
-        return self._pack(gx, gw, gb)
+                gh = g if w is None else g * w
+                m1, m2 = F.mean(gh, axes, True), F.mean(gh * xhat, axes, True)
+                gx = (gh - m1 - xhat * m2) * inv
+        return self._pack(F.grads(gx), F.grads(gw), F.grads(gb))
 
-    def _backward_graph(self, gy):
-        """The same closed form in tapegrad ops, recomputing the statistics from x."""
-        inputs = self.inputs
-        need = self.needs_input_grad
-        axes, paxes = self.axes, self.param_axes
-        x = inputs[0]
-        xc = x - x.mean(axes, keepdim=True)
-        inv = rsqrt((xc * xc).mean(axes, keepdim=True) + self.eps)
-        xhat = xc * inv
-        gx = gw = gb = None
-        if self.has_w and need[1]:
-            gw = reshape(_sum(gy * xhat, paxes), inputs[1].shape)
-        if self.has_b and need[-1]:
-            gb = reshape(_sum(gy, paxes), inputs[-1].shape)
-        if need[0]:
-            gh = gy
-            if self.has_w:
-                w = inputs[1]
-                gh = gy * (w if self.param_shape is None else reshape(w, self.param_shape))
-            gx = inv * (
-                gh - gh.mean(axes, keepdim=True) - xhat * (gh * xhat).mean(axes, keepdim=True)
-            )
-        return self._pack(gx, gw, gb)
+    def _stats(self, F: ArrayNamespace, x: Any) -> tuple[Any, Any]:
+        """Mean and 1 / sqrt(var + eps) over the normalised axes (keepdims), in ``F``."""
+        mean = F.mean(x, self.axes, True)
+        xc = x - mean
+        return mean, F.rsqrt(F.mean(xc * xc, self.axes, True) + self.eps)
+
+    def _view(self, F: ArrayNamespace, p: Any) -> Any:
+        return p if self.param_shape is None else F.reshape(p, self.param_shape)
 
     def _pack(self, gx, gw, gb):
         out = (gx,)

@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
 from ..backend import xp
 from ..dtypes import get_default_dtype
 from ..tensor import ReturnTypes, Tensor, _wrap
 from ._args import norm_dims as _norm_dims
 from ._args import reduced_shape as _reduced_shape
 from .indexing import ScatterAddFunction
-from .shape import broadcast_to, reshape
+from .namespace import ArrayNamespace, namespace
+from .shape import reshape
 
 __all__ = [
     "sum",
@@ -66,15 +66,17 @@ def _count(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> int:
     return n
 
 
-def _expand_grad(gy: Tensor, shape: tuple[int, ...], dims: Any, keepdim: bool) -> Tensor:
-    """The gradient of a reduced output broadcast back over the input's shape."""
-    if not state.enabled:
-        # No graph is being recorded: skip the two Function calls.
-        g = gy._array if keepdim else gy._array.reshape(_kept_shape(shape, dims))
-        return _wrap(xp.broadcast_to(g, shape))
+def _expand(F: ArrayNamespace, g: Any, shape: tuple[int, ...], dims: Any, keepdim: bool) -> Any:
+    """The gradient ``g`` of a reduced output broadcast back over the input's shape."""
     if not keepdim:
-        gy = reshape(gy, _kept_shape(shape, dims))
-    return broadcast_to(gy, shape)
+        g = F.reshape(g, _kept_shape(shape, dims))
+    return F.broadcast_to(g, shape)
+
+
+def _expand_grad(gy: Tensor, shape: tuple[int, ...], dims: Any, keepdim: bool) -> Tensor:
+    """:func:`_expand` of the Tensor ``gy``; without a recorded graph, on its array."""
+    F = namespace()
+    return F.tensor(_expand(F, F.value(gy), shape, dims, keepdim))
 
 
 def _float_input(x: Tensor) -> Tensor:
@@ -339,44 +341,35 @@ class ProdFunction(Function):
         return x.prod(axis=self.dims, keepdims=self.keepdim)
 
     def backward(self, gy):
-        (x,) = self.inputs
-        dims, shape = self.dims, x.shape
-        g = _expand_grad(gy, shape, dims, self.keepdim)
-        zero = x._array == 0
-        y = self.output()
-        if not self.keepdim:
-            y = reshape(y, _kept_shape(shape, dims))
+        F = namespace()
+        (x,) = F.inputs(self)
+        dims, shape = self.dims, self.in_shapes[0]
+        g = _expand(F, F.value(gy), shape, dims, self.keepdim)
+        zero = self.inputs[0]._array == 0
         if not zero.any():
-            return g * y / x
-        if not state.enabled:
-            # d prod / dx_i = (product of the non-zero others) when x_i is a slice's
-            # only zero, else 0 where the slice has a zero.
-            nz = xp.where(zero, 1, x._array)
-            p_nz = nz.prod(axis=dims, keepdims=True)
-            z = zero.sum(axis=dims, keepdims=True)
-            others = xp.where(z == 0, p_nz / nz, xp.where(zero & (z == 1), p_nz, 0))
-            return g * _wrap(others.astype(x.dtype, copy=False))
-        return g * _prod_others(x, zero, dims)
+            y = F.output(self)
+            if not self.keepdim:
+                y = F.reshape(y, _kept_shape(shape, dims))
+            return F.grads(g * y / x)
+        return F.grads(g * _prod_others(F, x, zero, dims))
 
 
-def _prod_others(x: Tensor, zero: Any, dims: tuple[int, ...] | None) -> Tensor:
-    """prod_{j != i} x_j for each i of each slice, in tapegrad ops (for second order).
+def _prod_others(F: ArrayNamespace, x: Any, zero: Any, dims: tuple[int, ...] | None) -> Any:
+    """prod_{j != i} x_j for each i of each slice, in ``F``.
 
     With Z the zeros of a slice: the product is (product of the non-zeros except
     x_i) * (product of the zeros except x_i). The second factor is written so that
     its value and first derivative are exact for up to two zeros; with three or
     more both are 0.
     """
-    from .elementwise import where
-
-    nz = where(zero, 1.0, x)
-    p_nz = ProdFunction(dims, True)(nz)
+    nz = F.where(zero, 1.0, x)
+    p_nz = F.prod(nz, dims, True)
     z = zero.sum(axis=dims, keepdims=True)
-    xz = where(zero, x, 0.0)
-    s = sum(xz, dims, keepdim=True)
-    one_zero = where(zero, 1.0, s)
-    two_zeros = where(zero, s - x, (s * s - sum(xz * xz, dims, keepdim=True)) * 0.5)
-    zs = where(z == 0, 1.0, where(z == 1, one_zero, where(z == 2, two_zeros, 0.0)))
+    xz = F.where(zero, x, 0.0)
+    s = F.sum(xz, dims, True)
+    one_zero = F.where(zero, 1.0, s)
+    two_zeros = F.where(zero, s - x, (s * s - F.sum(xz * xz, dims, True)) * 0.5)
+    zs = F.where(z == 0, 1.0, F.where(z == 1, one_zero, F.where(z == 2, two_zeros, 0.0)))
     return p_nz / nz * zs
 
 

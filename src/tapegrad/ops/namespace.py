@@ -1,0 +1,289 @@
+"""One backward formula, two ways to run it: on NumPy arrays or on Tensors.
+
+A fused op's backward is written once, as a function of a small *array
+namespace* ``F`` (Chainer's and JAX's way): arithmetic with the operators
+``+ - * / **`` and unary ``-``, and the functions of :class:`ArrayNamespace`
+(``F.exp``, ``F.sum(x, axes, keepdims)``, ``F.where`` ...). Both namespaces
+have the same methods:
+
+- :data:`ARRAYS` runs them on NumPy arrays: the fast path of an ordinary
+  ``backward()``, where no graph of the backward is recorded;
+- :data:`TENSORS` runs them as tapegrad ops on Tensors: the path taken when
+  ``create_graph=True``, so the gradient is itself differentiable.
+
+:func:`namespace` picks the one for the pass now running. A backward reads::
+
+    def backward(self, gy):
+        F = namespace()
+        x, t = F.inputs(self)          # arrays, or the input Tensors
+        g = 2.0 * (x - t) * F.value(gy)
+        return F.grads(g, -g)          # always Tensors (or None) for the engine
+
+Constants the forward saved (a mask, a class weight) enter a formula through
+``F.const``; a boolean mask given to ``F.where`` stays an array in both.
+A value of the forward pass that the formula needs (a softmax, the gates of
+an LSTM step) enters through ``F.residual(saved, recompute)``: the array
+forward kept on the fast path, recomputed from the input Tensors in ``F`` when
+the gradient must be differentiable.
+Formulas never update a value in place (``a -= b``): on a Tensor that is an
+in-place op, not a new node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..autograd.grad_mode import state
+from ..backend import xp
+from ..tensor import Tensor, _wrap
+from . import activation as _act
+from . import elementwise as _ew
+from . import shape as _sh
+
+__all__ = ["ArrayNamespace", "TensorNamespace", "ARRAYS", "TENSORS", "namespace"]
+
+
+# Sums of more terms than this, in float32 or float16, are accumulated in float64.
+_EXACT_SUM_TERMS = 1024
+
+
+def _sum_f64(a: Any, axes: Any, keepdims: bool) -> Any:
+    """Sum over ``axes``; long float32 and float16 sums accumulated in float64.
+
+    NumPy sums pairwise only along a contiguous axis; over the outer axes of a
+    channels-last batch (batch-norm statistics, a convolution's bias gradient)
+    it adds one value after another, and float32 sums of 10^4 terms lose 4-5
+    digits. A float64 accumulator costs about the same time there; on short
+    sums (a linear layer's bias gradient over a batch of 64) it would double
+    the time for nothing, so it is used above ``_EXACT_SUM_TERMS`` terms.
+    """
+    if a.dtype.kind != "f" or a.dtype.itemsize >= 8:
+        return a.sum(axis=axes, keepdims=keepdims)
+    if axes is None:
+        terms = a.size
+    else:
+        terms = 1
+        for ax in (axes,) if isinstance(axes, int) else axes:
+            terms *= a.shape[ax]
+    if terms <= _EXACT_SUM_TERMS:
+        return a.sum(axis=axes, keepdims=keepdims)
+    return a.sum(axis=axes, keepdims=keepdims, dtype=xp.float64).astype(a.dtype, copy=False)
+
+
+class ArrayNamespace:
+    """The formula's functions on NumPy arrays (no graph)."""
+
+    # ------------------------------------------------ entering and leaving
+    def value(self, t: Tensor) -> Any:
+        """The array of Tensor ``t``."""
+        return t._array
+
+    def inputs(self, fn: Any) -> list[Any]:
+        """The arrays of the node's kept inputs (``keep_inputs``)."""
+        return [x._array for x in fn.inputs]
+
+    def output(self, fn: Any, i: int = 0) -> Any:
+        """The array of the node's output ``i`` (``keep_outputs``)."""
+        return fn._out_data[i]
+
+    def const(self, a: Any) -> Any:
+        """A constant array saved by forward, as a value of this namespace."""
+        return a
+
+    def residual(self, saved: Any, recompute: Any) -> Any:
+        """A value of the forward pass that the backward formula needs.
+
+        On arrays it is ``saved``, the array forward kept; on Tensors it is
+        ``recompute()``, the same value as a differentiable function of the
+        inputs, so that second derivatives are exact.
+        """
+        return saved
+
+    def tensor(self, v: Any) -> Tensor:
+        """A value of this namespace as a Tensor."""
+        return _wrap(v)
+
+    def grads(self, *gs: Any) -> Any:
+        """The gradients as the engine wants them: Tensors or None; one unpacked."""
+        if len(gs) == 1:
+            return None if gs[0] is None else _wrap(gs[0])
+        return tuple([None if g is None else _wrap(g) for g in gs])
+
+    # ----------------------------------------------------------- elementwise
+    def exp(self, x: Any) -> Any:
+        """e**x, elementwise."""
+        return xp.exp(x)
+
+    def log(self, x: Any) -> Any:
+        """Natural logarithm (log 0 is -inf, without a warning)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.log(x)
+
+    def log1p(self, x: Any) -> Any:
+        """log(1 + x), exact for small x."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.log1p(x)
+
+    def tanh(self, x: Any) -> Any:
+        """Hyperbolic tangent."""
+        return xp.tanh(x)
+
+    def sigmoid(self, x: Any) -> Any:
+        """1 / (1 + exp(-x)), from exp(-|x|), which never overflows."""
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1.0, e) / (1.0 + e)
+
+    def softplus(self, x: Any) -> Any:
+        """log(1 + exp(x)), without overflow."""
+        return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0)
+
+    def rsqrt(self, x: Any) -> Any:
+        """1 / sqrt(x)."""
+        return 1.0 / xp.sqrt(x)
+
+    def clamp_min(self, x: Any, lo: float) -> Any:
+        """max(x, lo) elementwise."""
+        return xp.maximum(x, lo)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        """``a`` where the boolean array ``cond`` holds, else ``b``."""
+        return xp.where(cond, a, b)
+
+    # ------------------------------------------------------------ reductions
+    def sum(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        """Sum over ``axes`` (long float32 sums accumulated in float64)."""
+        return _sum_f64(x, axes, keepdims)
+
+    def mean(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        """Mean over ``axes`` (accumulated as :meth:`sum`)."""
+        s = _sum_f64(x, axes, keepdims)
+        return s * (s.size / x.size) if x.size else x.mean(axis=axes, keepdims=keepdims)
+
+    def prod(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        """Product over ``axes``."""
+        return x.prod(axis=axes, keepdims=keepdims)
+
+    # ----------------------------------------------------------------- shape
+    def reshape(self, x: Any, shape: Sequence[int]) -> Any:
+        """``x`` with ``shape`` (same number of elements)."""
+        return x.reshape(shape)
+
+    def broadcast_to(self, x: Any, shape: Sequence[int]) -> Any:
+        """``x`` broadcast to ``shape``."""
+        return xp.broadcast_to(x, shape)
+
+    def mT(self, x: Any) -> Any:  # noqa: N802 - PyTorch's name
+        """The last two axes swapped."""
+        return x.swapaxes(-1, -2)
+
+    def cat(self, xs: Sequence[Any], axis: int) -> Any:
+        """The values joined along ``axis``."""
+        return xp.concatenate(xs, axis=axis)
+
+    def split(self, x: Any, sizes: Sequence[int], axis: int) -> list[Any]:
+        """``x`` cut along ``axis`` into pieces of ``sizes``."""
+        return xp.split(x, np.cumsum(sizes)[:-1].tolist(), axis=axis)
+
+    # ---------------------------------------------------------------- others
+    def matmul(self, a: Any, b: Any) -> Any:
+        """The matrix product ``a @ b`` (batched)."""
+        return a @ b
+
+    def softmax(self, x: Any, axis: int) -> Any:
+        """exp(x) / sum(exp(x)) along ``axis``, shifted by the max for stability."""
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+
+
+class TensorNamespace(ArrayNamespace):
+    """The same functions as tapegrad ops on Tensors (a graph is recorded)."""
+
+    def value(self, t: Tensor) -> Any:
+        return t
+
+    def inputs(self, fn: Any) -> list[Any]:
+        return list(fn.inputs)
+
+    def output(self, fn: Any, i: int = 0) -> Any:
+        return fn.output(i)
+
+    def const(self, a: Any) -> Any:
+        return _wrap(a)
+
+    def residual(self, saved: Any, recompute: Any) -> Any:
+        return recompute()
+
+    def tensor(self, v: Any) -> Tensor:
+        return v
+
+    def grads(self, *gs: Any) -> Any:
+        return gs if len(gs) > 1 else gs[0]
+
+    def exp(self, x: Any) -> Any:
+        return _ew.exp(x)
+
+    def log(self, x: Any) -> Any:
+        return _ew.log(x)
+
+    def log1p(self, x: Any) -> Any:
+        return _ew.log1p(x)
+
+    def tanh(self, x: Any) -> Any:
+        return _act.tanh(x)
+
+    def sigmoid(self, x: Any) -> Any:
+        return _act.sigmoid(x)
+
+    def softplus(self, x: Any) -> Any:
+        return _act.softplus(x)
+
+    def rsqrt(self, x: Any) -> Any:
+        return _ew.rsqrt(x)
+
+    def clamp_min(self, x: Any, lo: float) -> Any:
+        return _ew.clamp(x, min=lo)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        return _ew.where(cond, a, b)
+
+    def sum(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        return x.sum(axes, keepdim=keepdims)
+
+    def mean(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        return x.mean(axes, keepdim=keepdims)
+
+    def prod(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        return x.prod(axes, keepdim=keepdims)
+
+    def reshape(self, x: Any, shape: Sequence[int]) -> Any:
+        return _sh.reshape(x, tuple(shape))
+
+    def broadcast_to(self, x: Any, shape: Sequence[int]) -> Any:
+        return _sh.broadcast_to(x, tuple(shape))
+
+    def mT(self, x: Any) -> Any:  # noqa: N802
+        return _sh.transpose(x, -1, -2)
+
+    def cat(self, xs: Sequence[Any], axis: int) -> Any:
+        return _sh.cat(list(xs), axis)
+
+    def split(self, x: Any, sizes: Sequence[int], axis: int) -> list[Any]:
+        return list(x.split(list(sizes), axis))
+
+    def matmul(self, a: Any, b: Any) -> Any:
+        return a @ b
+
+    def softmax(self, x: Any, axis: int) -> Any:
+        return x.softmax(axis)
+
+
+ARRAYS = ArrayNamespace()
+TENSORS = TensorNamespace()
+
+
+def namespace() -> ArrayNamespace:
+    """:data:`TENSORS` while a graph is recorded (``create_graph``), else :data:`ARRAYS`."""
+    return TENSORS if state.enabled else ARRAYS
