@@ -11,5 +11,6 @@
 """
 
 from .accountant import compute_epsilon, noise_multiplier_for_epsilon, steps_for_epsilon
+from .gan import DPGANConfig, load_mnist_for_dp, synthesize, train_dp_gan
 from .grad_sample import SUPPORTED_LAYERS, clipped_grad_sum, per_sample_grads
 from .optimizer import DPOptimizer, PoissonSampler, clip_and_sum

@@ -335,38 +335,47 @@ def clipped_grad_sum(
     if not max_norm > 0:
         raise ValueError(f"{who}: max_norm must be > 0, got {max_norm!r}")
     calls, gys, n = _capture(model, loss_fn, inputs, targets, who)
+    live = [(c, gy) for c, gy in zip(calls, gys) if gy is not None]
+    # A parameter reached by one layer call has its own ghost norm; one reached
+    # by several calls (a layer applied twice, tied weights) needs the sum of
+    # those calls' per-sample gradients before its norm is taken.
+    uses: dict[int, int] = {}
+    for c, _ in live:
+        for p in c.module._parameters.values():
+            if p is not None:
+                uses[id(p)] = uses.get(id(p), 0) + 1
     sq = xp.zeros(n, dtype=xp.float64)
-    dense: list[tuple[_Call, Any, dict[str, Any] | None]] = []
-    for c, gy in zip(calls, gys):
-        if gy is None:
-            continue
-        ghost = _ghost_linear(c.module, c.x, gy) if isinstance(c.module, Linear) else None
+    ghosts: list[tuple[_Call, Any]] = []
+    dense: dict[int, Any] = {}
+    for c, gy in live:
+        own = [p for p in c.module._parameters.values() if p is not None]
+        single = all(uses[id(p)] == 1 for p in own)
+        ghost = (
+            _ghost_linear(c.module, c.x, gy) if single and isinstance(c.module, Linear) else None
+        )
         if ghost is not None:
             sq += ghost
-            dense.append((c, gy, None))
+            ghosts.append((c, gy))
             continue
         rule = _rule(c.module)
         assert rule is not None
-        grads = rule(c.module, c.x, gy)
-        for g in grads.values():
-            sq += (g.reshape(n, -1).astype(xp.float64) ** 2).sum(1)
-        dense.append((c, gy, grads))
-    norms = xp.sqrt(sq)
-    scale = xp.minimum(1.0, max_norm / (norms + 1e-6))
-    acc: dict[int, Any] = {}
-    for c, gy, grads in dense:
-        if grads is None:
-            gs = gy * scale.astype(gy.dtype)[:, None]
-            summed = {"weight": gs.T @ c.x}
-            if c.module.bias is not None:
-                summed["bias"] = gs.sum(0)
-        else:
-            summed = {k: xp.tensordot(scale.astype(g.dtype), g, 1) for k, g in grads.items()}
-        for name, g in summed.items():
+        for name, g in rule(c.module, c.x, gy).items():
             p = c.module._parameters[name]
             if p is None or not p.requires_grad:
                 continue
-            acc[id(p)] = g if id(p) not in acc else acc[id(p)] + g
+            dense[id(p)] = g if id(p) not in dense else dense[id(p)] + g
+    for g in dense.values():
+        sq += (g.reshape(n, -1).astype(xp.float64) ** 2).sum(1)
+    norms = xp.sqrt(sq)
+    scale = xp.minimum(1.0, max_norm / (norms + 1e-6))
+    acc = {k: xp.tensordot(scale.astype(g.dtype), g, 1) for k, g in dense.items()}
+    for c, gy in ghosts:
+        gs = gy * scale.astype(gy.dtype)[:, None]
+        m = c.module
+        if m.weight.requires_grad:
+            acc[id(m.weight)] = gs.T @ c.x
+        if m.bias is not None and m.bias.requires_grad:
+            acc[id(m.bias)] = gs.sum(0)
     result: list[Tensor | None] = []
     for p in _params_with_grad(model):
         if not p.requires_grad:

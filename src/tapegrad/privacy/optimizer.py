@@ -64,7 +64,8 @@ def clip_and_sum(
     for a in present:
         if a.shape[0] != n:
             raise ValueError(
-                f"clip_and_sum: per-sample gradients disagree on the batch size: {n} and {a.shape[0]}"
+                "clip_and_sum: per-sample gradients disagree on the batch size: "
+                f"{n} and {a.shape[0]}"
             )
     sq = sum((a.reshape(n, -1).astype(xp.float64) ** 2).sum(1) for a in present)
     norms = xp.sqrt(sq)
@@ -142,7 +143,8 @@ class DPOptimizer:
         params = self.params
         if len(sums) != len(params):
             raise ValueError(
-                f"DPOptimizer: got {len(sums)} gradients for the optimizer's {len(params)} parameters"
+                f"DPOptimizer: got {len(sums)} gradients for the optimizer's "
+                f"{len(params)} parameters"
             )
         divisor = self.expected_batch_size if self.expected_batch_size is not None else batch_size
         if divisor <= 0:
