@@ -108,8 +108,10 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
         max_grad_norm=a.clip,
         lr_g=a.lr_g,
         lr_d=a.lr_d,
+        drift=a.drift,
         max_seconds=a.max_seconds,
         seed=a.seed,
+        d_arch=a.d_arch,
         d_hidden=tuple(a.d_hidden),
         g_hidden=tuple(a.g_hidden),
     )
@@ -126,7 +128,10 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     t0 = time.process_time()
     G, D = _build(
         DPGANConfig(
-            z_dim=cfg["z_dim"], g_hidden=tuple(cfg["g_hidden"]), d_hidden=tuple(cfg["d_hidden"])
+            z_dim=cfg["z_dim"],
+            g_hidden=tuple(cfg["g_hidden"]),
+            d_arch=cfg.get("d_arch", "mlp"),
+            d_hidden=tuple(cfg["d_hidden"]),
         ),
         10,
         (1, 28, 28),
@@ -135,7 +140,8 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     D.load_state_dict(tg.load(run / "D.safetensors"))
     xs, ys = synthesize(G, 6000, seed=a.seed)
     grid = synthesize(G, 10, seed=a.seed + 1)[0].reshape(10, 10, 1, 28, 28)
-    save_png(run / "samples.png", image_grid(grid.transpose(1, 0, 2, 3, 4).reshape(100, 1, 28, 28)))
+    tiles = (grid.transpose(1, 0, 2, 3, 4).reshape(100, 1, 28, 28) + 1) / 2
+    save_png(run / "samples.png", image_grid(tiles, 10))
     test_x, test_y = load_mnist_arrays(train=False, root=a.data)
     clf = train_classifier(xs.reshape(len(xs), -1), ys, a.epochs, a.seed)
     result: dict[str, Any] = {
@@ -173,7 +179,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     t.add_argument("--clip", type=float, default=1.0, help="per-sample clipping norm C")
     t.add_argument("--lr-g", type=float, default=2e-4)
     t.add_argument("--lr-d", type=float, default=2e-4)
-    t.add_argument("--d-hidden", type=int, nargs="+", default=[256, 128])
+    t.add_argument("--drift", type=float, default=0.0, help="penalty on D's squared logits")
+    t.add_argument("--d-arch", default="conv", choices=("conv", "mlp"))
+    t.add_argument("--d-hidden", type=int, nargs="+", default=[16, 32])
     t.add_argument("--g-hidden", type=int, nargs="+", default=[256, 512])
     t.add_argument("--max-seconds", type=float, default=None, help="stop earlier after this")
     t.add_argument("--seed", type=int, default=0)

@@ -389,7 +389,7 @@ def test_private_gan_spends_its_budget_and_records_it(tmp_path):
     x, y = _toy_images()
     cfg = DPGANConfig(
         epsilon=2.0, delta=1e-3, d_steps=12, d_steps_per_g=3, batch_size=20, log_every=6,
-        z_dim=4, g_hidden=(16,), d_hidden=(16,),
+        z_dim=4, g_hidden=(16,), d_arch="mlp", d_hidden=(16,),
     )  # fmt: skip
     G, D, rep = train_dp_gan(cfg, x, y, out_dir=tmp_path, log=lambda s: None)
     assert rep["d_steps_done"] == 12 and rep["g_steps_done"] == 4
@@ -412,3 +412,43 @@ def test_gan_config_is_checked():
         train_dp_gan(DPGANConfig(epsilon=-1), x, y)
     with pytest.raises(ValueError, match="delta"):
         train_dp_gan(DPGANConfig(epsilon=1, delta=0.01, batch_size=20), x, y)
+
+
+def test_conv_discriminator_private_step_matches_per_sample_clipping():
+    from tapegrad.privacy.gan import SmallConvDiscriminator, _d_loss
+
+    D = SmallConvDiscriminator(3, channels=(2, 3))
+    x = tg.randn(4, 1, 28, 28)
+    y = tg.tensor(np.array([0, 2, 1, 2]))
+    t = tg.tensor(np.array([1.0, 1.0, 0.0, 0.0]))
+    ps = per_sample_grads(D, _d_loss, (x, y), t)
+    ref, ref_norms = clip_and_sum(ps, 0.01)
+    got, norms = clipped_grad_sum(D, _d_loss, (x, y), t, 0.01)
+    np.testing.assert_allclose(norms, ref_norms, rtol=1e-10)
+    for r, g in zip(ref, got):
+        np.testing.assert_allclose(g.numpy(), r, rtol=1e-9, atol=1e-13)
+
+
+def test_cli_recipe_dp_trains_and_records_epsilon(tmp_path, monkeypatch, capsys):
+    from tapegrad import cli
+    from tapegrad.privacy import recipe
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (300, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 300)
+    monkeypatch.setattr(recipe, "load_mnist_for_dp", lambda root=None: (x, y))
+    tg.set_default_dtype(tg.float32)
+    out = tmp_path / "run"
+    code = cli.main(
+        ["train", "--recipe", "dp", "--epsilon", "3", "--delta", "1e-3", "--steps", "4",
+         "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    import json
+
+    rep = json.loads((out / "config.json").read_text())
+    assert rep["epsilon"] <= 3 and rep["epsilon"] == pytest.approx(3, rel=0.02)
+    assert rep["delta"] == 1e-3 and rep["d_steps_done"] == 4
+    assert (out / "samples.png").is_file() and "epsilon 3" in capsys.readouterr().out
+    assert cli.main(["train", "--recipe", "dp", "--epsilon", "-1", "--out", str(out)]) == 2
+    assert "--epsilon must be positive" in capsys.readouterr().err

@@ -38,6 +38,12 @@ from .._atomic import atomic_write_bytes
 from ..autograd.functional import grad as _grad
 from ..autograd.grad_mode import no_grad
 from ..gan.models import ConditionalGenerator, ProjectionDiscriminator
+from ..nn import init
+from ..nn.activation import LeakyReLU
+from ..nn.containers import Sequential
+from ..nn.conv import Conv2d
+from ..nn.embedding import Embedding
+from ..nn.linear import Linear
 from ..nn.module import Module
 from ..ops.loss import binary_cross_entropy_with_logits
 from ..optim.adam import Adam
@@ -63,8 +69,14 @@ class DPGANConfig:
         max_grad_norm: C, the per-sample clipping norm of D's gradient.
         noise_multiplier: sigma; None picks the smallest that spends ``epsilon``
             in ``d_steps`` steps.
-        z_dim, g_hidden, d_hidden: model sizes.
+        z_dim, g_hidden: G's noise size and hidden widths (an MLP).
+        d_arch: ``'conv'`` (:class:`SmallConvDiscriminator`, channels ``d_hidden``)
+            or ``'mlp'`` (a projection discriminator with hidden widths ``d_hidden``).
         lr_g, lr_d, betas: Adam settings of both players.
+        drift: weight of a per-sample penalty ``drift * logit^2`` on D's logits
+            (real and fake), which keeps them from growing without bound when the
+            noisy D separates real from fake; it is part of each sample's loss,
+            so it is clipped with it.
         ema: exponential moving average of G's weights used for sampling (0: off).
         max_seconds: stop earlier after this much wall time (None: no limit).
         seed: seeds the models, the sampling and the noise.
@@ -80,9 +92,11 @@ class DPGANConfig:
     noise_multiplier: float | None = None
     z_dim: int = 64
     g_hidden: tuple[int, ...] = (256, 512)
-    d_hidden: tuple[int, ...] = (256, 128)
+    d_arch: str = "conv"
+    d_hidden: tuple[int, ...] = (16, 32)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
+    drift: float = 0.0
     betas: tuple[float, float] = (0.5, 0.999)
     ema: float = 0.999
     max_seconds: float | None = None
@@ -106,6 +120,10 @@ class DPGANConfig:
             raise ValueError(f"{who}: max_grad_norm must be > 0, got {self.max_grad_norm!r}")
         if self.noise_multiplier is not None and not self.noise_multiplier > 0:
             raise ValueError(f"{who}: noise_multiplier must be > 0, got {self.noise_multiplier!r}")
+        if self.d_arch not in ("conv", "mlp"):
+            raise ValueError(f"{who}: d_arch must be 'conv' or 'mlp', got {self.d_arch!r}")
+        if self.d_arch == "conv" and len(self.d_hidden) != 2:
+            raise ValueError(f"{who}: d_arch 'conv' takes two channel counts, got {self.d_hidden}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"{who}: ema must be in [0, 1), got {self.ema!r}")
 
@@ -127,11 +145,58 @@ def _d_loss(out: Tensor, target: Any) -> Tensor:
     return binary_cross_entropy_with_logits(out.reshape(-1), target, reduction="sum")
 
 
+def _d_loss_with_drift(drift: float) -> Callable[[Tensor, Any], Tensor]:
+    if drift == 0:
+        return _d_loss
+
+    def loss(out: Tensor, target: Any) -> Tensor:
+        return _d_loss(out, target) + drift * (out * out).sum()
+
+    return loss
+
+
+class SmallConvDiscriminator(Module):
+    """A small conditional D for 28x28 images, without normalisation layers.
+
+    ``h = flatten(LeakyReLU(Conv(c2, 4, 2, 1)(LeakyReLU(Conv(c1, 4, 2, 1)(x)))))``
+    (N, c2 * 7 * 7); ``logit = psi(h) + <embed(y), h>`` (the projection
+    discriminator's conditioning, with spatial positions kept). Few parameters
+    (26,000 at c1, c2 = 16, 32) keep the DP noise per parameter small.
+    """
+
+    def __init__(
+        self, n_classes: int, image_shape: tuple[int, ...] = (1, 28, 28), channels=(16, 32)
+    ) -> None:
+        super().__init__()
+        c, h, w = image_shape
+        if (h, w) != (28, 28):
+            raise ValueError(f"SmallConvDiscriminator: needs 28x28 images, got {image_shape}")
+        c1, c2 = channels
+        self.features = Sequential(
+            Conv2d(c, c1, 4, 2, 1), LeakyReLU(0.2), Conv2d(c1, c2, 4, 2, 1), LeakyReLU(0.2)
+        )
+        self.feature_dim = c2 * 49
+        self.psi = Linear(self.feature_dim, 1)
+        self.embed = Embedding(n_classes, self.feature_dim)
+        init.xavier_uniform_(self.embed.weight)
+
+    def forward(self, x: Tensor, y: Any) -> Tensor:
+        """``x`` (N, C, 28, 28), ``y`` (N,) ints -> logits (N, 1)."""
+        h = self.features(x).reshape(x.shape[0], self.feature_dim)
+        return self.psi(h) + (self.embed(y) * h).sum(1, keepdim=True)
+
+
 def _build(cfg: DPGANConfig, n_classes: int, image_shape: tuple[int, ...]) -> tuple[Module, Module]:
     G = ConditionalGenerator(
         n_classes, z_dim=cfg.z_dim, image_shape=image_shape, arch="mlp", hidden=cfg.g_hidden
     )
-    D = ProjectionDiscriminator(n_classes, image_shape=image_shape, arch="mlp", hidden=cfg.d_hidden)
+    D: Module
+    if cfg.d_arch == "conv":
+        D = SmallConvDiscriminator(n_classes, image_shape, tuple(cfg.d_hidden))
+    else:
+        D = ProjectionDiscriminator(
+            n_classes, image_shape=image_shape, arch="mlp", hidden=cfg.d_hidden
+        )
     return G, D
 
 
@@ -236,6 +301,7 @@ def train_dp_gan(
     G, D = _build(cfg, n_classes, tuple(images.shape[1:]))
     opt_g = Adam(G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
     opt_d = Adam(D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+    d_loss = _d_loss_with_drift(cfg.drift)
     dp = DPOptimizer(opt_d, cfg.max_grad_norm, sigma, cfg.batch_size, generator=cfg.seed + 1)
     sampler = PoissonSampler(n, q, generator=cfg.seed + 2)
     fake_rng = np.random.Generator(np.random.PCG64(cfg.seed + 3))
@@ -261,10 +327,10 @@ def train_dp_gan(
             y = _wrap(np.concatenate([labels[idx], y_fake]))
             target = _wrap(np.concatenate([np.ones(len(idx)), np.zeros(b)]).astype(np.float32))
             if private:
-                dp.private_step(D, _d_loss, (x, y), target)
+                dp.private_step(D, d_loss, (x, y), target)
             else:
                 opt_d.zero_grad()
-                (_d_loss(D(x, y), target) / b).backward()
+                (d_loss(D(x, y), target) / b).backward()
                 opt_d.step()
             d_done += 1
             if d_done % cfg.d_steps_per_g == 0:

@@ -302,14 +302,26 @@ def per_sample_grads(
 
 
 # ------------------------------------------------------------- clipped sum
-def _ghost_linear(m: Linear, x: Any, gy: Any) -> Any:
-    """Per-sample squared gradient norms (N,) of a Linear on (N, in) input; else None."""
-    if x.ndim != 2:
-        return None
-    sq = (x * x).sum(1) * (gy * gy).sum(1)
-    if m.bias is not None:
-        sq = sq + (gy * gy).sum(1)
-    return sq
+def _rowsq(a: Any) -> Any:
+    a = a.reshape(a.shape[0], -1)
+    return xp.einsum("ij,ij->i", a, a).astype(xp.float64)
+
+
+def _ghost(m: Module, x: Any, gy: Any) -> Any:
+    """Per-sample squared gradient norms (N,) without per-sample tensors, or None.
+
+    A Linear on (N, in) input: ``||gy[n]||^2 (||x[n]||^2 + 1)`` (the 1 for the bias).
+    An Embedding looked up once per sample (indices (N,)): ``||gy[n]||^2``, zero
+    for the padding row.
+    """
+    if isinstance(m, Linear) and x.ndim == 2:
+        return _rowsq(gy) * (_rowsq(x) + (1.0 if m.bias is not None else 0.0))
+    if isinstance(m, Embedding) and x.ndim == 1:
+        sq = _rowsq(gy)
+        if m.padding_idx is not None:
+            sq[x == m.padding_idx] = 0
+        return sq
+    return None
 
 
 def clipped_grad_sum(
@@ -324,7 +336,8 @@ def clipped_grad_sum(
     The norm of a sample's gradient is taken over all parameters jointly; a
     gradient of norm ``g`` is scaled by ``min(1, max_norm / (g + 1e-6))``.
     Equal to clipping and summing ``per_sample_grads``, but a Linear layer on
-    (N, in) inputs never forms its (N, out, in) per-sample tensor.
+    (N, in) inputs never forms its (N, out, in) per-sample tensor, nor an
+    Embedding looked up once per sample its (N, rows, dim) one.
 
     Returns:
         (grads, norms): one summed clipped gradient per parameter in
@@ -350,9 +363,7 @@ def clipped_grad_sum(
     for c, gy in live:
         own = [p for p in c.module._parameters.values() if p is not None]
         single = all(uses[id(p)] == 1 for p in own)
-        ghost = (
-            _ghost_linear(c.module, c.x, gy) if single and isinstance(c.module, Linear) else None
-        )
+        ghost = _ghost(c.module, c.x, gy) if single else None
         if ghost is not None:
             sq += ghost
             ghosts.append((c, gy))
@@ -365,13 +376,20 @@ def clipped_grad_sum(
                 continue
             dense[id(p)] = g if id(p) not in dense else dense[id(p)] + g
     for g in dense.values():
-        sq += (g.reshape(n, -1).astype(xp.float64) ** 2).sum(1)
+        sq += _rowsq(g)
     norms = xp.sqrt(sq)
     scale = xp.minimum(1.0, max_norm / (norms + 1e-6))
     acc = {k: xp.tensordot(scale.astype(g.dtype), g, 1) for k, g in dense.items()}
     for c, gy in ghosts:
         gs = gy * scale.astype(gy.dtype)[:, None]
         m = c.module
+        if isinstance(m, Embedding):
+            gw = xp.zeros(tuple(m.weight.shape), dtype=gs.dtype)
+            xp.add.at(gw, c.x, gs)
+            if m.padding_idx is not None:
+                gw[m.padding_idx] = 0
+            acc[id(m.weight)] = gw
+            continue
         if m.weight.requires_grad:
             acc[id(m.weight)] = gs.T @ c.x
         if m.bias is not None and m.bias.requires_grad:
