@@ -106,6 +106,7 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
         d_steps_per_g=a.d_per_g,
         batch_size=a.batch,
         max_grad_norm=a.clip,
+        noise_multiplier=a.noise,
         lr_g=a.lr_g,
         lr_d=a.lr_d,
         drift=a.drift,
@@ -177,6 +178,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     t.add_argument("--d-per-g", type=int, default=5, help="D steps per G step")
     t.add_argument("--batch", type=int, default=256, help="expected real batch size")
     t.add_argument("--clip", type=float, default=1.0, help="per-sample clipping norm C")
+    t.add_argument("--noise", type=float, default=None, help="noise multiplier (default: from budget)")
     t.add_argument("--lr-g", type=float, default=2e-4)
     t.add_argument("--lr-d", type=float, default=2e-4)
     t.add_argument("--drift", type=float, default=0.0, help="penalty on D's squared logits")

@@ -452,3 +452,19 @@ def test_cli_recipe_dp_trains_and_records_epsilon(tmp_path, monkeypatch, capsys)
     assert (out / "samples.png").is_file() and "epsilon 3" in capsys.readouterr().out
     assert cli.main(["train", "--recipe", "dp", "--epsilon", "-1", "--out", str(out)]) == 2
     assert "--epsilon must be positive" in capsys.readouterr().err
+
+
+def test_private_gan_without_noise_or_clipping_is_the_non_private_gan():
+    x, y = _toy_images()
+    kw = dict(
+        delta=1e-3, d_steps=9, d_steps_per_g=3, batch_size=20, log_every=100, z_dim=4,
+        g_hidden=(16,), d_arch="mlp", d_hidden=(16,),
+    )  # fmt: skip
+    cfg_dp = DPGANConfig(epsilon=1e9, noise_multiplier=1e-20, max_grad_norm=1e6, **kw)
+    G1, D1, _ = train_dp_gan(cfg_dp, x, y, log=lambda s: None)
+    G2, D2, rep = train_dp_gan(DPGANConfig(epsilon=None, **kw), x, y, log=lambda s: None)
+    assert rep["epsilon"] is None and rep["private"] is False
+    for a, b in zip(
+        list(G1.parameters()) + list(D1.parameters()), list(G2.parameters()) + list(D2.parameters())
+    ):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-7, atol=1e-9)

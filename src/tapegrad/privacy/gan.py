@@ -327,6 +327,7 @@ def train_dp_gan(
             y = _wrap(np.concatenate([labels[idx], y_fake]))
             target = _wrap(np.concatenate([np.ones(len(idx)), np.zeros(b)]).astype(np.float32))
             if private:
+                dp.zero_grad()
                 dp.private_step(D, d_loss, (x, y), target)
             else:
                 opt_d.zero_grad()
