@@ -2,12 +2,14 @@
 
 Two steps, each a subcommand:
 
-``train``: :func:`tapegrad.privacy.train_dp_gan` on MNIST's 60,000 training
-images; writes ``config.json`` (the recipe, epsilon and delta spent, wall and CPU
-time), ``G.safetensors``, ``D.safetensors`` and ``log.jsonl`` to ``--out``::
+``train``: the private recipe (:func:`tapegrad.privacy.recipe.run_dp_recipe`, as
+``tapegrad train --recipe dp`` runs it; flags left out keep the recipe's values)
+on MNIST's 60,000 training images; writes ``config.json`` (the recipe, epsilon
+and delta spent, wall and CPU time), ``G.safetensors``, ``D.safetensors``,
+``log.jsonl`` and ``samples.png`` to ``--out``::
 
     OPENBLAS_NUM_THREADS=1 python examples/gan_privacy.py train --epsilon 10 \\
-        --d-steps 20000 --out runs/dp10 --data DIR
+        --out runs/dp10 --data DIR
 
 (``--epsilon none`` trains the same recipe without privacy.)
 
@@ -21,7 +23,6 @@ time), ``G.safetensors``, ``D.safetensors`` and ``log.jsonl`` to ``--out``::
 * membership inference: D's logit for (image, label) is the attack score, on
   ``--mia-n`` training images (members) against as many test images
   (non-members); the AUC of telling them apart (0.5: no leakage);
-* a sample grid ``samples.png`` (10 per class).
 
 MNIST is found through ``--data DIR`` or the ``TAPEGRAD_DATA`` environment variable.
 """
@@ -40,9 +41,9 @@ import numpy as np
 import tapegrad as tg
 from tapegrad import nn
 from tapegrad.data.mnist import load_mnist_arrays
-from tapegrad.gan.runs import image_grid, save_png
-from tapegrad.privacy import DPGANConfig, load_mnist_for_dp, synthesize, train_dp_gan
+from tapegrad.privacy import DPGANConfig, synthesize
 from tapegrad.privacy.gan import _build
+from tapegrad.privacy.recipe import run_dp_recipe
 
 
 def _scale(images: np.ndarray) -> np.ndarray:
@@ -100,24 +101,32 @@ def _d_scores(D: nn.Module, images: np.ndarray, labels: np.ndarray) -> np.ndarra
 
 def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
     eps = None if a.epsilon.lower() == "none" else float(a.epsilon)
-    cfg = DPGANConfig(
-        epsilon=eps,
+    names = {
+        "d_per_g": "d_steps_per_g",
+        "batch": "batch_size",
+        "clip": "max_grad_norm",
+        "noise": "noise_multiplier",
+        "lr_g": "lr_g",
+        "lr_d": "lr_d",
+        "drift": "drift",
+        "d_arch": "d_arch",
+        "d_hidden": "d_hidden",
+        "g_hidden": "g_hidden",
+        "max_seconds": "max_seconds",
+    }
+    overrides = {f: getattr(a, k) for k, f in names.items() if getattr(a, k) is not None}
+    for k in ("d_hidden", "g_hidden"):
+        if k in overrides:
+            overrides[k] = tuple(overrides[k])
+    report = run_dp_recipe(
+        eps,
+        a.out,
         d_steps=a.d_steps,
-        d_steps_per_g=a.d_per_g,
-        batch_size=a.batch,
-        max_grad_norm=a.clip,
-        noise_multiplier=a.noise,
-        lr_g=a.lr_g,
-        lr_d=a.lr_d,
-        drift=a.drift,
-        max_seconds=a.max_seconds,
         seed=a.seed,
-        d_arch=a.d_arch,
-        d_hidden=tuple(a.d_hidden),
-        g_hidden=tuple(a.g_hidden),
+        data_root=a.data,
+        log=lambda s: print(s, flush=True),
+        **overrides,
     )
-    x, y = load_mnist_for_dp(a.data)
-    _, _, report = train_dp_gan(cfg, x, y, out_dir=a.out, log=lambda s: print(s, flush=True))
     print(json.dumps({k: v for k, v in report.items() if k != "config"}))
     return report
 
@@ -140,9 +149,6 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     G.load_state_dict(tg.load(run / "G.safetensors"))
     D.load_state_dict(tg.load(run / "D.safetensors"))
     xs, ys = synthesize(G, 6000, seed=a.seed)
-    grid = synthesize(G, 10, seed=a.seed + 1)[0].reshape(10, 10, 1, 28, 28)
-    tiles = (grid.transpose(1, 0, 2, 3, 4).reshape(100, 1, 28, 28) + 1) / 2
-    save_png(run / "samples.png", image_grid(tiles, 10))
     test_x, test_y = load_mnist_arrays(train=False, root=a.data)
     clf = train_classifier(xs.reshape(len(xs), -1), ys, a.epochs, a.seed)
     result: dict[str, Any] = {
@@ -174,17 +180,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train a private (or non-private) conditional GAN")
     t.add_argument("--epsilon", default="10", help="privacy budget, or 'none' (default 10)")
-    t.add_argument("--d-steps", type=int, default=20000, help="D steps the budget covers")
-    t.add_argument("--d-per-g", type=int, default=5, help="D steps per G step")
-    t.add_argument("--batch", type=int, default=256, help="expected real batch size")
-    t.add_argument("--clip", type=float, default=1.0, help="per-sample clipping norm C")
-    t.add_argument("--noise", type=float, default=None, help="noise multiplier (default: from budget)")
-    t.add_argument("--lr-g", type=float, default=2e-4)
-    t.add_argument("--lr-d", type=float, default=2e-4)
-    t.add_argument("--drift", type=float, default=0.0, help="penalty on D's squared logits")
-    t.add_argument("--d-arch", default="conv", choices=("conv", "mlp"))
-    t.add_argument("--d-hidden", type=int, nargs="+", default=[16, 32])
-    t.add_argument("--g-hidden", type=int, nargs="+", default=[256, 512])
+    t.add_argument("--d-steps", type=int, default=None, help="D steps the budget covers")
+    t.add_argument("--d-per-g", type=int, default=None, help="D steps per G step")
+    t.add_argument("--batch", type=int, default=None, help="expected real batch size")
+    t.add_argument("--clip", type=float, default=None, help="per-sample clipping norm C")
+    t.add_argument(
+        "--noise", type=float, default=None, help="noise multiplier (default: from budget)"
+    )
+    t.add_argument("--lr-g", type=float, default=None)
+    t.add_argument("--lr-d", type=float, default=None)
+    t.add_argument("--drift", type=float, default=None, help="penalty on D's squared logits")
+    t.add_argument("--d-arch", default=None, choices=("conv", "mlp"))
+    t.add_argument("--d-hidden", type=int, nargs="+", default=None)
+    t.add_argument("--g-hidden", type=int, nargs="+", default=None)
     t.add_argument("--max-seconds", type=float, default=None, help="stop earlier after this")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, help="run folder to write")

@@ -85,17 +85,17 @@ class DPGANConfig:
 
     epsilon: float | None = 10.0
     delta: float = 1e-5
-    d_steps: int = 6000
-    d_steps_per_g: int = 5
+    d_steps: int = 12000
+    d_steps_per_g: int = 1
     batch_size: int = 256
     max_grad_norm: float = 1.0
     noise_multiplier: float | None = None
     z_dim: int = 64
     g_hidden: tuple[int, ...] = (256, 512)
-    d_arch: str = "conv"
-    d_hidden: tuple[int, ...] = (16, 32)
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
+    d_arch: str = "mlp"
+    d_hidden: tuple[int, ...] = (256, 128)
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
     drift: float = 0.0
     betas: tuple[float, float] = (0.5, 0.999)
     ema: float = 0.999
