@@ -113,6 +113,7 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
         "d_hidden": "d_hidden",
         "g_hidden": "g_hidden",
         "max_seconds": "max_seconds",
+        "noise_seed": "noise_seed",
     }
     overrides = {f: getattr(a, k) for k, f in names.items() if getattr(a, k) is not None}
     for k in ("d_hidden", "g_hidden"):
@@ -195,6 +196,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     t.add_argument("--g-hidden", type=int, nargs="+", default=None)
     t.add_argument("--max-seconds", type=float, default=None, help="stop earlier after this")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--noise-seed", type=int, default=None, help="seed of the DP noise (default: OS entropy)"
+    )
     t.add_argument("--out", required=True, help="run folder to write")
     t.add_argument("--data", default=None, help="MNIST folder (default: $TAPEGRAD_DATA)")
     e = sub.add_parser("evaluate", help="utility and membership inference of a run")

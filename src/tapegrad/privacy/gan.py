@@ -27,7 +27,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,10 @@ class DPGANConfig:
             so it is clipped with it.
         ema: exponential moving average of G's weights used for sampling (0: off).
         max_seconds: stop earlier after this much wall time (None: no limit).
-        seed: seeds the models, the sampling and the noise.
+        seed: seeds the models, the batches and the generated samples.
+        noise_seed: seeds D's privacy noise; None (the default) draws it from
+            fresh operating-system entropy, as a real release must: noise that
+            can be regenerated from a known seed protects nothing.
         accountant: ``'rdp'`` or ``'pld'``.
     """
 
@@ -101,9 +104,9 @@ class DPGANConfig:
     ema: float = 0.999
     max_seconds: float | None = None
     seed: int = 0
+    noise_seed: int | None = None
     accountant: str = "rdp"
     log_every: int = 500
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         """Raise ValueError naming the first bad field."""
@@ -302,7 +305,8 @@ def train_dp_gan(
     opt_g = Adam(G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
     opt_d = Adam(D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
     d_loss = _d_loss_with_drift(cfg.drift)
-    dp = DPOptimizer(opt_d, cfg.max_grad_norm, sigma, cfg.batch_size, generator=cfg.seed + 1)
+    noise_rng = np.random.default_rng(cfg.noise_seed)  # None: OS entropy
+    dp = DPOptimizer(opt_d, cfg.max_grad_norm, sigma, cfg.batch_size, generator=noise_rng)
     sampler = PoissonSampler(n, q, generator=cfg.seed + 2)
     fake_rng = np.random.Generator(np.random.PCG64(cfg.seed + 3))
     ema = _EMA(G, cfg.ema) if cfg.ema > 0 else None

@@ -85,7 +85,9 @@ class DPOptimizer:
         expected_batch_size: the divisor of the noisy sum (``sample_rate * N``
             with Poisson sampling).
         generator: the noise source (None: tapegrad's global generator; an int
-            seeds a fresh one).
+            seeds a fresh one). Noise that can be regenerated from a known seed
+            protects nothing: for a real release pass
+            ``numpy.random.default_rng()`` (fresh OS entropy).
 
     Use either ``step(per_sample)`` with per-sample gradients aligned with the
     optimizer's parameters (in ``param_groups`` order), or
