@@ -240,10 +240,6 @@ def _capture(
     return live, [None if g is None else g.data for g in gys], n
 
 
-def _params_with_grad(model: Module) -> list[Any]:
-    return list(model.parameters())
-
-
 def _layer_grads(calls: list[_Call], gys: list[Any]) -> list[tuple[_Call, dict[str, Any]]]:
     out = []
     for c, gy in zip(calls, gys):
@@ -290,7 +286,7 @@ def per_sample_grads(
             key = id(p)
             acc[key] = g if key not in acc else acc[key] + g
     result: list[Tensor | None] = []
-    for p in _params_with_grad(model):
+    for p in model.parameters():
         if not p.requires_grad:
             result.append(None)
             continue
@@ -395,7 +391,7 @@ def clipped_grad_sum(
         if m.bias is not None and m.bias.requires_grad:
             acc[id(m.bias)] = gs.sum(0)
     result: list[Tensor | None] = []
-    for p in _params_with_grad(model):
+    for p in model.parameters():
         if not p.requires_grad:
             result.append(None)
             continue
