@@ -13,6 +13,7 @@ weight gradients (its parameters require gradients), so both do the same GEMMs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,8 @@ import numpy as np
 from workload_defs import BATCH, build_side, make_inputs
 
 WORKLOADS = ("dcgan28", "cnn")
+#: Every GEMM of the step goes through this name, so :func:`gemm_cpu_ms` can time them.
+GEMM: Callable[[np.ndarray, np.ndarray], np.ndarray] = np.matmul
 
 
 # ------------------------------------------------------------------ im2col / col2im
@@ -109,12 +112,12 @@ class Linear(Layer):
 
     def forward(self, x):
         x = x.reshape(x.shape[0], -1)
-        return x @ self.params["weight"] + self.params["bias"], x
+        return GEMM(x, self.params["weight"]) + self.params["bias"], x
 
     def backward(self, x, dy, need_dx=True):
-        self.grads["weight"] += x.T @ dy
+        self.grads["weight"] += GEMM(x.T, dy)
         self.grads["bias"] += dy.sum(0)
-        return dy @ self.params["weight"].T if need_dx else None
+        return GEMM(dy, self.params["weight"].T) if need_dx else None
 
 
 class _GemmWeight(Layer):
@@ -158,7 +161,7 @@ class Conv2d(_GemmWeight):
         k, s, p = self.k, self.s, self.p
         ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
         cols = im2col(pad(x, p), k, s, ho, wo).reshape(n * ho * wo, -1)
-        y = cols @ self.params["weight"]
+        y = GEMM(cols, self.params["weight"])
         if self.bias:
             y += self.params["bias"]
         return y.reshape(n, ho, wo, -1), (cols, x.shape)
@@ -166,13 +169,13 @@ class Conv2d(_GemmWeight):
     def backward(self, cache, dy, need_dx=True):
         cols, (n, h, w, c) = cache
         dy2 = dy.reshape(-1, dy.shape[-1])
-        self.grads["weight"] += cols.T @ dy2
+        self.grads["weight"] += GEMM(cols.T, dy2)
         if self.bias:
             self.grads["bias"] += dy2.sum(0)
         if not need_dx:
             return None
         k, p = self.k, self.p
-        dcols = (dy2 @ self.params["weight"].T).reshape(*dy.shape[:3], k, k, c)
+        dcols = GEMM(dy2, self.params["weight"].T).reshape(*dy.shape[:3], k, k, c)
         return col2im(dcols, h + 2 * p, w + 2 * p, self.s)[:, p : p + h, p : p + w]
 
 
@@ -186,7 +189,7 @@ class ConvTranspose2d(_GemmWeight):
         n, h, w, c = x.shape
         k, s, p, o = self.k, self.s, self.p, self.shape[1]
         x2 = x.reshape(-1, c)
-        cols = (x2 @ self.params["weight"]).reshape(n, h, w, k, k, o)
+        cols = GEMM(x2, self.params["weight"]).reshape(n, h, w, k, k, o)
         hp, wp = (h - 1) * s + k, (w - 1) * s + k
         y = np.ascontiguousarray(col2im(cols, hp, wp, s)[:, p : hp - p, p : wp - p])
         if self.bias:
@@ -200,8 +203,8 @@ class ConvTranspose2d(_GemmWeight):
         n, ho, wo, _ = dy.shape
         h, w = (ho + 2 * p - k) // s + 1, (wo + 2 * p - k) // s + 1
         dcols = im2col(pad(dy, p), k, s, h, w).reshape(n * h * w, -1)
-        self.grads["weight"] += x2.T @ dcols
-        return (dcols @ self.params["weight"].T).reshape(n, h, w, -1) if need_dx else None
+        self.grads["weight"] += GEMM(x2.T, dcols)
+        return GEMM(dcols, self.params["weight"].T).reshape(n, h, w, -1) if need_dx else None
 
 
 class BatchNorm(Layer):
@@ -565,6 +568,29 @@ def check_numpy_step(
     }
 
 
+def gemm_cpu_ms(ns: NumpyStep, iters: int = 3) -> tuple[float, float]:
+    """(CPU ms of the GEMMs alone, CPU ms of the whole step) per iteration of ``ns``, timed
+    around each GEMM call (the bound no NumPy program with these GEMMs can go under)."""
+    global GEMM
+    spent = [0.0]
+
+    def timed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        t0 = time.process_time()
+        out = np.matmul(a, b)
+        spent[0] += time.process_time() - t0
+        return out
+
+    GEMM = timed
+    try:
+        t0 = time.process_time()
+        for _ in range(iters):
+            ns.step()
+        total = time.process_time() - t0
+    finally:
+        GEMM = np.matmul
+    return spent[0] * 1e3 / iters, total * 1e3 / iters
+
+
 def run_numpy_step(name: str, tg: Any, pt: Any, time_pair: Callable) -> dict[str, Any]:
     """Check the NumPy step of ``name`` against PyTorch (float64 and float32), then time it
     interleaved with tapegrad's side ``tg`` (``time_pair(tg, step)``); prints and returns
@@ -579,19 +605,23 @@ def run_numpy_step(name: str, tg: Any, pt: Any, time_pair: Callable) -> dict[str
     )
     ns = build_numpy_step(name, pt.state())
     tm = time_pair(tg, ns)
+    gemm_ms, step_ms = gemm_cpu_ms(ns)
     out = {k: v for k, v in tm.items() if not k.startswith("samples")}
     out |= {
         "check": chk,
         "check_ok": ok,
         "numpy_ms": tm["torch_ms"],
         "numpy_cpu_ms": tm["torch_cpu_ms"],
+        "gemm_cpu_ms": gemm_ms,
+        "gemm_share": gemm_ms / step_ms,
     }
     c1, c3 = tm["cpu_ratio_iqr"]
     q1, q3 = tm["ratio_iqr"]
     print(
         f"    NumPy step {tm['torch_ms']:.3f} ms/it (CPU {tm['torch_cpu_ms']:.3f}); tapegrad / "
         f"NumPy step CPU time {tm['cpu_ratio']:.2f} (IQR {c1:.2f}-{c3:.2f}), wall "
-        f"{tm['ratio']:.2f} (IQR {q1:.2f}-{q3:.2f})",
+        f"{tm['ratio']:.2f} (IQR {q1:.2f}-{q3:.2f}); its GEMMs alone {gemm_ms:.1f} ms/it "
+        f"of CPU time ({100 * gemm_ms / step_ms:.0f}% of the step)",
         flush=True,
     )
     return out
