@@ -227,9 +227,12 @@ class BatchNorm(Layer):
         c = x.shape[-1]
         x2 = x.reshape(-1, c)
         n = x2.shape[0]
-        mean = x2.mean(0)
+        # float32 sums over the outer axis add one row after another (no pairwise summation):
+        # over 12,544 rows that costs digits the centred backward formula amplifies, so the
+        # per-channel sums accumulate in float64, as in tapegrad.
+        mean = x2.mean(0, dtype=np.float64).astype(x.dtype)
         xc = x2 - mean
-        var = np.einsum("ij,ij->j", xc, xc) / n
+        var = (np.einsum("ij,ij->j", xc, xc, dtype=np.float64) / n).astype(x.dtype)
         invstd = 1.0 / np.sqrt(var + self.eps)
         xhat = xc * invstd
         m = self.momentum
@@ -242,8 +245,8 @@ class BatchNorm(Layer):
         xhat, invstd = cache
         dy2 = dy.reshape(xhat.shape)
         n = xhat.shape[0]
-        db = dy2.sum(0)
-        dg = np.einsum("ij,ij->j", dy2, xhat)
+        db = dy2.sum(0, dtype=np.float64).astype(dy.dtype)
+        dg = np.einsum("ij,ij->j", dy2, xhat, dtype=np.float64).astype(dy.dtype)
         self.grads["weight"] += dg
         self.grads["bias"] += db
         scale = self.params["weight"] * invstd / n
@@ -597,6 +600,7 @@ def run_numpy_step(name: str, tg: Any, pt: Any, time_pair: Callable) -> dict[str
     the check and the tapegrad / NumPy-step ratios."""
     chk = {dt: check_numpy_step(name, dtype=dt) for dt in ("float64", "float32")}
     ok = chk["float64"]["grad_rel"] < 1e-9 and chk["float64"]["keys_match"]
+    ok = ok and chk["float32"]["grad_rel"] < 1e-4
     print(
         f"    NumPy step check {'ok' if ok else 'FAILED'}: max |grad diff| / max |grad| vs "
         f"PyTorch float64 {chk['float64']['grad_rel']:.1e}, float32 "

@@ -154,9 +154,8 @@ def test_numpy_step_computes_pytorchs_step(name):
     for a, b in r64["losses"]:
         assert a == pytest.approx(b, rel=1e-12)
     r32 = numpy_step.check_numpy_step(name, batch=4, dtype="float32")
-    # float32 rounding only (PyTorch's float32 batch-norm backward differs by up to ~1e-2
-    # relative on the generator's first transposed convolution)
-    assert r32["grad_rel"] < 5e-2 and r32["state_diff"] < 1e-3, r32
+    # float32: rounding only (a float32 batch-norm sum over all rows would miss this by 1e-2)
+    assert r32["grad_rel"] < 1e-4 and r32["state_diff"] < 1e-4, r32
 
 
 def test_numpy_step_check_catches_a_wiring_difference(monkeypatch):
