@@ -1,15 +1,30 @@
-"""Data loading: datasets, the batching ``DataLoader``, MNIST and toy distributions.
+"""Data loading: MNIST, toy distributions, and (re-exported from their home,
+:mod:`tapegrad.utils.data`, PyTorch's ``torch.utils.data``) datasets, samplers
+and the batching ``DataLoader``.
 
-``Dataset``/``TensorDataset``/``Subset`` and ``DataLoader`` follow PyTorch's
-names; ``MNIST`` reads (and verifies) the original IDX files, with the test
+``MNIST`` reads (and verifies) the original IDX files, with the test
 split shipped in the package; :mod:`tapegrad.data.toy` has the ring, grid and
 Stacked-MNIST distributions used to measure GAN mode collapse.
 """
 
+from ..utils.data import (
+    BatchSampler,
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+    default_collate,
+    get_worker_info,
+    random_split,
+)
 from . import toy
-from .collate import default_collate
-from .dataloader import DataLoader
-from .dataset import Dataset, Subset, TensorDataset
 from .mnist import (
     MIRRORS,
     MNIST,
@@ -25,11 +40,21 @@ from .mnist import (
 from .toy import grid, grid_modes, ring, ring_modes, stacked_mnist
 
 __all__ = [
-    "Dataset",
-    "TensorDataset",
-    "Subset",
+    "BatchSampler",
+    "ConcatDataset",
     "DataLoader",
+    "Dataset",
+    "IterableDataset",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "Subset",
+    "SubsetRandomSampler",
+    "TensorDataset",
+    "WeightedRandomSampler",
     "default_collate",
+    "get_worker_info",
+    "random_split",
     "MNIST",
     "MNISTDownloadError",
     "MIRRORS",

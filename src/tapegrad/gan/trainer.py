@@ -37,8 +37,6 @@ import numpy as np
 
 from .. import random as _random
 from ..autograd.grad_mode import no_grad
-from ..data.dataloader import DataLoader
-from ..data.dataset import TensorDataset
 from ..distributed import training as _dp
 from ..nn.module import Module
 from ..nn.utils.clip_grad import clip_grad_norm_
@@ -46,6 +44,8 @@ from ..optim.adam import Adam
 from ..serialization import load as _load
 from ..serialization import save as _save
 from ..tensor import Tensor, _wrap
+from ..utils.data.dataloader import DataLoader
+from ..utils.data.dataset import TensorDataset
 from .losses import GANLoss, clip_weights_, get_loss, gradient_penalty
 from .runs import RunDir
 
