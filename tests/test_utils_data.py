@@ -278,3 +278,20 @@ def test_unpicklable_dataset_gets_a_clear_error():
     assert [
         int(b) for b in ud.DataLoader(Unpicklable(), num_workers=2, multiprocessing_context="fork")
     ] == [0, 1, 2]
+
+
+class Draws(ud.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return int(np.random.randint(1 << 30)), ud.get_worker_info().id
+
+
+def test_worker_init_fn_runs_in_each_worker_before_loading():
+    got = [tuple(int(v) for v in b) for b in ud.DataLoader(Draws(), batch_size=None,
+                                                            num_workers=2,
+                                                            worker_init_fn=_init_fn)]
+    # worker w's first draw after np.random.seed(1000 + w); batches alternate workers
+    first = {w: int(np.random.RandomState(1000 + w).randint(1 << 30)) for w in (0, 1)}
+    assert got[0] == (first[0], 0) and got[1] == (first[1], 1)

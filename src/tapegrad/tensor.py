@@ -29,7 +29,10 @@ from .dtypes import bool_, float32, int64
 from .utils.hooks import RemovableHandle
 
 if TYPE_CHECKING:  # pragma: no cover - type checkers see the attached methods
-    from .tensor_methods import TensorMethods as _MethodsBase
+    from .tensor_methods import TensorMethods
+    from .tensor_methods_extra import ExtraTensorMethods
+
+    class _MethodsBase(TensorMethods, ExtraTensorMethods): ...
 else:
     _MethodsBase = object
 
