@@ -190,3 +190,21 @@ def test_inference_mode_records_nothing():
     assert not f(w).requires_grad
     with tg.inference_mode(False):
         assert (w * 2).requires_grad
+
+
+LIKE = [
+    ("rand_like", lambda L, x, **k: L.rand_like(x, **k)),
+    ("randn_like", lambda L, x, **k: L.randn_like(x, **k)),
+    ("randint_like", lambda L, x, **k: L.randint_like(x, 0, 5, dtype=L.float64)),
+]
+
+
+@pytest.mark.parametrize("name, f", LIKE)
+def test_random_like_keywords_vs_torch(name, f):
+    kw = {} if name == "randint_like" else dict(dtype=None, device="cpu", requires_grad=True)
+    got = f(tg, tg.zeros(2, 3, dtype=tg.float64), **kw)
+    want = f(torch, torch.zeros(2, 3, dtype=torch.float64), **kw)
+    assert tuple(got.shape) == tuple(want.shape) and str(got.dtype) == _dt(want)
+    assert got.requires_grad == want.requires_grad
+    a = got.detach().numpy()
+    assert (a >= 0).all() if name != "randn_like" else np.isfinite(a).all()
