@@ -238,7 +238,7 @@ def test_loader_errors():
         DataLoader(Squares(0))
     with pytest.raises(ValueError, match="DataLoader: the dataset is empty"):
         DataLoader(TensorDataset(tg.zeros(0, 3)))
-    for bad in (0, -1, 2.0, True, None):
+    for bad in (0, -1, 2.0, True):  # None is valid: single samples, as in PyTorch
         with pytest.raises(ValueError, match="batch_size must be a positive int"):
             DataLoader(Squares(3), batch_size=bad)
     with pytest.raises(TypeError, match="generator must be"):

@@ -174,3 +174,35 @@ def test_init_on_parameter_records_nothing():
     init.kaiming_uniform_(p)
     assert p.is_leaf and p.requires_grad and p.grad is None
     assert isinstance(p, nn.Parameter)
+
+
+INIT_ON_DATA = [
+    ("normal_", lambda nn, t: nn.init.normal_(t, 0.0, 0.02)),
+    ("uniform_", lambda nn, t: nn.init.uniform_(t, -0.1, 0.1)),
+    ("constant_", lambda nn, t: nn.init.constant_(t, 0.5)),
+    ("zeros_", lambda nn, t: nn.init.zeros_(t)),
+    ("xavier_uniform_", lambda nn, t: nn.init.xavier_uniform_(t)),
+    ("kaiming_normal_", lambda nn, t: nn.init.kaiming_normal_(t)),
+    ("orthogonal_", lambda nn, t: nn.init.orthogonal_(t)),
+]
+
+
+@pytest.mark.parametrize("name, init", INIT_ON_DATA)
+def test_init_through_data_writes_the_parameter(name, init):
+    """``nn.init.normal_(m.weight.data, 0, 0.02)`` (the DCGAN initialisation) as in PyTorch."""
+    import torch
+
+    for lib in (tg, torch):
+        m = lib.nn.Linear(20, 30)
+        before = m.weight.detach().numpy().copy()
+        out = init(lib.nn, m.weight.data)
+        after = m.weight.detach().numpy()
+        assert not np.array_equal(before, after), f"{lib.__name__}: weight unchanged"
+        np.testing.assert_array_equal(out.detach().numpy(), after)
+        assert m.weight.requires_grad
+
+
+def test_init_accepts_a_tapegrad_generator():
+    a = tg.nn.init.normal_(tg.empty(5), generator=tg.Generator().manual_seed(1))
+    b = tg.nn.init.normal_(tg.empty(5), generator=tg.Generator().manual_seed(1))
+    np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -37,3 +37,58 @@ def get_rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore a state returned by :func:`get_rng_state`."""
     _generator.bit_generator.state = state
+
+
+class Generator:
+    """A random number generator of its own, like ``torch.Generator``.
+
+    ``g = tapegrad.Generator().manual_seed(42)`` and pass ``generator=g`` to the
+    random constructors, ``randperm``, ``random_split``, samplers and
+    ``DataLoader``; draws from ``g`` leave the global generator untouched.
+    The numbers differ from PyTorch's (a NumPy PCG64 stream).
+
+    Args:
+        device: accepted for PyTorch scripts; must be the device tapegrad runs on.
+    """
+
+    def __init__(self, device: Any = "cpu") -> None:
+        self._seed = 67280421310721  # PyTorch's default seed
+        self.numpy = np.random.Generator(np.random.PCG64(self._seed))
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed; returns self."""
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise TypeError(f"Generator.manual_seed expects an int, got {type(seed).__name__}")
+        self._seed = int(seed)
+        self.numpy = np.random.Generator(np.random.PCG64(self._seed))
+        return self
+
+    def seed(self) -> int:
+        """Reseed from the operating system's entropy; returns the new seed."""
+        s = int(np.random.SeedSequence().entropy % (2**63))
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> dict[str, Any]:
+        return self.numpy.bit_generator.state
+
+    def set_state(self, state: dict[str, Any]) -> Generator:
+        self.numpy.bit_generator.state = state
+        return self
+
+
+def numpy_generator(generator: Any, who: str) -> np.random.Generator:
+    """The NumPy generator behind ``generator``: None gives the global one."""
+    if generator is None:
+        return _generator
+    if isinstance(generator, Generator):
+        return generator.numpy
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(
+        f"{who}: generator must be a tapegrad.Generator or a numpy.random.Generator, "
+        f"got {type(generator).__name__}"
+    )

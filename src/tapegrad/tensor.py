@@ -22,13 +22,17 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from . import devices as _device
 from . import dtypes as _dtypes
 from .backend import to_numpy, xp
 from .dtypes import bool_, float32, int64
 from .utils.hooks import RemovableHandle
 
 if TYPE_CHECKING:  # pragma: no cover - type checkers see the attached methods
-    from .tensor_methods import TensorMethods as _MethodsBase
+    from .tensor_methods import TensorMethods
+    from .tensor_methods_extra import ExtraTensorMethods
+
+    class _MethodsBase(TensorMethods, ExtraTensorMethods): ...
 else:
     _MethodsBase = object
 
@@ -119,8 +123,13 @@ class Tensor(_MethodsBase):
         return self._node is None
 
     @property
-    def device(self) -> str:
-        return "cpu" if xp is np else "cuda"
+    def device(self) -> _device.device:
+        """Where the tensor lives: ``device(type='cpu')`` (or cuda:0 under CuPy)."""
+        return _device.current_device()
+
+    @property
+    def is_cuda(self) -> bool:
+        return _device.current_device().type == "cuda"
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         """The shape, or its entry ``dim``, like ``torch.Tensor.size``."""

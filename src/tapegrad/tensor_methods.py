@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import devices as _dev
 from .autograd import engine as _engine
 from .autograd import functional as _functional
 from .autograd.grad_mode import state
@@ -30,6 +31,7 @@ from .ops import reduce as _red
 from .ops import shape as _sh
 from .ops import softmax as _sm
 from .tensor import Tensor, _data
+from .tensor_methods_extra import ExtraTensorMethods
 
 
 class TensorMethods:
@@ -88,13 +90,16 @@ class TensorMethods:
         return _engine.register_post_accumulate_grad_hook(self, hook)
 
     # ------------------------------------------------------------- dtype
-    def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
-        """Convert to ``dtype`` (differentiable between float dtypes).
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Convert to a dtype (differentiable between float dtypes) and/or a device.
 
-        Device strings (``"cpu"``) are accepted and ignored for PyTorch habits.
+        ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` and the
+        keywords ``dtype=``, ``device=``. A device must be one tensors can live on
+        (:mod:`tapegrad.devices`); anything else raises.
         """
-        if isinstance(dtype, str) and dtype in ("cpu", "cuda"):
-            dtype = kwargs.get("dtype", args[0] if args else None)
+        dtype, device = _dev.split_to_args(args, kwargs)
+        if device is not None:
+            _dev.check_device(device, "to")
         if dtype is None or np.dtype(dtype) == self._array.dtype:
             return self
         return _ew.cast(self, np.dtype(dtype))
@@ -119,9 +124,6 @@ class TensorMethods:
 
     def bool(self) -> Tensor:
         return self.to(bool_)
-
-    def cpu(self) -> Tensor:
-        return self
 
     def contiguous(self) -> Tensor:
         return self
@@ -505,7 +507,9 @@ _NOT_COPIED = frozenset(
 
 
 def attach() -> None:
-    """Copy every method and property of :class:`TensorMethods` onto ``Tensor``."""
-    for name, value in vars(TensorMethods).items():
-        if name not in _NOT_COPIED:
-            setattr(Tensor, name, value)
+    """Copy every method and property of :class:`TensorMethods` and
+    :class:`~tapegrad.tensor_methods_extra.ExtraTensorMethods` onto ``Tensor``."""
+    for cls in (TensorMethods, ExtraTensorMethods):
+        for name, value in vars(cls).items():
+            if name not in _NOT_COPIED:
+                setattr(Tensor, name, value)

@@ -10,7 +10,7 @@
 from .anomaly import detect_anomaly
 from .function import Function
 from .functional import backward, grad
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "gradgradcheck",
     "is_grad_enabled",
     "no_grad",
+    "inference_mode",
     "set_grad_enabled",
 ]

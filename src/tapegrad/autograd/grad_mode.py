@@ -83,3 +83,26 @@ class enable_grad(_Mode):
     """Context manager / decorator: record a graph inside, even within ``no_grad``."""
 
     mode = True
+
+
+class inference_mode(_Mode):
+    """Context manager / decorator for inference: records no graph, like ``no_grad``.
+
+    PyTorch's version also marks the tensors it makes as unusable in autograd
+    later, for speed; tapegrad has no such cost to save, so tensors made here
+    are ordinary tensors that do not require grad. ``inference_mode(False)``
+    leaves the current mode as it is.
+    """
+
+    def __init__(self, mode: bool = True) -> None:
+        self.enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        self.prev = state.enabled
+        if self.enabled:
+            state.enabled = False
+
+    def __call__(self, func: F) -> F:
+        if not self.enabled:
+            return func
+        return no_grad()(func)

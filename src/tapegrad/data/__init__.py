@@ -1,17 +1,32 @@
-"""Data loading: datasets, the batching ``DataLoader``, MNIST and toy distributions.
+"""Data loading: MNIST, toy distributions, and (re-exported from their home,
+:mod:`tapegrad.utils.data`, PyTorch's ``torch.utils.data``) datasets, samplers
+and the batching ``DataLoader``.
 
-``Dataset``/``TensorDataset``/``Subset`` and ``DataLoader`` follow PyTorch's
-names; ``MNIST`` reads (and verifies) the original IDX files, with the test
+``MNIST`` reads (and verifies) the original IDX files, with the test
 split shipped in the package; :mod:`tapegrad.data.toy` has the ring, grid and
 Stacked-MNIST distributions used to measure GAN mode collapse; :func:`load_dataset`
 reads what ``tapegrad train --data`` names (MNIST, ring, grid, an image folder, a
 ``.npy`` file).
 """
 
+from ..utils.data import (
+    BatchSampler,
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+    default_collate,
+    get_worker_info,
+    random_split,
+)
 from . import toy
-from .collate import default_collate
-from .dataloader import DataLoader
-from .dataset import Dataset, Subset, TensorDataset
 from .files import DataError, load_dataset
 from .mnist import (
     MIRRORS,
@@ -28,13 +43,23 @@ from .mnist import (
 from .toy import grid, grid_modes, ring, ring_modes, stacked_mnist
 
 __all__ = [
-    "Dataset",
-    "TensorDataset",
-    "Subset",
+    "BatchSampler",
+    "ConcatDataset",
     "DataLoader",
+    "Dataset",
+    "IterableDataset",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "Subset",
+    "SubsetRandomSampler",
+    "TensorDataset",
+    "WeightedRandomSampler",
     "default_collate",
     "DataError",
     "load_dataset",
+    "get_worker_info",
+    "random_split",
     "MNIST",
     "MNISTDownloadError",
     "MIRRORS",

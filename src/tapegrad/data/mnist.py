@@ -32,8 +32,8 @@ import numpy as np
 
 from .._atomic import atomic_write_bytes
 from ..tensor import Tensor, _wrap
-from .collate import default_collate
-from .dataset import Dataset
+from ..utils.data.collate import default_collate
+from ..utils.data.dataset import Dataset
 
 __all__ = [
     "MNIST",

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor, _wrap
-from ._rng import resolve_generator
+from ..utils.data._rng import resolve_generator
 
 __all__ = ["ring", "ring_modes", "grid", "grid_modes", "stacked_mnist"]
 

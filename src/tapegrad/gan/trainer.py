@@ -53,8 +53,6 @@ import numpy as np
 
 from .. import random as _random
 from ..autograd.grad_mode import no_grad
-from ..data.dataloader import DataLoader
-from ..data.dataset import TensorDataset
 from ..data.files import to_float32
 from ..distributed import training as _dp
 from ..nn.module import Module
@@ -64,6 +62,8 @@ from ..optim.optimizer import Optimizer
 from ..optim.rmsprop import RMSprop
 from ..optim.sgd import SGD
 from ..tensor import Tensor, _wrap
+from ..utils.data.dataloader import DataLoader
+from ..utils.data.dataset import TensorDataset
 from .checkpoint import first_non_finite, load_checkpoint, save_checkpoint
 from .losses import GANLoss, get_loss
 from .runs import RunDir

@@ -7,6 +7,7 @@ from .conv import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .embedding import Embedding
 from .flatten import *  # noqa: F403
+from .layers_1d import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .module import Module
@@ -15,7 +16,14 @@ from .pooling import *  # noqa: F403
 
 # --- Normalisation and recurrent layers (H5b's files; H5b may edit this block) ---
 # isort: split
-from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 # --- end of block ---

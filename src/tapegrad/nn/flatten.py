@@ -1,4 +1,5 @@
-"""Shape-only modules: ``Identity``, ``Flatten``, ``Unflatten``."""
+"""Shape-only modules: ``Identity``, ``Flatten``, ``Unflatten``, ``PixelShuffle``,
+``PixelUnshuffle``, ``Unfold``, ``Fold``."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..ops import fold as _fold
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["Identity", "Flatten", "Unflatten"]
+__all__ = ["Identity", "Flatten", "Unflatten", "PixelShuffle", "PixelUnshuffle", "Unfold", "Fold"]
 
 
 class Identity(Module):
@@ -73,3 +75,66 @@ class Unflatten(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class PixelShuffle(Module):
+    """``(N, C*r*r, H, W) -> (N, C, H*r, W*r)``, r = ``upscale_factor``."""
+
+    def __init__(self, upscale_factor: int) -> None:
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _fold.pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """``(N, C, H*r, W*r) -> (N, C*r*r, H, W)``, r = ``downscale_factor``."""
+
+    def __init__(self, downscale_factor: int) -> None:
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _fold.pixel_unshuffle(x, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"
+
+
+class Unfold(Module):
+    """Sliding blocks as columns: ``(N, C, H, W) -> (N, C*kh*kw, L)`` (see ``F.unfold``)."""
+
+    def __init__(
+        self, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
+    ) -> None:
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _fold.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+
+
+class Fold(Module):
+    """Columns back to an image, summing overlaps: ``(N, C*kh*kw, L) -> (N, C, H, W)``."""
+
+    def __init__(
+        self,
+        output_size: Any,
+        kernel_size: Any,
+        dilation: Any = 1,
+        padding: Any = 0,
+        stride: Any = 1,
+    ) -> None:
+        super().__init__()
+        self.output_size, self.kernel_size, self.dilation = output_size, kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _fold.fold(
+            x, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride
+        )

@@ -2,8 +2,8 @@
 
 Every function fills ``tensor._array`` in place (nothing is recorded for
 autograd), draws from :func:`tapegrad.random.default_generator` unless given
-``generator`` (a :class:`numpy.random.Generator`), keeps the tensor's dtype, and
-returns the tensor.
+``generator`` (a :class:`tapegrad.Generator` or :class:`numpy.random.Generator`),
+keeps the tensor's dtype, and returns the tensor.
 
 Fans follow PyTorch: for a weight of shape ``(out, in, *kernel)``,
 ``fan_in = in * prod(kernel)`` and ``fan_out = out * prod(kernel)``.
@@ -92,8 +92,8 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def _gen(generator: np.random.Generator | None) -> np.random.Generator:
-    return _random.default_generator() if generator is None else generator
+def _gen(generator: Any) -> np.random.Generator:
+    return _random.numpy_generator(generator, "init")
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ops import loss as _loss
+from ..ops import loss_extra as _loss_x
 from ..tensor import Tensor, as_tensor
 from .module import Module
 
@@ -21,6 +22,9 @@ __all__ = [
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "NLLLoss",
+    "SmoothL1Loss",
+    "HuberLoss",
+    "KLDivLoss",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -127,3 +131,43 @@ class NLLLoss(_WeightedLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return _loss.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _loss_x.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (d = input - target)."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _loss_x.huber_loss(input, target, self.reduction, self.delta)
+
+
+class KLDivLoss(Module):
+    """KL divergence of log-probabilities ``input`` from ``target`` (see ``F.kl_div``).
+
+    ``reduction`` may also be ``'batchmean'``, the true KL divergence per sample.
+    """
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__()
+        if reduction not in _REDUCTIONS + ("batchmean",):
+            raise ValueError(
+                f"KLDivLoss: reduction {reduction!r} is not one of {_REDUCTIONS + ('batchmean',)}"
+            )
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _loss_x.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

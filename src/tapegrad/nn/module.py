@@ -23,6 +23,7 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..backend import xp
+from ..devices import check_device, split_to_args
 from ..tensor import Tensor
 from ..utils.hooks import RemovableHandle
 from .backward_hook import BackwardHook
@@ -423,14 +424,13 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Convert floating parameters and buffers to a dtype, in place; returns self.
 
-        Accepts ``to(dtype)``, ``to(dtype=...)`` and, for PyTorch habits, a device
-        string (``"cpu"``), which changes nothing.
+        Accepts ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``
+        and the keywords ``dtype=``, ``device=``. A device must be one tensors can
+        live on (:mod:`tapegrad.devices`); anything else raises.
         """
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
-                continue
-            dtype = a.dtype if isinstance(a, Tensor) else a
+        dtype, device = split_to_args(args, kwargs)
+        if device is not None:
+            check_device(device, "Module.to")
         if dtype is None:
             return self
         dt = np.dtype(dtype)
@@ -456,6 +456,13 @@ class Module:
         return self._apply(lambda a: a.astype(dt))
 
     def cpu(self) -> Module:
+        """Parameters and buffers on the CPU; raises where tensors cannot live there."""
+        check_device("cpu", "Module.cpu")
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Parameters and buffers on the GPU; raises where tensors cannot live there."""
+        check_device("cuda" if device is None else device, "Module.cuda")
         return self
 
     # ------------------------------------------------------------ state dict

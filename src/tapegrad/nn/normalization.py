@@ -1,4 +1,5 @@
-"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``, ``GroupNorm``.
+"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``, ``GroupNorm``,
+``InstanceNorm1d``, ``InstanceNorm2d``.
 
 Parameter and buffer names (``weight``, ``bias``, ``running_mean``,
 ``running_var``, ``num_batches_tracked``) and their update rules are PyTorch's,
@@ -12,12 +13,19 @@ from typing import Any
 
 from ..backend import xp
 from ..dtypes import get_default_dtype
-from ..ops.norm import batch_norm, group_norm, layer_norm
+from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm
 from ..tensor import Tensor, _wrap
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+]
 
 
 def _dt(dtype: Any) -> Any:
@@ -276,3 +284,85 @@ class GroupNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(Module):
+    """Shared code of the InstanceNorm layers (PyTorch's defaults: no affine, no running stats)."""
+
+    _rank = 0
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        dt = _dt(dtype)
+        if affine:
+            self.weight = Parameter(xp.ones(num_features, dtype=dt))
+            self.bias = Parameter(xp.zeros(num_features, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", _wrap(xp.zeros(num_features, dtype=dt)))
+            self.register_buffer("running_var", _wrap(xp.ones(num_features, dtype=dt)))
+            self.register_buffer("num_batches_tracked", _wrap(xp.zeros((), dtype=xp.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        name = type(self).__name__
+        if x.ndim not in (self._rank, self._rank + 1):
+            raise ValueError(
+                f"{name}: expected a {self._rank}-D (N, C, ...) or {self._rank - 1}-D unbatched "
+                f"input, got shape {tuple(x.shape)}"
+            )
+        batched = x.ndim == self._rank
+        xb = x if batched else x.unsqueeze(0)
+        if xb.shape[1] != self.num_features:
+            raise ValueError(
+                f"{name}: expected {self.num_features} channels, got input of shape "
+                f"{tuple(x.shape)}"
+            )
+        use_input_stats = self.training or not self.track_running_stats
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked._array += 1
+        y = instance_norm(
+            xb,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            use_input_stats,
+            self.momentum,
+            self.eps,
+        )
+        return y if batched else y.squeeze(0)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalise each channel of each sample of ``(N, C, L)`` over L."""
+
+    _rank = 3
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalise each channel of each sample of ``(N, C, H, W)`` over (H, W)."""
+
+    _rank = 4

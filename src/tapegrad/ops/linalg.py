@@ -14,11 +14,15 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import xp
 from ..tensor import Tensor, as_tensor
+from .elementwise import where
 from .namespace import namespace
 from .shape import broadcast_to, reshape, sum_to, transpose
 
 __all__ = [
     "matmul",
+    "mm",
+    "bmm",
+    "baddbmm",
     "linear",
     "einsum",
 ]
@@ -73,6 +77,53 @@ def matmul(a: Any, b: Any) -> Tensor:
         raise ValueError(
             f"matmul: batch dims of {tuple(a.shape)} and {tuple(b.shape)} do not broadcast"
         ) from None
+
+
+def _check_dims(op: str, want: int, *ts: Tensor) -> None:
+    for t in ts:
+        if t.ndim != want:
+            shapes = " and ".join(str(tuple(u.shape)) for u in ts)
+            raise ValueError(f"{op}: expects {want}-D tensors, got shapes {shapes}")
+
+
+def mm(a: Any, b: Any) -> Tensor:
+    """(n, k) @ (k, m) -> (n, m); no broadcasting, like ``torch.mm``."""
+    a, b = as_tensor(a), as_tensor(b)
+    _check_dims("mm", 2, a, b)
+    return matmul(a, b)
+
+
+def bmm(a: Any, b: Any) -> Tensor:
+    """(B, n, k) @ (B, k, m) -> (B, n, m); the batch sizes must be equal."""
+    a, b = as_tensor(a), as_tensor(b)
+    _check_dims("bmm", 3, a, b)
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"bmm: batch sizes differ: {tuple(a.shape)} and {tuple(b.shape)}")
+    return matmul(a, b)
+
+
+def baddbmm(
+    input: Any,  # noqa: A002 - PyTorch's name
+    batch1: Any,
+    batch2: Any,
+    *,
+    beta: float = 1.0,
+    alpha: float = 1.0,
+) -> Tensor:
+    """beta * input + alpha * bmm(batch1, batch2); input broadcasts to (B, n, m).
+
+    With ``beta == 0`` the input is ignored (NaN and inf in it do not propagate).
+    """
+    prod = bmm(batch1, batch2)
+    if alpha != 1:
+        prod = prod * alpha
+    x = as_tensor(input)
+    if beta == 0:
+        if not x.requires_grad:
+            return prod
+        # a zero gradient for input, as PyTorch gives it, without reading its values
+        return prod + where(False, x, 0.0)
+    return prod + (x if beta == 1 else x * beta)
 
 
 # ------------------------------------------------------------------ linear

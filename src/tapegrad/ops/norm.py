@@ -33,6 +33,7 @@ __all__ = [
     "batch_norm",
     "layer_norm",
     "group_norm",
+    "instance_norm",
 ]
 
 
@@ -329,4 +330,42 @@ def group_norm(
         y = y * reshape(weight, ps)
     if bias is not None:
         y = y + reshape(bias, ps)
+    return y
+
+
+def instance_norm(
+    input: Tensor,  # noqa: A002 - torch's name
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel of each sample of (N, C, *) over the axes after C.
+
+    With ``use_input_stats`` the statistics are each instance's own, and the
+    running statistics, when given, move towards their mean over the batch
+    (the variance unbiased), as in PyTorch; otherwise the running statistics
+    are used. ``weight`` and ``bias`` (C,) scale and shift per channel.
+    """
+    op = "instance_norm"
+    if input.ndim < 3:
+        raise ValueError(f"{op}: expected input of shape (N, C, L, ...), got {_shape(input)}")
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    c = input.shape[1]
+    y = group_norm(input, c, weight, bias, eps)
+    if running_mean is not None or running_var is not None:
+        a = input._array.reshape(input.shape[0], c, -1)
+        m = a.shape[-1]
+        if running_mean is not None:
+            rm = running_mean._array
+            rm *= 1.0 - momentum
+            rm += momentum * a.mean(-1).mean(0).astype(rm.dtype)
+        if running_var is not None:
+            rv = running_var._array
+            rv *= 1.0 - momentum
+            rv += momentum * a.var(-1, ddof=1 if m > 1 else 0).mean(0).astype(rv.dtype)
     return y

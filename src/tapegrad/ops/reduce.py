@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max/min, amax/amin, var/std, prod, argmax/argmin, norm.
+"""Reductions: sum, mean, max/min, amax/amin, var/std, prod, argmax/argmin, norm, any/all.
 
 Every reduction takes ``dim`` (or NumPy's ``axis``) as an int, a tuple or
 None (all axes), and ``keepdim`` (or ``keepdims``). Backward passes are
@@ -17,7 +17,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import xp
 from ..dtypes import get_default_dtype
-from ..tensor import ReturnTypes, Tensor, _wrap
+from ..tensor import ReturnTypes, Tensor, _wrap, as_tensor
 from ._args import norm_dims as _norm_dims
 from ._args import reduced_shape as _reduced_shape
 from .indexing import ScatterAddFunction
@@ -37,6 +37,8 @@ __all__ = [
     "argmax",
     "argmin",
     "norm",
+    "any",
+    "all",
 ]
 
 
@@ -176,7 +178,7 @@ class MaxDimFunction(Function):
 
 
 def _empty_error(op: str, x: Tensor, dims: Any) -> None:
-    if x._array.size == 0 and (dims is None or any(x.shape[d] == 0 for d in dims)):
+    if x._array.size == 0 and (dims is None or builtins.any(x.shape[d] == 0 for d in dims)):
         raise ValueError(
             f"{op}: cannot reduce over an empty dim (tensor of shape {tuple(x.shape)}, dim {dims})"
         )
@@ -461,3 +463,26 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: An
     if p == 0:
         return _wrap((x._array != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype))
     return NormPFunction(float(p), dims, keepdim)(x)
+
+
+def _logical(
+    x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], is_any: bool, op: str
+) -> Tensor:
+    x = as_tensor(x)
+    if kw.get("out", 0) is None:  # np.any(tensor) passes out=None
+        del kw["out"]
+    dim, keepdim = _args(dim, keepdim, kw, op)
+    dims = _norm_dims(dim, x.ndim, op)
+    a = x._array != 0
+    f = a.any if is_any else a.all
+    return _wrap(f(axis=dims, keepdims=keepdim))
+
+
+def any(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
+    """Whether any element (over ``dim``, or all of them) is non-zero; a bool tensor."""
+    return _logical(x, dim, keepdim, kw, True, "any")
+
+
+def all(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
+    """Whether every element (over ``dim``, or all of them) is non-zero; a bool tensor."""
+    return _logical(x, dim, keepdim, kw, False, "all")

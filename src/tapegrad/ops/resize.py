@@ -1,4 +1,5 @@
-"""Resizing: ``interpolate`` (nearest, nearest-exact, linear, bilinear, area) and ``upsample``.
+"""Resizing: ``interpolate`` (nearest, nearest-exact, linear, bilinear, bicubic, area)
+and ``upsample``.
 
 Every mode is a linear map of the input: integer-factor nearest upsampling is
 pixel repetition (its adjoint a block sum), the others are matrix products with
@@ -89,6 +90,8 @@ def _resize_matrix(
     dt = np.dtype(dtype)
     sc = _src_scale(size, out, scale, align_corners, dt)
     d = dst.astype(dt)
+    if mode == "bicubic":
+        return xp.asarray(_bicubic_matrix(size, out, sc, d, align_corners, dt))
     src = sc * d if align_corners else np.maximum(sc * (d + dt.type(0.5)) - dt.type(0.5), 0)
     i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
     i1 = np.minimum(i0 + 1, size - 1)
@@ -97,6 +100,31 @@ def _resize_matrix(
     np.add.at(m, (dst, i0), 1 - lam)
     np.add.at(m, (dst, i1), lam)
     return xp.asarray(m)
+
+
+def _cubic_weights(t: Any, a: float = -0.75) -> list[Any]:
+    """Keys' cubic convolution weights (a = -0.75, as PyTorch) for taps at -1, 0, 1, 2."""
+
+    def near(x: Any) -> Any:  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: Any) -> Any:  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _bicubic_matrix(size: int, out: int, sc: Any, d: Any, align_corners: bool, dt: Any) -> Any:
+    """(out, size) bicubic matrix; taps beyond the edges repeat the edge, as in PyTorch."""
+    # unlike linear modes, PyTorch does not clamp a negative source coordinate here
+    src = sc * d if align_corners else sc * (d + dt.type(0.5)) - dt.type(0.5)
+    i0 = np.floor(src).astype(np.int64)
+    t = (src - i0).astype(dt)
+    m = np.zeros((out, size), dtype=dt)
+    rows = np.arange(out)
+    for k, wk in zip(range(-1, 3), _cubic_weights(t)):
+        np.add.at(m, (rows, np.clip(i0 + k, 0, size - 1)), wk)
+    return m
 
 
 def _nearest_factor(size: int, out: int, scale: float | None) -> int | None:
@@ -109,7 +137,7 @@ def _nearest_factor(size: int, out: int, scale: float | None) -> int | None:
     return f if ok else None
 
 
-_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "area")
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "area")
 
 
 def interpolate(
@@ -125,12 +153,12 @@ def interpolate(
 
     Args:
         input: (N, C, L) for 'nearest', 'nearest-exact', 'linear', 'area';
-            (N, C, H, W) for 'nearest', 'nearest-exact', 'bilinear', 'area'.
+            (N, C, H, W) for 'nearest', 'nearest-exact', 'bilinear', 'bicubic', 'area'.
         size: output spatial size (int or tuple), or
         scale_factor: multiplier(s); the output size is floor(in * scale)
             and, unless ``recompute_scale_factor``, 1/scale maps output
             to source coordinates (as in PyTorch).
-        align_corners: for 'linear'/'bilinear' (default False).
+        align_corners: for 'linear'/'bilinear'/'bicubic' (default False).
 
     Returns:
         (N, C, *size). Every mode is a linear map of the input, so gradients
@@ -147,10 +175,12 @@ def interpolate(
         raise ValueError(
             f"{op}: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, got {_shape(x)}"
         )
-    if (mode == "linear" and nsp != 1) or (mode == "bilinear" and nsp != 2):
+    if (mode == "linear" and nsp != 1) or (mode in ("bilinear", "bicubic") and nsp != 2):
         raise ValueError(f"{op}: mode {mode!r} does not take a {x.ndim}-D input {_shape(x)}")
-    if align_corners is not None and mode not in ("linear", "bilinear"):
-        raise ValueError(f"{op}: align_corners can only be set with 'linear' or 'bilinear'")
+    if align_corners is not None and mode not in ("linear", "bilinear", "bicubic"):
+        raise ValueError(
+            f"{op}: align_corners can only be set with 'linear', 'bilinear' or 'bicubic'"
+        )
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: needs a floating-point input, got {x.dtype}")
     if (size is None) == (scale_factor is None):

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ..data._rng import resolve_generator
+from ..utils.data._rng import resolve_generator
 from ..nn.module import Module
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor, _wrap

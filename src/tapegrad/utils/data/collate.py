@@ -1,4 +1,5 @@
-"""``default_collate``: a list of samples -> one batch of Tensors."""
+"""``default_collate``: a list of samples -> one batch of Tensors; ``default_convert``:
+one sample's NumPy arrays -> Tensors (for a loader with ``batch_size=None``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtypes as _dtypes
-from ..backend import xp
-from ..tensor import Tensor, _wrap
+from ... import dtypes as _dtypes
+from ...backend import xp
+from ...tensor import Tensor, _wrap
 
-__all__ = ["default_collate"]
+__all__ = ["default_collate", "default_convert"]
 
 
 def _stack(arrays: list[Any], where: str) -> Tensor:
@@ -100,3 +101,17 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if len(batch) == 0:
         raise ValueError("default_collate: the batch is empty")
     return _collate(batch, "")
+
+
+def default_convert(sample: Any) -> Any:
+    """NumPy arrays in ``sample`` (also inside tuples, lists and dicts) as Tensors;
+    everything else unchanged."""
+    if isinstance(sample, np.ndarray) and sample.dtype.kind in "biuf":
+        return _wrap(xp.asarray(sample))
+    if isinstance(sample, Mapping):
+        return {k: default_convert(v) for k, v in sample.items()}
+    if isinstance(sample, tuple) and hasattr(sample, "_fields"):
+        return type(sample)(*(default_convert(v) for v in sample))
+    if isinstance(sample, (tuple, list)):
+        return type(sample)(default_convert(v) for v in sample)
+    return sample

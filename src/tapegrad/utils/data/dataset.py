@@ -1,4 +1,5 @@
-"""Datasets: indexable collections of samples.
+"""Datasets: indexable collections of samples, iterable streams, and ways to
+combine and split them (``ConcatDataset``, ``Subset``, ``random_split``).
 
 A dataset is any object with ``__len__`` and ``__getitem__(i)`` returning one
 sample. A dataset may also offer ``get_batch(indices)``: given a 1-D int64
@@ -9,17 +10,27 @@ NumPy array of indices it returns the collated batch in one go, equal to
 
 from __future__ import annotations
 
+import bisect
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..backend import xp
-from ..tensor import Tensor, _wrap
+from ...backend import xp
+from ...tensor import Tensor, _wrap
+from ._rng import resolve_generator
 from .collate import default_collate
 
-__all__ = ["Dataset", "TensorDataset", "Subset"]
+__all__ = [
+    "Dataset",
+    "IterableDataset",
+    "TensorDataset",
+    "ConcatDataset",
+    "Subset",
+    "random_split",
+]
 
 
 class Dataset(ABC):
@@ -32,6 +43,61 @@ class Dataset(ABC):
     @abstractmethod
     def __len__(self) -> int:
         """The number of samples."""
+
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """Base class of stream-style datasets: implement ``__iter__`` yielding samples.
+
+    A :class:`~tapegrad.utils.data.DataLoader` with workers gives each worker its
+    own copy; use :func:`~tapegrad.utils.data.get_worker_info` in ``__iter__`` to
+    split the stream among them, as in PyTorch.
+    """
+
+    def __iter__(self) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __getitem__(self, index: int) -> Any:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate it, do not index")
+
+    def __len__(self) -> int:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset and has no len()")
+
+    def __add__(self, other: Any) -> Any:
+        raise TypeError("IterableDatasets cannot be concatenated with +")
+
+
+class ConcatDataset(Dataset):
+    """The samples of several datasets one after another.
+
+    ``cumulative_sizes[i]`` is the number of samples in datasets 0..i.
+    """
+
+    def __init__(self, datasets: Sequence[Any]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset")
+        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self)
+        if index < 0:
+            if -index > n:
+                raise ValueError(f"ConcatDataset: index {index} is out of range for {n} samples")
+            index += n
+        if index >= n:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {n} samples")
+        k = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[k - 1] if k else 0
+        return self.datasets[k][index - start]
 
 
 def _index(indices: np.ndarray) -> Any:
@@ -123,3 +189,33 @@ class Subset(Dataset):
         if getter is not None:
             return getter(inner)
         return default_collate([self.dataset[int(i)] for i in inner])
+
+
+def random_split(
+    dataset: Any, lengths: Sequence[int | float], generator: Any = None
+) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random Subsets of the given ``lengths``.
+
+    ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1
+    (floors, then the remainder given out one by one from the first, as in
+    PyTorch). ``generator``: a :class:`tapegrad.Generator`, NumPy Generator or
+    int seed; tapegrad's global generator when None.
+    """
+    n = len(dataset)
+    lens = list(lengths)
+    if math.isclose(sum(lens), 1) and sum(lens) <= 1:
+        counts = [int(math.floor(n * f)) for f in lens]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lens = counts
+    if sum(lens) != n:
+        raise ValueError(
+            f"random_split: the lengths {list(lengths)} sum to {sum(lens)}, but the dataset "
+            f"has {n} samples"
+        )
+    order = resolve_generator(generator, "random_split").permutation(n)
+    out, start = [], 0
+    for k in lens:
+        out.append(Subset(dataset, order[start : start + k]))
+        start += k
+    return out
