@@ -29,6 +29,7 @@ from tapegrad.data import (
 )
 
 SHIPPED = Path(mnist.__file__).parent / "mnist_test"
+SHIPPED_TRAIN = Path(mnist.__file__).parent / "mnist_train"
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -72,6 +73,38 @@ def test_shipped_test_split():
         ds.targets, np.frombuffer(shipped_bytes(TEST_LABELS), np.uint8)[8:]
     )
     assert not ds.data.flags.writeable
+
+
+def test_shipped_training_split_loads_offline():
+    # TAPEGRAD_DATA is unset and the cache empty (the autouse fixture): the package's copy
+    ds = MNIST(train=True)
+    assert ds.images_path.parent == SHIPPED_TRAIN and ds.labels_path.parent == SHIPPED_TRAIN
+    assert ds.data.shape == (60000, 28, 28) and ds.data.dtype == np.uint8
+    assert np.bincount(ds.targets).tolist() == TRAIN_COUNTS
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        raw = gzip.decompress((SHIPPED_TRAIN / f"{name}.gz").read_bytes())
+        assert hashlib.sha256(raw).hexdigest() == mnist.SHA256[name]
+    raw = gzip.decompress((SHIPPED_TRAIN / "train-images-idx3-ubyte.gz").read_bytes())
+    np.testing.assert_array_equal(
+        ds.data, np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)
+    )
+    x, y = load_mnist_arrays(train=True)
+    np.testing.assert_array_equal(x, ds.data)
+    np.testing.assert_array_equal(y, ds.targets)
+    # the two splits share no image: scores against the test split never see training images
+    test = MNIST(train=False).data
+    train_keys = {img.tobytes() for img in ds.data}
+    assert not any(img.tobytes() in train_keys for img in test)
+    text = (SHIPPED_TRAIN / "README.md").read_text() + (SHIPPED_TRAIN / "LICENSE").read_text()
+    assert "CC BY-SA 3.0" in text and "LeCun" in text and "training split" in text
+
+
+def no_shipped_training_split(monkeypatch, tmp_path):
+    """Hide the package's training split, as for a package installed without its data."""
+    shipped = mnist._shipped_dir
+    missing = tmp_path / "not-shipped"
+    monkeypatch.setattr(mnist, "_shipped_dir", lambda train: missing if train else shipped(False))
+    return missing
 
 
 def test_shipped_files_and_licence_note():
@@ -119,8 +152,9 @@ def test_load_mnist_arrays_are_writable_copies():
 def test_real_training_split_from_shared_folder(monkeypatch, tmp_path):
     if not REAL.is_dir():
         # A checkout without the project's data folder: then the explicit root must
-        # fail with an error that names it (with an empty per-user cache and no
-        # $TAPEGRAD_DATA, nothing else could supply the files).
+        # fail with an error that names it (with an empty per-user cache, no
+        # $TAPEGRAD_DATA and the shipped copy hidden, nothing else could supply the files).
+        no_shipped_training_split(monkeypatch, tmp_path)
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
         monkeypatch.delenv("TAPEGRAD_DATA", raising=False)
         with pytest.raises(FileNotFoundError, match=re.escape(str(REAL))):
@@ -159,6 +193,7 @@ def test_search_order(tmp_path, monkeypatch):
 
 
 def test_missing_files_list_where_it_looked(tmp_path, monkeypatch):
+    missing = no_shipped_training_split(monkeypatch, tmp_path)
     monkeypatch.setenv("TAPEGRAD_DATA", str(tmp_path / "env"))
     put(tmp_path / "root", ["train-images-idx3-ubyte"])
     with pytest.raises(FileNotFoundError) as e:
@@ -173,7 +208,7 @@ def test_missing_files_list_where_it_looked(tmp_path, monkeypatch):
         assert f"  {d}\n" in msg
     assert "train-labels-idx1-ubyte" in msg and "holds only train-images-idx3-ubyte" in msg
     assert "download=True" in msg
-    assert str(SHIPPED) not in msg  # only the test split is shipped
+    assert f"  {missing}\n" in msg and str(SHIPPED) not in msg  # the split's own copy only
 
 
 def test_plain_and_gz_copies_in_root_load_the_same(tmp_path):
@@ -267,7 +302,8 @@ def test_read_idx_unknown_name_skips_checksum(tmp_path):
 
 
 # ------------------------------------------------------------------ download
-def test_download_offline_fails_with_clear_message(tmp_path):
+def test_download_offline_fails_with_clear_message(tmp_path, monkeypatch):
+    no_shipped_training_split(monkeypatch, tmp_path)
     with pytest.raises(MNISTDownloadError) as e:
         MNIST(train=True, download=True)
     msg = str(e.value)
@@ -332,8 +368,9 @@ def test_download_true_uses_root_or_shipped_copy(tmp_path, monkeypatch):
     assert folder == tmp_path / "data"
     assert fake.urls == [mnist.MIRRORS[0] + f"{n}.gz" for n in (TEST_IMAGES, TEST_LABELS)]
     assert MNIST(root=tmp_path / "data", train=False).images_path.parent == tmp_path / "data"
-    # the training split is downloaded into root when one is given (offline here: the
-    # message says where the files were to go)
+    # without the shipped copy, the training split is downloaded into root when one is
+    # given (offline here: the message says where the files were to go)
+    no_shipped_training_split(monkeypatch, tmp_path)
     with pytest.raises(MNISTDownloadError, match=re.escape(f"into {tmp_path / 'data'},")):
         MNIST(root=tmp_path / "data", train=True, download=True)
     assert fake.urls[-1] == mnist.MIRRORS[-1] + "train-images-idx3-ubyte.gz"

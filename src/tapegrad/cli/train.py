@@ -2,9 +2,8 @@
 
 With no arguments it trains the backpropagation and GANs tutorial's MNIST GAN (MLP
 generator and discriminator, non-saturating loss, Adam 2e-4 with betas (0.5, 0.999),
-batch 64) on the full MNIST training set when it is found (``--data mnist`` looks where
-``TAPEGRAD_DATA`` points), else on the 10,000 test images shipped with tapegrad, for
-about 9,600 steps.
+batch 64) on MNIST's 60,000 training images (``TAPEGRAD_DATA`` or the copy shipped
+with tapegrad), for about 9,600 steps.
 Conditional models (``cgan-mlp``, ``cdcgan``, ``projection``) get the data's labels.
 ``--seeds K`` (K > 1) trains K runs with seeds S..S+K-1 into ``OUT/seed_<S>/``,
 evaluates each and writes ``OUT/summary.json``.

@@ -35,8 +35,8 @@ class DataError(ValueError):
 def load_dataset(spec: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None, str]:
     """``(samples, labels or None, description)`` for a ``--data`` value.
 
-    ``mnist``: the training split if found, else the shipped test split (uint8
-    ``(N, 1, 28, 28)``). ``ring``/``grid``: 10,000 points of the 2-D mixtures drawn
+    ``mnist``: the training split (uint8 ``(N, 1, 28, 28)``; shipped with tapegrad, so
+    training never falls back to the test images its scores compare with). ``ring``/``grid``: 10,000 points of the 2-D mixtures drawn
     with ``seed``. A folder: every image in it (same size; greyscale unless any is
     colour), uint8 ``(N, C, H, W)``. A ``.npy`` file: ``(N, H, W)``, ``(N, C, H, W)``
     or ``(N, D)`` numbers, returned memory-mapped (read-only).
@@ -45,13 +45,8 @@ def load_dataset(spec: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray | Non
     from .mnist import load_mnist_arrays
 
     if spec == "mnist":
-        try:
-            x, y = load_mnist_arrays(train=True)
-            what = "MNIST training split (60,000 images)"
-        except FileNotFoundError:
-            x, y = load_mnist_arrays(train=False)
-            what = "MNIST test split shipped with tapegrad (10,000 images; full MNIST not found)"
-        return x[:, None], y, what
+        x, y = load_mnist_arrays(train=True)
+        return x[:, None], y, "MNIST training split (60,000 images)"
     if spec in ("ring", "grid"):
         pts, modes = (toy.ring if spec == "ring" else toy.grid)(10_000, generator=seed)
         return np.asarray(pts), np.asarray(modes), f"{spec} mixture (10,000 points)"

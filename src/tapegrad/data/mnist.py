@@ -6,8 +6,9 @@ of the split wins; each file may be plain or ``.gz``):
 1. ``root`` as given, and its ``mnist/`` and ``MNIST/raw/`` subfolders;
 2. ``$TAPEGRAD_DATA`` and its ``mnist/`` and ``MNIST/raw/`` subfolders;
 3. the per-user cache ``$XDG_CACHE_HOME/tapegrad/mnist`` (``~/.cache/tapegrad/mnist``);
-4. for the test split only, the copy shipped inside the package
-   (``tapegrad/data/mnist_test``, CC BY-SA 3.0, see its README).
+4. the copy shipped inside the package (``tapegrad/data/mnist_train`` and
+   ``tapegrad/data/mnist_test``, CC BY-SA 3.0, see their READMEs), so that both
+   splits load offline.
 
 Every file is verified on load: its IDX magic number, its length against its
 header, and the SHA-256 of its decompressed bytes against the canonical values
@@ -80,8 +81,9 @@ def mnist_cache_dir() -> Path:
     return root / "tapegrad" / "mnist"
 
 
-def _shipped_dir() -> Path:
-    return Path(__file__).resolve().parent / "mnist_test"
+def _shipped_dir(train: bool) -> Path:
+    """The split's copy inside the package (checksummed on load like any other)."""
+    return Path(__file__).resolve().parent / ("mnist_train" if train else "mnist_test")
 
 
 def mnist_search_dirs(train: bool = True, root: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -92,8 +94,7 @@ def mnist_search_dirs(train: bool = True, root: str | os.PathLike[str] | None = 
             b = Path(os.path.expanduser(os.fspath(base)))
             dirs += [b, b / "mnist", b / "MNIST" / "raw"]
     dirs.append(mnist_cache_dir())
-    if not train:
-        dirs.append(_shipped_dir())
+    dirs.append(_shipped_dir(train))
     unique: list[Path] = []
     for d in dirs:
         if d not in unique:
@@ -337,7 +338,7 @@ class MNIST(Dataset):
 
     Args:
         root: folder holding the IDX files (searched first; see the module docstring).
-        train: the training split, else the test split (shipped with tapegrad).
+        train: the training split, else the test split (both shipped with tapegrad).
         download: fetch missing files from :data:`MIRRORS` into ``root`` if given,
             else into the per-user cache.
         transform: applied to each image Tensor (float32 ``(1, 28, 28)`` in [0, 1]).

@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ..utils.data._rng import resolve_generator
 from ..nn.module import Module
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor, _wrap
+from ..utils.data._rng import resolve_generator
 from .grad_sample import clipped_grad_sum
 
 __all__ = ["DPOptimizer", "PoissonSampler", "clip_and_sum"]
