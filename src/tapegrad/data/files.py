@@ -37,9 +37,10 @@ def load_dataset(spec: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray | Non
 
     ``mnist``: the training split (uint8 ``(N, 1, 28, 28)``; shipped with tapegrad, so
     training never falls back to the test images its scores compare with).
-    ``ring``/``grid``: 10,000 points of the 2-D mixtures drawn with ``seed``. A folder: every image in it (same size; greyscale unless any is
-    colour), uint8 ``(N, C, H, W)``. A ``.npy`` file: ``(N, H, W)``, ``(N, C, H, W)``
-    or ``(N, D)`` numbers, returned memory-mapped (read-only).
+    ``ring``/``grid``: 10,000 points of the 2-D mixtures drawn with ``seed``. A folder:
+    every image in it (same size; greyscale unless any is colour), uint8
+    ``(N, C, H, W)``. A ``.npy`` file: ``(N, H, W)``, ``(N, C, H, W)`` or ``(N, D)``
+    numbers, returned memory-mapped (read-only).
     """
     from . import toy
     from .mnist import load_mnist_arrays
