@@ -34,7 +34,8 @@ else:
 
 
 def _is_float(dtype: Any) -> bool:
-    return np.dtype(dtype).kind == "f"
+    kind: str = np.dtype(dtype).kind
+    return kind == "f"
 
 
 class ReturnTypes(NamedTuple):
@@ -99,15 +100,21 @@ class Tensor(_MethodsBase):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._array.shape
+        """The size of each dimension."""
+        shape: tuple[int, ...] = self._array.shape  # _array is NumPy's or CuPy's: typed Any
+        return shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self._array.dtype
+        """The element type, a NumPy dtype."""
+        dtype: np.dtype = self._array.dtype
+        return dtype
 
     @property
     def ndim(self) -> int:
-        return self._array.ndim
+        """The number of dimensions."""
+        ndim: int = self._array.ndim
+        return ndim
 
     @property
     def grad_fn(self) -> Any:
@@ -124,18 +131,19 @@ class Tensor(_MethodsBase):
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         """The shape, or its entry ``dim``, like ``torch.Tensor.size``."""
-        return self._array.shape if dim is None else self._array.shape[dim]
+        return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
         return int(self._array.size)
 
     def dim(self) -> int:
-        return self._array.ndim
+        """The number of dimensions (as ``ndim``)."""
+        return self.ndim
 
     def __len__(self) -> int:
         if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self._array.shape[0]
+        return self.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
         if self._array.ndim == 0:
