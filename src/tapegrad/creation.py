@@ -47,18 +47,23 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of shape ``size`` (ints or one sequence), default float dtype unless ``dtype``."""
     return _make(xp.zeros(_size(size), dtype=_float(dtype)), requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of shape ``size`` (ints or one sequence), default float dtype unless ``dtype``."""
     return _make(xp.ones(_size(size), dtype=_float(dtype)), requires_grad)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of shape ``size`` (ints or one sequence), default float dtype."""
     return _make(xp.empty(_size(size), dtype=_float(dtype)), requires_grad)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value``; a bool gives bool, an int int64,
+    a float the default float dtype, unless ``dtype``."""
     if dtype is None:
         if isinstance(fill_value, bool):
             dtype = np.bool_
@@ -84,10 +89,12 @@ def arange(
 def linspace(
     start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """``(steps,)`` evenly spaced values from ``start`` to ``end``, both included."""
     return _make(xp.linspace(start, end, int(steps), dtype=_float(dtype)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The ``(n, m)`` identity matrix (``m`` defaults to ``n``): ones on the diagonal."""
     return _make(xp.eye(n, m, dtype=_float(dtype)), requires_grad)
 
 
@@ -121,30 +128,36 @@ def _like(x: Tensor, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``x``'s shape and dtype (or ``dtype``)."""
     s, d = _like(x, dtype)
     return _make(xp.zeros(s, dtype=d), requires_grad)
 
 
 def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``x``'s shape and dtype (or ``dtype``)."""
     s, d = _like(x, dtype)
     return _make(xp.ones(s, dtype=d), requires_grad)
 
 
 def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of ``x``'s shape and dtype (or ``dtype``)."""
     s, d = _like(x, dtype)
     return _make(xp.empty(s, dtype=d), requires_grad)
 
 
 def full_like(x: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """``fill_value`` in ``x``'s shape and dtype (or ``dtype``)."""
     s, d = _like(x, dtype)
     return _make(xp.full(s, fill_value, dtype=d), requires_grad)
 
 
 def rand_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1) in ``x``'s shape and dtype (or ``dtype``)."""
     s, d = _like(x, dtype)
     return rand(s, dtype=d, requires_grad=requires_grad)
 
 
 def randn_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal in ``x``'s shape and dtype (or ``dtype``)."""
     s, d = _like(x, dtype)
     return randn(s, dtype=d, requires_grad=requires_grad)

@@ -28,6 +28,7 @@ from .dtypes import bool_, float32, int64
 from .utils.hooks import RemovableHandle
 
 if TYPE_CHECKING:  # pragma: no cover - type checkers see the attached methods
+    from .autograd.function import Function
     from .tensor_methods import TensorMethods as _MethodsBase
 else:
     _MethodsBase = object
@@ -70,7 +71,7 @@ class Tensor(_MethodsBase):
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._array = _to_array(data, dtype)
         self.grad: Tensor | None = None
-        self._node = None
+        self._node: Function | None = None
         self._index = 0
         self._hooks: dict[int, Callable[[Tensor], Tensor | None]] | None = None
         self.name: str | None = None
@@ -91,6 +92,7 @@ class Tensor(_MethodsBase):
 
     @data.setter
     def data(self, value: Any) -> None:
+        """Make this tensor use ``value``'s array (see the getter)."""
         arr = value._array if isinstance(value, Tensor) else _to_array(value)
         if self.requires_grad and arr.dtype.kind != "f":
             raise TypeError(
@@ -117,16 +119,18 @@ class Tensor(_MethodsBase):
         return ndim
 
     @property
-    def grad_fn(self) -> Any:
+    def grad_fn(self) -> Function | None:
         """The Function that made this tensor, or ``None`` for a leaf."""
         return self._node
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor no recorded op produced (it has no ``grad_fn``)."""
         return self._node is None
 
     @property
     def device(self) -> str:
+        """``"cpu"`` on the NumPy backend, ``"cuda"`` on CuPy's."""
         return "cpu" if xp is np else "cuda"
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
@@ -134,6 +138,7 @@ class Tensor(_MethodsBase):
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
+        """The number of elements (the product of the shape)."""
         return int(self._array.size)
 
     def dim(self) -> int:
@@ -184,6 +189,7 @@ class Tensor(_MethodsBase):
         return self._array.reshape(()).item()
 
     def tolist(self) -> Any:
+        """The data as nested Python lists (a Python number for a 0-d tensor)."""
         return to_numpy(self._array).tolist()
 
     def numpy(self) -> np.ndarray:
@@ -310,4 +316,5 @@ def as_tensor(x: Any, dtype: Any = None) -> Tensor:
 
 
 def is_tensor(x: Any) -> bool:
+    """Whether ``x`` is a tapegrad Tensor."""
     return isinstance(x, Tensor)
