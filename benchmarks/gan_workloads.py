@@ -23,8 +23,9 @@ weights gives the same losses and parameters (to 1e-4) and skips the workload if
 (2) times interleaved A/B pairs (tapegrad block, PyTorch block, ...) after a warm-up,
 (3) converts the median times into GFLOP/s of matmul/conv work counted analytically and into
 a percentage of NumPy's float32 GEMM peak measured in the same process, and (4) measures the
-peak memory of each side in fresh subprocesses (``--no-memory`` skips it). See
-benchmarks/README.md for the methods.
+peak memory of each side in fresh subprocesses (``--no-memory`` skips it). For dcgan28 and
+cnn it also checks and times a hand-written NumPy step (numpy_step.py), interleaved with
+tapegrad. See benchmarks/README.md for the methods.
 
 The BLAS thread count is fixed when NumPy is imported, so the script re-executes itself once
 per thread count with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS set (and calls
@@ -41,6 +42,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -55,6 +57,8 @@ import numpy as np
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from numpy_step import WORKLOADS as NUMPY_STEP_WORKLOADS  # noqa: E402
+from numpy_step import run_numpy_step  # noqa: E402
 from workload_defs import (  # noqa: E402 - the script's folder is on the path only now
     BATCH,
     WORKLOADS,
@@ -355,6 +359,9 @@ def run_workload(name: str, args: argparse.Namespace, peak: float) -> dict[str, 
             flush=True,
         )
         del cell
+    if name in NUMPY_STEP_WORKLOADS:  # the floor where NumPy's BLAS is slower than PyTorch's
+        tp = functools.partial(time_pair, pairs=args.pairs, inner=args.inner, warmup=args.warmup)
+        res["numpy_step"] = run_numpy_step(name, tg, pt, tp)
     flops = iteration_flops(name)
     res["gflop_per_iter"] = flops / 1e9
     res["tapegrad_gflops"] = flops / tm["tapegrad_ms"] / 1e6
@@ -560,7 +567,7 @@ def _child(args: argparse.Namespace) -> None:
 
 def _fmt_row(name: str, r: dict[str, Any]) -> str:
     if r.get("status") != "ok":
-        return f"| {name} | {r.get('status', '?')} | | | | | | | | |"
+        return f"| {name} | {r.get('status', '?')} | | | | | | | | | |"
     q1, q3 = r["ratio_iqr"]
     mem = r.get("memory", {})
     if "mem_ratio" in r:
@@ -568,9 +575,16 @@ def _fmt_row(name: str, r: dict[str, Any]) -> str:
         mr = f"{r['mem_ratio']:.2f}"
     else:
         mb, mr = "-", "-"
+    ns = r.get("numpy_step")
+    npc = (
+        f"{ns['cpu_ratio']:.2f} ({ns['cpu_ratio_iqr'][0]:.2f}-{ns['cpu_ratio_iqr'][1]:.2f})"
+        if ns
+        else "-"
+    )
     return (
         f"| {name} | {r['tapegrad_ms']:.2f} | {r['torch_ms']:.2f} | "
         f"{r['ratio']:.2f} ({q1:.2f}-{q3:.2f}) | {r['cpu_ratio']:.2f} | <= {r['target_ratio']} | "
+        f"{npc} | "
         f"{r['tapegrad_gflops']:.1f} / {r['torch_gflops']:.1f} | "
         f"{r['tapegrad_pct_peak']:.0f} / {r['torch_pct_peak']:.0f} | {mb} | {mr} |"
     )
@@ -587,10 +601,11 @@ def summary_table(runs: list[dict[str, Any]]) -> str:
         )
         lines.append(
             "| workload | tapegrad ms | torch ms | ratio (IQR) | CPU-time ratio | target "
+            "| CPU-time tg / NumPy step (IQR) "
             "| GFLOP/s tg / torch "
             "| % peak tg / torch | peak MB tg / torch | mem ratio |"
         )
-        lines.append("|---|---|---|---|---|---|---|---|---|---|")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
         lines += [_fmt_row(n, r) for n, r in run["workloads"].items()]
     return "\n".join(lines)
 

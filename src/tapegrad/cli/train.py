@@ -106,9 +106,46 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
         help="also write TensorBoard files to OUT/tensorboard (needs tapegrad[tensorboard])",
     )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--recipe",
+        choices=("dp",),
+        default=None,
+        help="dp: the differentially private conditional GAN on MNIST (uses --epsilon, "
+        "--delta, --steps as D steps, --seed, --out, --data)",
+    )
+    t.add_argument("--epsilon", type=float, default=10.0, help="privacy budget of --recipe dp")
+    t.add_argument("--delta", type=float, default=1e-5, help="delta of --recipe dp")
+
+
+def _train_dp(a: argparse.Namespace) -> int:
+    """``--recipe dp``: the private conditional GAN of :mod:`tapegrad.privacy`."""
+    from ..privacy.recipe import run_dp_recipe
+
+    if not a.epsilon > 0:
+        raise CLIError(f"--epsilon must be positive, got {a.epsilon}")
+    if not 0 < a.delta < 1:
+        raise CLIError(f"--delta must be in (0, 1), got {a.delta}")
+    if a.steps is not None and a.steps < 1:
+        raise CLIError(f"--steps must be positive, got {a.steps}")
+    root = None if a.data == "mnist" else a.data
+    if root is not None and not Path(root).is_dir():
+        raise CLIError(f"--recipe dp trains on MNIST: --data must be mnist or a folder, got {root}")
+    out = Path(a.out) if a.out else Path("runs") / time.strftime("dp-%Y%m%d-%H%M%S")
+    try:
+        rep = run_dp_recipe(
+            a.epsilon, out, delta=a.delta, d_steps=a.steps, seed=a.seed, data_root=root
+        )
+    except (ImportError, ValueError) as e:
+        raise CLIError(str(e)) from e
+    eps = rep["epsilon"]
+    spent = "not private" if eps is None else f"epsilon {eps:.3g}, delta {rep['delta']:g}"
+    print(f"wrote {out}: {spent}, {rep['d_steps_done']} D steps, {rep['wall_s']} s", flush=True)
+    return 0
 
 
 def run(a: argparse.Namespace) -> int:
+    if a.recipe == "dp":
+        return _train_dp(a)
     cfg = default_config(
         data=a.data,
         model=a.model,

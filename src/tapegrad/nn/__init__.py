@@ -15,7 +15,7 @@ from .pooling import *  # noqa: F403
 
 # --- Normalisation and recurrent layers (H5b's files; H5b may edit this block) ---
 # isort: split
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 # --- end of block ---

@@ -1,4 +1,4 @@
-"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``.
+"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``, ``GroupNorm``.
 
 Parameter and buffer names (``weight``, ``bias``, ``running_mean``,
 ``running_var``, ``num_batches_tracked``) and their update rules are PyTorch's,
@@ -12,12 +12,12 @@ from typing import Any
 
 from ..backend import xp
 from ..dtypes import get_default_dtype
-from ..ops.norm import batch_norm, layer_norm
+from ..ops.norm import batch_norm, group_norm, layer_norm
 from ..tensor import Tensor, _wrap
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
 
 
 def _dt(dtype: Any) -> Any:
@@ -217,3 +217,62 @@ class LayerNorm(Module):
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )
+
+
+class GroupNorm(Module):
+    """Normalise (N, C, *) over groups of ``C / num_groups`` channels and the axes after C.
+
+    Unlike BatchNorm, each sample is normalised on its own, so the layer behaves
+    the same in training and evaluation and per-sample gradients are defined.
+
+    Args:
+        num_groups: how many groups the channels are split into (divides C).
+        num_channels: C.
+        eps: added to the variance for stability.
+        affine: learn a per-channel ``weight`` (init 1) and ``bias`` (init 0), shape (C,).
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                f"num_groups ({num_groups})"
+            )
+        self.num_groups = int(num_groups)
+        self.num_channels = int(num_channels)
+        self.eps = eps
+        self.affine = affine
+        dt = _dt(dtype)
+        if affine:
+            self.weight = Parameter(xp.ones((num_channels,), dtype=dt))
+            self.bias = Parameter(xp.zeros((num_channels,), dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        """Weight to 1 and bias to 0."""
+        if self.weight is not None:
+            self.weight._array[...] = 1
+            self.bias._array[...] = 0
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - torch's name
+        """Normalise ``input`` (N, C, *); returns a tensor of the same shape."""
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise ValueError(
+                f"GroupNorm({self.num_groups}, {self.num_channels}): expected input "
+                f"(N, {self.num_channels}, *), got {tuple(input.shape)}"
+            )
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
