@@ -200,6 +200,17 @@ def test_get_submodule_and_parameter():
         m.get_submodule("block.nope")
 
 
+@pytest.mark.parametrize("lib", [torch.nn, nn], ids=["torch", "tapegrad"])
+def test_get_submodule_of_a_none_entry_raises(lib):
+    # A slot registered as None is no submodule: PyTorch raises, so does tapegrad.
+    m = lib.Module()
+    m.register_module("x", None)
+    with pytest.raises(AttributeError, match="x"):
+        m.get_submodule("x")
+    with pytest.raises(AttributeError, match="x"):
+        m.get_parameter("x.weight")
+
+
 # ----------------------------------------------------------------- modes, grads, apply
 
 

@@ -59,7 +59,7 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
     p = Path(path)
     prefix = f".{p.name}{TEMP_MARKER}"
     host = _host()
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(p.parent if str(p.parent) else "."))
     except OSError:

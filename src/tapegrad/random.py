@@ -31,7 +31,7 @@ def default_generator() -> np.random.Generator:
 
 def get_rng_state() -> dict[str, Any]:
     """A picklable snapshot of the global generator's state."""
-    return _generator.bit_generator.state
+    return dict(_generator.bit_generator.state)
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -65,7 +65,8 @@ class Generator:
 
     def seed(self) -> int:
         """Reseed from the operating system's entropy; returns the new seed."""
-        s = int(np.random.SeedSequence().entropy % (2**63))
+        entropy = np.random.SeedSequence().entropy  # a 128-bit int when drawn from the OS
+        s = int(entropy) % (2**63)  # type: ignore[arg-type]
         self.manual_seed(s)
         return s
 
@@ -73,7 +74,7 @@ class Generator:
         return self._seed
 
     def get_state(self) -> dict[str, Any]:
-        return self.numpy.bit_generator.state
+        return dict(self.numpy.bit_generator.state)
 
     def set_state(self, state: dict[str, Any]) -> Generator:
         self.numpy.bit_generator.state = state

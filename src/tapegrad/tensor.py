@@ -29,6 +29,7 @@ from .dtypes import bool_, float32, int64
 from .utils.hooks import RemovableHandle
 
 if TYPE_CHECKING:  # pragma: no cover - type checkers see the attached methods
+    from .autograd.function import Function
     from .tensor_methods import TensorMethods
     from .tensor_methods_extra import ExtraTensorMethods
 
@@ -38,7 +39,8 @@ else:
 
 
 def _is_float(dtype: Any) -> bool:
-    return np.dtype(dtype).kind == "f"
+    kind: str = np.dtype(dtype).kind
+    return kind == "f"
 
 
 class ReturnTypes(NamedTuple):
@@ -73,7 +75,7 @@ class Tensor(_MethodsBase):
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._array = _to_array(data, dtype)
         self.grad: Tensor | None = None
-        self._node = None
+        self._node: Function | None = None
         self._index = 0
         self._hooks: dict[int, Callable[[Tensor], Tensor | None]] | None = None
         self.name: str | None = None
@@ -94,6 +96,7 @@ class Tensor(_MethodsBase):
 
     @data.setter
     def data(self, value: Any) -> None:
+        """Make this tensor use ``value``'s array (see the getter)."""
         arr = value._array if isinstance(value, Tensor) else _to_array(value)
         if self.requires_grad and arr.dtype.kind != "f":
             raise TypeError(
@@ -103,23 +106,30 @@ class Tensor(_MethodsBase):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._array.shape
+        """The size of each dimension."""
+        shape: tuple[int, ...] = self._array.shape  # _array is NumPy's or CuPy's: typed Any
+        return shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self._array.dtype
+        """The element type, a NumPy dtype."""
+        dtype: np.dtype = self._array.dtype
+        return dtype
 
     @property
     def ndim(self) -> int:
-        return self._array.ndim
+        """The number of dimensions."""
+        ndim: int = self._array.ndim
+        return ndim
 
     @property
-    def grad_fn(self) -> Any:
+    def grad_fn(self) -> Function | None:
         """The Function that made this tensor, or ``None`` for a leaf."""
         return self._node
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor no recorded op produced (it has no ``grad_fn``)."""
         return self._node is None
 
     @property
@@ -133,18 +143,20 @@ class Tensor(_MethodsBase):
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         """The shape, or its entry ``dim``, like ``torch.Tensor.size``."""
-        return self._array.shape if dim is None else self._array.shape[dim]
+        return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
+        """The number of elements (the product of the shape)."""
         return int(self._array.size)
 
     def dim(self) -> int:
-        return self._array.ndim
+        """The number of dimensions (as ``ndim``)."""
+        return self.ndim
 
     def __len__(self) -> int:
         if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self._array.shape[0]
+        return self.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
         if self._array.ndim == 0:
@@ -185,6 +197,7 @@ class Tensor(_MethodsBase):
         return self._array.reshape(()).item()
 
     def tolist(self) -> Any:
+        """The data as nested Python lists (a Python number for a 0-d tensor)."""
         return to_numpy(self._array).tolist()
 
     def numpy(self) -> np.ndarray:
@@ -311,4 +324,5 @@ def as_tensor(x: Any, dtype: Any = None) -> Tensor:
 
 
 def is_tensor(x: Any) -> bool:
+    """Whether ``x`` is a tapegrad Tensor."""
     return isinstance(x, Tensor)

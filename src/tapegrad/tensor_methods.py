@@ -42,7 +42,7 @@ class TensorMethods:
     """
 
     def backward(
-        self,
+        self: Tensor,
         gradient: Tensor | Any | None = None,
         retain_graph: bool | None = None,
         create_graph: bool = False,
@@ -61,7 +61,7 @@ class TensorMethods:
         """
         _functional.backward(self, gradient, retain_graph, create_graph, inputs)
 
-    def retain_grad(self) -> None:
+    def retain_grad(self: Tensor) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
         if self._node is None:
             return
@@ -76,7 +76,7 @@ class TensorMethods:
         self.register_hook(keep)
 
     def register_post_accumulate_grad_hook(
-        self, hook: Callable[[Tensor], None]
+        self: Tensor, hook: Callable[[Tensor], None]
     ) -> Callable[[], None]:
         """Call ``hook(self)`` once a backward pass has accumulated this leaf's ``.grad``.
 
@@ -90,7 +90,7 @@ class TensorMethods:
         return _engine.register_post_accumulate_grad_hook(self, hook)
 
     # ------------------------------------------------------------- dtype
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+    def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         """Convert to a dtype (differentiable between float dtypes) and/or a device.
 
         ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` and the
@@ -104,43 +104,28 @@ class TensorMethods:
             return self
         return _ew.cast(self, np.dtype(dtype))
 
-    def type(self, dtype: Any) -> Tensor:
+    def type(self: Tensor, dtype: Any) -> Tensor:
         return self.to(dtype)
 
-    def type_as(self, other: Tensor) -> Tensor:
+    def type_as(self: Tensor, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 
-    def float(self) -> Tensor:
-        return self.to(float32)
-
-    def double(self) -> Tensor:
-        return self.to(float64)
-
-    def long(self) -> Tensor:
-        return self.to(int64)
-
-    def int(self) -> Tensor:
-        return self.to(int32)
-
-    def bool(self) -> Tensor:
-        return self.to(bool_)
-
-    def contiguous(self) -> Tensor:
+    def contiguous(self: Tensor) -> Tensor:
         return self
 
-    def clone(self) -> Tensor:
+    def clone(self: Tensor) -> Tensor:
         """A copy that stays in the graph (its gradient flows back to self)."""
         return _ew.clone(self)
 
     # ------------------------------------------------------- in-place, no grad
-    def _check_inplace(self, op: str) -> None:
+    def _check_inplace(self: Tensor, op: str) -> None:
         if state.enabled and self.requires_grad:
             raise RuntimeError(
                 f"in-place {op} on a tensor that requires grad: wrap it in tapegrad.no_grad() "
                 "or use the out-of-place op"
             )
 
-    def _inplace(self, op: str, ufunc: Any, other: Any) -> Tensor:
+    def _inplace(self: Tensor, op: str, ufunc: Any, other: Any) -> Tensor:
         self._check_inplace(op)
         o = other._array if isinstance(other, Tensor) else other
         try:
@@ -152,41 +137,41 @@ class TensorMethods:
             ) from None
         return self
 
-    def __iadd__(self, other: Any) -> Tensor:
+    def __iadd__(self: Tensor, other: Any) -> Tensor:
         return self._inplace("+=", np.add, other)
 
-    def __isub__(self, other: Any) -> Tensor:
+    def __isub__(self: Tensor, other: Any) -> Tensor:
         return self._inplace("-=", np.subtract, other)
 
-    def __imul__(self, other: Any) -> Tensor:
+    def __imul__(self: Tensor, other: Any) -> Tensor:
         return self._inplace("*=", np.multiply, other)
 
-    def __itruediv__(self, other: Any) -> Tensor:
+    def __itruediv__(self: Tensor, other: Any) -> Tensor:
         return self._inplace("/=", np.true_divide, other)
 
-    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+    def add_(self: Tensor, other: Any, alpha: float = 1.0) -> Tensor:
         return self._inplace("add_", np.add, other if alpha == 1.0 else _data(other) * alpha)
 
-    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+    def sub_(self: Tensor, other: Any, alpha: float = 1.0) -> Tensor:
         return self._inplace("sub_", np.subtract, other if alpha == 1.0 else _data(other) * alpha)
 
-    def mul_(self, other: Any) -> Tensor:
+    def mul_(self: Tensor, other: Any) -> Tensor:
         return self._inplace("mul_", np.multiply, other)
 
-    def div_(self, other: Any) -> Tensor:
+    def div_(self: Tensor, other: Any) -> Tensor:
         return self._inplace("div_", np.true_divide, other)
 
-    def zero_(self) -> Tensor:
+    def zero_(self: Tensor) -> Tensor:
         self._check_inplace("zero_")
         self._array[...] = 0
         return self
 
-    def fill_(self, value: Any) -> Tensor:
+    def fill_(self: Tensor, value: Any) -> Tensor:
         self._check_inplace("fill_")
         self._array[...] = _data(value)
         return self
 
-    def copy_(self, src: Any) -> Tensor:
+    def copy_(self: Tensor, src: Any) -> Tensor:
         self._check_inplace("copy_")
         s = _data(src)
         if np.shape(s) != self.shape and np.broadcast_shapes(np.shape(s), self.shape) != self.shape:
@@ -194,309 +179,327 @@ class TensorMethods:
         self._array[...] = s
         return self
 
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         self._check_inplace("clamp_")
         np.clip(self._array, min, max, out=self._array)
         return self
 
-    def __setitem__(self, key: Any, value: Any) -> None:
+    def __setitem__(self: Tensor, key: Any, value: Any) -> None:
         _ix.setitem(self, key, value)
 
-    def __getitem__(self, key: Any) -> Tensor:
+    def __getitem__(self: Tensor, key: Any) -> Tensor:
         return _ix.getitem(self, key)
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, o: Any) -> Tensor:
+    def __add__(self: Tensor, o: Any) -> Tensor:
         return _ew.add(self, o)
 
-    def __radd__(self, o: Any) -> Tensor:
+    def __radd__(self: Tensor, o: Any) -> Tensor:
         return _ew.add(o, self)
 
-    def __sub__(self, o: Any) -> Tensor:
+    def __sub__(self: Tensor, o: Any) -> Tensor:
         return _ew.sub(self, o)
 
-    def __rsub__(self, o: Any) -> Tensor:
+    def __rsub__(self: Tensor, o: Any) -> Tensor:
         return _ew.sub(o, self)
 
-    def __mul__(self, o: Any) -> Tensor:
+    def __mul__(self: Tensor, o: Any) -> Tensor:
         return _ew.mul(self, o)
 
-    def __rmul__(self, o: Any) -> Tensor:
+    def __rmul__(self: Tensor, o: Any) -> Tensor:
         return _ew.mul(o, self)
 
-    def __truediv__(self, o: Any) -> Tensor:
+    def __truediv__(self: Tensor, o: Any) -> Tensor:
         return _ew.div(self, o)
 
-    def __rtruediv__(self, o: Any) -> Tensor:
+    def __rtruediv__(self: Tensor, o: Any) -> Tensor:
         return _ew.div(o, self)
 
-    def __pow__(self, o: Any) -> Tensor:
+    def __pow__(self: Tensor, o: Any) -> Tensor:
         return _ew.pow(self, o)
 
-    def __rpow__(self, o: Any) -> Tensor:
+    def __rpow__(self: Tensor, o: Any) -> Tensor:
         return _ew.pow(o, self)
 
-    def __matmul__(self, o: Any) -> Tensor:
+    def __matmul__(self: Tensor, o: Any) -> Tensor:
         return _la.matmul(self, o)
 
-    def __rmatmul__(self, o: Any) -> Tensor:
+    def __rmatmul__(self: Tensor, o: Any) -> Tensor:
         return _la.matmul(o, self)
 
-    def __neg__(self) -> Tensor:
+    def __neg__(self: Tensor) -> Tensor:
         return _ew.neg(self)
 
-    def __pos__(self) -> Tensor:
+    def __pos__(self: Tensor) -> Tensor:
         return self
 
-    def __abs__(self) -> Tensor:
+    def __abs__(self: Tensor) -> Tensor:
         return _ew.abs(self)
 
-    def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+    def __eq__(self: Tensor, o: Any) -> Tensor:  # type: ignore[override]
         return _ew.eq(self, o)
 
-    def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+    def __ne__(self: Tensor, o: Any) -> Tensor:  # type: ignore[override]
         return _ew.ne(self, o)
 
-    def __lt__(self, o: Any) -> Tensor:
+    def __lt__(self: Tensor, o: Any) -> Tensor:
         return _ew.lt(self, o)
 
-    def __le__(self, o: Any) -> Tensor:
+    def __le__(self: Tensor, o: Any) -> Tensor:
         return _ew.le(self, o)
 
-    def __gt__(self, o: Any) -> Tensor:
+    def __gt__(self: Tensor, o: Any) -> Tensor:
         return _ew.gt(self, o)
 
-    def __ge__(self, o: Any) -> Tensor:
+    def __ge__(self: Tensor, o: Any) -> Tensor:
         return _ew.ge(self, o)
 
-    def __invert__(self) -> Tensor:
+    def __invert__(self: Tensor) -> Tensor:
         return _ew.logical_not(self)
 
-    def __and__(self, o: Any) -> Tensor:
+    def __and__(self: Tensor, o: Any) -> Tensor:
         return _ew.logical_and(self, o)
 
-    def __or__(self, o: Any) -> Tensor:
+    def __or__(self: Tensor, o: Any) -> Tensor:
         return _ew.logical_or(self, o)
 
-    def add(self, o: Any, alpha: float = 1.0) -> Tensor:
+    def add(self: Tensor, o: Any, alpha: float = 1.0) -> Tensor:
         return _ew.add(self, o if alpha == 1.0 else o * alpha)
 
-    def sub(self, o: Any, alpha: float = 1.0) -> Tensor:
+    def sub(self: Tensor, o: Any, alpha: float = 1.0) -> Tensor:
         return _ew.sub(self, o if alpha == 1.0 else o * alpha)
 
-    def mul(self, o: Any) -> Tensor:
+    def mul(self: Tensor, o: Any) -> Tensor:
         return _ew.mul(self, o)
 
-    def div(self, o: Any) -> Tensor:
+    def div(self: Tensor, o: Any) -> Tensor:
         return _ew.div(self, o)
 
-    def pow(self, o: Any) -> Tensor:
+    def pow(self: Tensor, o: Any) -> Tensor:
         return _ew.pow(self, o)
 
-    def neg(self) -> Tensor:
+    def neg(self: Tensor) -> Tensor:
         return _ew.neg(self)
 
-    def matmul(self, o: Any) -> Tensor:
+    def matmul(self: Tensor, o: Any) -> Tensor:
         return _la.matmul(self, o)
 
-    def eq(self, o: Any) -> Tensor:
+    def eq(self: Tensor, o: Any) -> Tensor:
         return _ew.eq(self, o)
 
-    def ne(self, o: Any) -> Tensor:
+    def ne(self: Tensor, o: Any) -> Tensor:
         return _ew.ne(self, o)
 
-    def lt(self, o: Any) -> Tensor:
+    def lt(self: Tensor, o: Any) -> Tensor:
         return _ew.lt(self, o)
 
-    def le(self, o: Any) -> Tensor:
+    def le(self: Tensor, o: Any) -> Tensor:
         return _ew.le(self, o)
 
-    def gt(self, o: Any) -> Tensor:
+    def gt(self: Tensor, o: Any) -> Tensor:
         return _ew.gt(self, o)
 
-    def ge(self, o: Any) -> Tensor:
+    def ge(self: Tensor, o: Any) -> Tensor:
         return _ew.ge(self, o)
 
     # ------------------------------------------------------------ math
-    def exp(self) -> Tensor:
+    def exp(self: Tensor) -> Tensor:
         return _ew.exp(self)
 
-    def log(self) -> Tensor:
+    def log(self: Tensor) -> Tensor:
         return _ew.log(self)
 
-    def log1p(self) -> Tensor:
+    def log1p(self: Tensor) -> Tensor:
         return _ew.log1p(self)
 
-    def sqrt(self) -> Tensor:
+    def sqrt(self: Tensor) -> Tensor:
         return _ew.sqrt(self)
 
-    def rsqrt(self) -> Tensor:
+    def rsqrt(self: Tensor) -> Tensor:
         return _ew.rsqrt(self)
 
-    def abs(self) -> Tensor:
+    def abs(self: Tensor) -> Tensor:
         return _ew.abs(self)
 
-    def sign(self) -> Tensor:
+    def sign(self: Tensor) -> Tensor:
         return _ew.sign(self)
 
-    def sin(self) -> Tensor:
+    def sin(self: Tensor) -> Tensor:
         return _ew.sin(self)
 
-    def cos(self) -> Tensor:
+    def cos(self: Tensor) -> Tensor:
         return _ew.cos(self)
 
-    def square(self) -> Tensor:
+    def square(self: Tensor) -> Tensor:
         return _ew.mul(self, self)
 
-    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    def clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         return _ew.clamp(self, min, max)
 
     clip = clamp
 
-    def maximum(self, o: Any) -> Tensor:
+    def maximum(self: Tensor, o: Any) -> Tensor:
         return _ew.maximum(self, o)
 
-    def minimum(self, o: Any) -> Tensor:
+    def minimum(self: Tensor, o: Any) -> Tensor:
         return _ew.minimum(self, o)
 
-    def relu(self) -> Tensor:
+    def relu(self: Tensor) -> Tensor:
         return _act.relu(self)
 
-    def sigmoid(self) -> Tensor:
+    def sigmoid(self: Tensor) -> Tensor:
         return _act.sigmoid(self)
 
-    def tanh(self) -> Tensor:
+    def tanh(self: Tensor) -> Tensor:
         return _act.tanh(self)
 
-    def softmax(self, dim: int = -1) -> Tensor:
+    def softmax(self: Tensor, dim: int = -1) -> Tensor:
         return _sm.softmax(self, dim)
 
-    def log_softmax(self, dim: int = -1) -> Tensor:
+    def log_softmax(self: Tensor, dim: int = -1) -> Tensor:
         return _sm.log_softmax(self, dim)
 
-    def logsumexp(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def logsumexp(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
         return _sm.logsumexp(self, dim, keepdim)
 
     # ------------------------------------------------------------ reductions
-    def sum(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def sum(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.sum(self, dim, keepdim, **kw)
 
-    def mean(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def mean(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.mean(self, dim, keepdim, **kw)
 
-    def max(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+    def max(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
         return _red.max(self, dim, keepdim, **kw)
 
-    def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+    def min(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
         return _red.min(self, dim, keepdim, **kw)
 
-    def var(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def var(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.var(self, dim, keepdim=keepdim, **kw)
 
-    def std(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def std(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.std(self, dim, keepdim=keepdim, **kw)
 
-    def prod(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def prod(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.prod(self, dim, keepdim, **kw)
 
-    def argmax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def argmax(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.argmax(self, dim, keepdim, **kw)
 
-    def argmin(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def argmin(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.argmin(self, dim, keepdim, **kw)
 
-    def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def norm(self: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
         return _red.norm(self, p, dim, keepdim)
 
-    def amax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def amax(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.amax(self, dim, keepdim, **kw)
 
-    def amin(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def amin(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.amin(self, dim, keepdim, **kw)
 
     # ------------------------------------------------------------ shape
-    def reshape(self, *shape: Any) -> Tensor:
+    def reshape(self: Tensor, *shape: Any) -> Tensor:
         return _sh.reshape(self, *shape)
 
-    def view(self, *shape: Any) -> Tensor:
+    def view(self: Tensor, *shape: Any) -> Tensor:
         return _sh.reshape(self, *shape)
 
-    def view_as(self, other: Tensor) -> Tensor:
+    def view_as(self: Tensor, other: Tensor) -> Tensor:
         return _sh.reshape(self, other.shape)
 
-    def reshape_as(self, other: Tensor) -> Tensor:
+    def reshape_as(self: Tensor, other: Tensor) -> Tensor:
         return _sh.reshape(self, other.shape)
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return _sh.flatten(self, start_dim, end_dim)
 
-    def transpose(self, dim0: int, dim1: int) -> Tensor:
+    def transpose(self: Tensor, dim0: int, dim1: int) -> Tensor:
         return _sh.transpose(self, dim0, dim1)
 
     swapaxes = transpose
 
-    def permute(self, *dims: Any) -> Tensor:
+    def permute(self: Tensor, *dims: Any) -> Tensor:
         return _sh.permute(self, *dims)
 
     @property
-    def T(self) -> Tensor:  # noqa: N802
+    def T(self: Tensor) -> Tensor:  # noqa: N802
         """All axes reversed (for 2-D: the transpose)."""
         return _sh.permute(self, *range(self.ndim - 1, -1, -1))
 
     @property
-    def mT(self) -> Tensor:  # noqa: N802
+    def mT(self: Tensor) -> Tensor:  # noqa: N802
         """The last two axes swapped."""
         return _sh.transpose(self, -2, -1)
 
-    def t(self) -> Tensor:
+    def t(self: Tensor) -> Tensor:
         if self.ndim > 2:
             raise ValueError(f"t() expects a tensor of at most 2 dims, got {self.ndim}")
         return self.T
 
-    def expand(self, *sizes: Any) -> Tensor:
+    def expand(self: Tensor, *sizes: Any) -> Tensor:
         return _sh.expand(self, *sizes)
 
-    def expand_as(self, other: Tensor) -> Tensor:
+    def expand_as(self: Tensor, other: Tensor) -> Tensor:
         return _sh.broadcast_to(self, other.shape)
 
-    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+    def broadcast_to(self: Tensor, shape: Sequence[int]) -> Tensor:
         return _sh.broadcast_to(self, shape)
 
-    def squeeze(self, dim: Any = None) -> Tensor:
+    def squeeze(self: Tensor, dim: Any = None) -> Tensor:
         return _sh.squeeze(self, dim)
 
-    def unsqueeze(self, dim: int) -> Tensor:
+    def unsqueeze(self: Tensor, dim: int) -> Tensor:
         return _sh.unsqueeze(self, dim)
 
-    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    def split(self: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         return _sh.split(self, split_size_or_sections, dim)
 
-    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    def chunk(self: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         return _sh.chunk(self, chunks, dim)
 
-    def repeat(self, *sizes: Any) -> Tensor:
+    def repeat(self: Tensor, *sizes: Any) -> Tensor:
         return _sh.repeat(self, *sizes)
 
-    def tile(self, *dims: Any) -> Tensor:
+    def tile(self: Tensor, *dims: Any) -> Tensor:
         return _sh.tile(self, *dims)
 
-    def flip(self, *dims: Any) -> Tensor:
+    def flip(self: Tensor, *dims: Any) -> Tensor:
         return _sh.flip(self, *dims)
 
-    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+    def unbind(self: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
         return _sh.unbind(self, dim)
 
-    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+    def narrow(self: Tensor, dim: int, start: int, length: int) -> Tensor:
         return _ix.narrow(self, dim, start, length)
 
-    def gather(self, dim: int, index: Any) -> Tensor:
+    def gather(self: Tensor, dim: int, index: Any) -> Tensor:
         return _ix.gather(self, dim, index)
 
-    def index_select(self, dim: int, index: Any) -> Tensor:
+    def index_select(self: Tensor, dim: int, index: Any) -> Tensor:
         return _ix.index_select(self, dim, index)
 
-    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+    def masked_fill(self: Tensor, mask: Any, value: Any) -> Tensor:
         return _ix.masked_fill(self, mask, value)
+
+    # ---------------------------------------------- dtype by name
+    # Last in the class: from their definition on, ``float``, ``int`` and ``bool``
+    # in annotations of this class body would name these methods, not the builtins.
+    def float(self: Tensor) -> Tensor:
+        return self.to(float32)
+
+    def double(self: Tensor) -> Tensor:
+        return self.to(float64)
+
+    def long(self: Tensor) -> Tensor:
+        return self.to(int64)
+
+    def int(self: Tensor) -> Tensor:
+        return self.to(int32)
+
+    def bool(self: Tensor) -> Tensor:
+        return self.to(bool_)
 
 
 # Set by Python on any class that defines __eq__, or by the class machinery:

@@ -30,26 +30,26 @@ class ExtraTensorMethods:
 
     # ---------------------------------------------------------- constructors
     def new_zeros(
-        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
         """Zeros of ``size``, with this tensor's dtype unless ``dtype`` is given."""
         d = self.dtype if dtype is None else dtype
         return _cr.zeros(*size, dtype=d, device=device, requires_grad=requires_grad)
 
     def new_ones(
-        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
         d = self.dtype if dtype is None else dtype
         return _cr.ones(*size, dtype=d, device=device, requires_grad=requires_grad)
 
     def new_empty(
-        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
         d = self.dtype if dtype is None else dtype
         return _cr.empty(*size, dtype=d, device=device, requires_grad=requires_grad)
 
     def new_full(
-        self,
+        self: Tensor,
         size: Any,
         fill_value: Any,
         *,
@@ -61,85 +61,94 @@ class ExtraTensorMethods:
         return _cr.full(size, fill_value, dtype=d, device=device, requires_grad=requires_grad)
 
     def new_tensor(
-        self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+        self: Tensor,
+        data: Any,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
     ) -> Tensor:
         """A copy of ``data``, with this tensor's dtype unless ``dtype`` is given."""
         d = self.dtype if dtype is None else dtype
         return _cr.tensor(data, dtype=d, device=device, requires_grad=requires_grad)
 
     # ---------------------------------------------------------------- devices
-    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+    def cuda(self: Tensor, device: Any = None, non_blocking: bool = False) -> Tensor:
         """This tensor on the GPU; raises where tensors cannot live on one."""
         check_device("cuda" if device is None else device, "cuda()")
         return self
 
-    def cpu(self) -> Tensor:
+    def cpu(self: Tensor) -> Tensor:
         """This tensor on the CPU; raises where tensors cannot live there."""
         check_device("cpu", "cpu()")
         return self
 
     # ------------------------------------------------------------------ logic
-    def any(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def any(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.any(self, dim, keepdim, **kw)
 
-    def all(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def all(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.all(self, dim, keepdim, **kw)
 
-    def where(self, condition: Any, other: Any) -> Tensor:
+    def where(self: Tensor, condition: Any, other: Any) -> Tensor:
         """``self`` where ``condition`` holds, else ``other``."""
         return _ew.where(condition, self, other)
 
     # ------------------------------------------------------------------- math
-    def reciprocal(self) -> Tensor:
+    def reciprocal(self: Tensor) -> Tensor:
         return _un.reciprocal(self)
 
-    def clamp_min(self, min: Any) -> Tensor:  # noqa: A002
+    def clamp_min(self: Tensor, min: Any) -> Tensor:  # noqa: A002
         return _ew.clamp(self, min, None)
 
-    def clamp_max(self, max: Any) -> Tensor:  # noqa: A002
+    def clamp_max(self: Tensor, max: Any) -> Tensor:  # noqa: A002
         return _ew.clamp(self, None, max)
 
-    def expm1(self) -> Tensor:
+    def expm1(self: Tensor) -> Tensor:
         return _un.expm1(self)
 
-    def log2(self) -> Tensor:
+    def log2(self: Tensor) -> Tensor:
         return _un.log2(self)
 
-    def tan(self) -> Tensor:
+    def tan(self: Tensor) -> Tensor:
         return _un.tan(self)
 
-    def atan(self) -> Tensor:
+    def atan(self: Tensor) -> Tensor:
         return _un.atan(self)
 
     arctan = atan
 
-    def erf(self) -> Tensor:
+    def erf(self: Tensor) -> Tensor:
         return _un.erf(self)
 
     # ---------------------------------------------------------- scans, order
-    def cumsum(self, dim: int, dtype: Any = None) -> Tensor:
+    def cumsum(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
         return _scan.cumsum(self, dim, dtype)
 
-    def cumprod(self, dim: int, dtype: Any = None) -> Tensor:
+    def cumprod(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
         return _scan.cumprod(self, dim, dtype)
 
-    def tril(self, diagonal: int = 0) -> Tensor:
+    def tril(self: Tensor, diagonal: int = 0) -> Tensor:
         return _re.tril(self, diagonal)
 
-    def triu(self, diagonal: int = 0) -> Tensor:
+    def triu(self: Tensor, diagonal: int = 0) -> Tensor:
         return _re.triu(self, diagonal)
 
-    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+    def roll(self: Tensor, shifts: Any, dims: Any = None) -> Tensor:
         return _re.roll(self, shifts, dims)
 
-    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> ReturnTypes:
+    def sort(
+        self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
+    ) -> ReturnTypes:
         return _sort.sort(self, dim, descending, stable)
 
-    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    def argsort(
+        self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
+    ) -> Tensor:
         return _sort.argsort(self, dim, descending, stable)
 
     def topk(
-        self,
+        self: Tensor,
         k: int,
         dim: int = -1,
         largest: bool = True,
@@ -148,11 +157,13 @@ class ExtraTensorMethods:
         return _sort.topk(self, k, dim, largest, sorted)
 
     # ------------------------------------------------------------------ linalg
-    def mm(self, other: Any) -> Tensor:
+    def mm(self: Tensor, other: Any) -> Tensor:
         return _la.mm(self, other)
 
-    def bmm(self, other: Any) -> Tensor:
+    def bmm(self: Tensor, other: Any) -> Tensor:
         return _la.bmm(self, other)
 
-    def baddbmm(self, batch1: Any, batch2: Any, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
+    def baddbmm(
+        self: Tensor, batch1: Any, batch2: Any, *, beta: float = 1.0, alpha: float = 1.0
+    ) -> Tensor:
         return _la.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)

@@ -44,6 +44,7 @@ def _bad(a: Any) -> str | None:
 
 
 def check_forward(fn: Any, ys: tuple[Any, ...]) -> None:
+    """Raise ``FloatingPointError`` naming ``fn`` and the output if an output is not finite."""
     for i, y in enumerate(ys):
         kind = _bad(y)
         if kind:
@@ -54,6 +55,7 @@ def check_forward(fn: Any, ys: tuple[Any, ...]) -> None:
 
 
 def check_backward(fn: Any, gxs: tuple[Any, ...]) -> None:
+    """Raise ``FloatingPointError`` naming ``fn`` and the input if a gradient is not finite."""
     for i, g in enumerate(gxs):
         if g is None:
             continue

@@ -11,6 +11,7 @@ above it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class SumToFunction(Function):
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         shape = self.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(
@@ -38,18 +39,20 @@ class SumToFunction(Function):
             y = y.reshape(shape)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Tensor) -> Tensor:
         return broadcast_to(gy, self.in_shapes[0])
 
 
 class BroadcastToFunction(Function):
+    """A read-only view of an array broadcast to ``shape`` (the adjoint of sum_to)."""
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return xp.broadcast_to(x, self.shape)
 
-    def backward(self, gy):
+    def backward(self, gy: Tensor) -> Tensor:
         return sum_to(gy, self.in_shapes[0])
 
 
@@ -58,7 +61,8 @@ def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    return SumToFunction(shape)(x)
+    y: Tensor = SumToFunction(shape)(x)
+    return y
 
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
@@ -73,4 +77,5 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
         raise ValueError(
             f"broadcast_to: shape {tuple(x.shape)} cannot be broadcast to {shape}"
         ) from None
-    return BroadcastToFunction(shape)(x)
+    y: Tensor = BroadcastToFunction(shape)(x)
+    return y

@@ -192,13 +192,14 @@ def _walk(
             continue
         if node._freed:
             raise _freed_error(node)
-        if capture and id(node) not in useful:
+        if useful is not None and id(node) not in useful:
             continue
         if node._tensor_hooks:
             _run_tensor_hooks(node, slot)
         gys = _fill_missing(node, slot)
         edges = node.next_edges
-        if capture:
+        assert edges is not None  # every node of a graph was recorded
+        if useful is not None:
             sink.capture(node, slot)
             # Ask backward only for gradients that lead to a wanted input.
             need = tuple([_leads_to(e, sink.want_leaf, useful) for e in edges])
@@ -244,13 +245,12 @@ def _call(node: Function, gys: list[Any], need: tuple[bool, ...]) -> tuple[Any, 
     anomaly = state.anomaly
     state.anomaly = False  # ops inside a backward are judged by check_backward
     try:
-        gxs = node.backward(*gys)
+        out = node.backward(*gys)
     finally:
         state.anomaly = anomaly
         node.needs_input_grad = saved_need
-    if not isinstance(gxs, tuple):
-        gxs = (gxs,)
-    if anomaly and len(gxs) == len(node.next_edges):
+    gxs: tuple[Any, ...] = out if isinstance(out, tuple) else (out,)
+    if anomaly and len(gxs) == len(node.next_edges or ()):
         from .anomaly import check_backward
 
         check_backward(node, gxs)
@@ -266,7 +266,7 @@ def _leads_to(e: tuple[Any, int] | None, want_leaf: set[int], useful: set[int]) 
 
 def _run_tensor_hooks(node: Function, slot: list[Any]) -> None:
     """Let the hooks on the node's outputs see (and replace) their summed gradients."""
-    for i, hooks in node._tensor_hooks.items():
+    for i, hooks in (node._tensor_hooks or {}).items():
         if slot[i] is not None:
             for hook in list(hooks.values()):
                 out = hook(slot[i])
@@ -310,7 +310,7 @@ class _Sink:
 
     def seed(self, roots: Sequence[Tensor], root_grads: Sequence[Tensor]) -> list[Function]:
         """Place the roots' gradients; returns the roots' nodes (leaf roots have none)."""
-        nodes = []
+        nodes: list[Function] = []
         for t, g in zip(roots, root_grads):
             if t._node is None:
                 self.to_leaf(t, g)
@@ -418,6 +418,7 @@ def _fill_missing(node: Function, slot: list[Any]) -> list[Any]:
     out = list(slot)
     for i, g in enumerate(out):
         if g is None:
+            assert node._out_meta is not None  # set by every recorded multi-output node
             shape, dtype = node._out_meta[i]
             out[i] = _wrap(xp.zeros(shape, dtype=dtype))
     return out

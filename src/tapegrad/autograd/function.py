@@ -64,11 +64,13 @@ class Function:
     _input_values: tuple[Any, ...] | None = None
     _freed: bool = False
 
-    def forward(self, *xs: Any) -> Any:
+    # ``*args: Any, **kwargs: Any`` is how a type checker spells "any signature":
+    # each op declares forward and backward with its own arguments.
+    def forward(self, *xs: Any, **kwargs: Any) -> Any:
         """Compute the outputs from input arrays. Returns one array or a tuple."""
         raise NotImplementedError(f"{type(self).__name__} has no forward")
 
-    def backward(self, *gys: Tensor) -> Any:
+    def backward(self, *gys: Any, **kwargs: Any) -> Any:
         """Gradients of the inputs (Tensors or None) from those of the outputs."""
         raise NotImplementedError(f"{type(self).__name__} has no backward")
 
@@ -123,7 +125,7 @@ class Function:
 
     def _record(self, inputs: tuple[Tensor, ...]) -> None:
         """Link this node into the graph: where each input's gradient goes."""
-        edges = []
+        edges: list[tuple[Any, int] | None] = []
         need = []
         shapes = []
         for x in inputs:

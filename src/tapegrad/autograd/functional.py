@@ -70,6 +70,7 @@ def backward(
     if inputs is not None:
         inputs = _as_list(inputs)
         gs = run_backward(outputs, roots, retain_graph, create_graph, inputs)
+        assert gs is not None  # given inputs, the gradients are returned
         for t, g in zip(inputs, gs):
             if g is not None:
                 if not create_graph:
@@ -104,6 +105,7 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     gs = run_backward(outs, roots, retain_graph, create_graph, ins)
+    assert gs is not None  # given inputs, the gradients are returned
     result = []
     for i, g in enumerate(gs):
         if g is None and not allow_unused:

@@ -45,7 +45,13 @@ def _check_inputs(inputs: Sequence[Any], what: str) -> list[int]:
     return idx
 
 
-def _numerical(fn, inputs, wrt, outs_shapes, eps):
+def _numerical(
+    fn: Callable[..., Any],
+    inputs: list[Any],
+    wrt: list[int],
+    outs_shapes: list[tuple[int, ...]],
+    eps: float,
+) -> list[list[np.ndarray]]:
     """Jacobian blocks J[o][i] of shape (out_size, in_size) by central differences."""
     jac = [[np.zeros((int(np.prod(s)), inputs[i]._array.size)) for i in wrt] for s in outs_shapes]
     with no_grad():
@@ -70,7 +76,10 @@ def _numerical(fn, inputs, wrt, outs_shapes, eps):
     return jac
 
 
-def _analytic(fn, inputs, wrt, outs):
+def _analytic(
+    fn: Callable[..., Any], inputs: list[Any], wrt: list[int], outs: Sequence[Tensor]
+) -> list[list[np.ndarray]]:
+    """Jacobian blocks J[o][i] of shape (out_size, in_size), one backward per output element."""
     jac = [[np.zeros((o._array.size, inputs[i]._array.size)) for i in wrt] for o in outs]
     targets = [inputs[i] for i in wrt]
     for oi, o in enumerate(outs):

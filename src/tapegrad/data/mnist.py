@@ -125,8 +125,9 @@ def find_mnist_files(
         img, lab = _locate(d, img_name), _locate(d, lab_name)
         if img is not None and lab is not None:
             return img, lab
-        if img is not None or lab is not None:
-            partial.append(f"{d} holds only {(img or lab).name}")
+        found = img if img is not None else lab
+        if found is not None:
+            partial.append(f"{d} holds only {found.name}")
     split = "training" if train else "test"
     looked = "\n".join(f"  {d}" for d in dirs)
     note = ("\n" + "\n".join(partial)) if partial else ""

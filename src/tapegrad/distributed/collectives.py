@@ -55,6 +55,7 @@ class Work:
         return True
 
     def is_completed(self) -> bool:
+        """Whether the operation has finished (never blocks)."""
         return self._request is None or bool(self._request.Test())
 
 

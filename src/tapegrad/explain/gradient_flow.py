@@ -110,7 +110,15 @@ def teacher_data(n: int = 256, width: int = 64, seed: int = 0) -> tuple[Tensor, 
 
 
 def linear_layers(model: nn.Module) -> list[nn.Linear]:
+    """The ``Linear`` layers of ``model``, first layer first."""
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def _grad(p: Tensor) -> np.ndarray:
+    """``p.grad`` as a NumPy array (same shape as ``p``); raises if backward missed ``p``."""
+    if p.grad is None:
+        raise RuntimeError(f"no gradient reached the parameter of shape {tuple(p.shape)}")
+    return p.grad.numpy()
 
 
 def layer_grad_norms(model: nn.Module, x: Tensor, y: Tensor) -> np.ndarray:
@@ -118,7 +126,7 @@ def layer_grad_norms(model: nn.Module, x: Tensor, y: Tensor) -> np.ndarray:
     gradient, first layer first."""
     model.zero_grad()
     nn.functional.mse_loss(model(x), y).backward()
-    return np.array([float(np.linalg.norm(m.weight.grad.numpy())) for m in linear_layers(model)])
+    return np.array([float(np.linalg.norm(_grad(m.weight))) for m in linear_layers(model)])
 
 
 def signal_norms(model: nn.Sequential, x: Tensor, y: Tensor) -> np.ndarray:
@@ -149,11 +157,12 @@ def vanishing(depth: int = 20, width: int = 64, seed: int = 0) -> dict[str, np.n
     init) and sigmoid + BatchNorm networks, first layer first."""
     x, y = data(width=width, seed=seed)
     out = {}
-    for name, kw in {
+    networks: dict[str, dict[str, Any]] = {
         "sigmoid": {"act": "sigmoid"},
         "relu (He init)": {"act": "relu", "init_scale": 1.0},
         "sigmoid + batchnorm": {"act": "sigmoid", "batchnorm": True},
-    }.items():
+    }
+    for name, kw in networks.items():
         manual_seed(seed)
         out[name] = layer_grad_norms(build(depth, width, **kw), x, y)
     return out
@@ -184,15 +193,15 @@ def exploding(
         loss = nn.functional.mse_loss(model(x), y)
         opt.zero_grad()
         loss.backward()
-        grads = [p.grad.numpy().copy() for p in model.parameters()]
+        grads = [_grad(p).copy() for p in model.parameters()]
         if clip:
             total = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
             results["total_norm"] = float(total.item())
             results["unclipped_grads"] = grads
-            results["clipped_grads"] = [p.grad.numpy().copy() for p in model.parameters()]
+            results["clipped_grads"] = [_grad(p).copy() for p in model.parameters()]
         else:
             results["norms"] = np.array(
-                [float(np.linalg.norm(m.weight.grad.numpy())) for m in linear_layers(model)]
+                [float(np.linalg.norm(_grad(m.weight))) for m in linear_layers(model)]
             )
             results["loss_before"] = loss.item()
             manual_seed(seed)

@@ -110,6 +110,7 @@ def walk(output: Tensor, params: Mapping[str, Tensor] | None = None) -> Graph:
     used to label leaves; other leaves are labelled by their ``.name`` or ``x0``, ``x1``...
     """
     output = _check_output(output)
+    assert output._node is not None  # _check_output raised otherwise
     nodes = _toposort([output._node])
     nodes.reverse()
     names = {id(t): n for n, t in (params or {}).items()}
@@ -176,6 +177,7 @@ def replay(g: Graph, leaf_values: Mapping[int, np.ndarray]) -> float:
             args = []
             for k, e in enumerate(node.next_edges or ()):
                 if e is None:
+                    assert kept is not None  # callers check replayable(g) first
                     a = kept[k]
                 elif e[1] < 0:
                     a = leaf_values[id(e[0])]

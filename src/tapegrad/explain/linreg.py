@@ -64,6 +64,7 @@ def autograd_grad(
     bt = tg.tensor(b, requires_grad=True)
     loss = ((tg.tensor(x) @ wt + bt - tg.tensor(y)) ** 2).mean()
     loss.backward()
+    assert wt.grad is not None and bt.grad is not None  # both are leaves the loss uses
     return loss.item(), wt.grad.numpy(), bt.grad.numpy()
 
 

@@ -114,10 +114,12 @@ class GradientMonitor:
 
     @property
     def grad_norms(self) -> np.ndarray:
+        """Gradient norm of each layer at each recorded step: ``(steps, layers)``."""
         return np.array(self._grad).reshape(len(self._grad), len(self.layers))
 
     @property
     def update_ratios(self) -> np.ndarray:
+        """``|update| / |weight|`` of each layer at each recorded step: ``(steps, layers)``."""
         return np.array(self._ratio).reshape(len(self._ratio), len(self.layers))
 
     def step(self, step: int | None = None) -> list[Alert]:

@@ -141,7 +141,8 @@ class RunObserver:
         self._read_back = True
         if trainer.run is None or before_step <= 1:
             return
-        health, steps = [], []
+        health: list[dict[str, Any]] = []
+        steps: list[dict[str, Any]] = []
         for r in _records(trainer.run.metrics_path):
             if r.get("step", 0) >= before_step:
                 continue

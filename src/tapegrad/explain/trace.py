@@ -58,6 +58,7 @@ class BackwardEntry:
 
     @property
     def elementwise(self) -> bool:
+        """Whether the step has an elementwise local derivative to show."""
         return any(v is not None for v in self.local)
 
 
@@ -77,6 +78,7 @@ class LeafCheck:
 
     @property
     def ok(self) -> bool:
+        """Whether autograd agrees and central differences do not disagree."""
         return self.autograd_ok and self.fd_ok is not False
 
 
@@ -142,9 +144,9 @@ class Trace:
             val = "not kept" if e.value is None else self._f(e.value)
             out.append(f"  {e.label:>6} = {e.op}{args}  shape {e.shape}  value {val}")
         out += ["", "Backward pass (chain rule, output to leaves)"]
-        for e in self.backward:
-            lines = self._backward_lines(e)
-            out.append(f"  {e.label:>6} {e.op}: {lines[0]}")
+        for b in self.backward:
+            lines = self._backward_lines(b)
+            out.append(f"  {b.label:>6} {b.op}: {lines[0]}")
             out += [f"  {'':>6}   {line}" for line in lines[1:]]
         out += ["", "Leaf gradients (checked against autograd and central differences, float64)"]
         for c in self.checks:
@@ -197,6 +199,7 @@ def _walk_backward(g: Graph) -> tuple[list[BackwardEntry], dict[int, np.ndarray]
     """Backward steps in backward order and ``id(leaf) -> gradient``."""
     grads: dict[int, list[Any]] = {}
     root = g.root
+    assert root._node is not None  # a Graph's root has a node
     grads[id(root._node)] = [None] * root._node.n_outputs
     grads[id(root._node)][root._index] = _wrap(np.ones_like(root._array))
     leaf_grads: dict[int, Any] = {}
@@ -222,7 +225,7 @@ def _walk_backward(g: Graph) -> tuple[list[BackwardEntry], dict[int, np.ndarray]
                         local[k] = np.array(o._array)
             results: list[np.ndarray | None] = []
             for e, shp, gx, need in zip(
-                node.next_edges, node.in_shapes, gxs, node.needs_input_grad
+                node.next_edges or (), node.in_shapes, gxs, node.needs_input_grad
             ):
                 if e is None or gx is None or not need:
                     results.append(None)
@@ -241,7 +244,7 @@ def _walk_backward(g: Graph) -> tuple[list[BackwardEntry], dict[int, np.ndarray]
                 BackwardEntry(
                     label=g.labels[id(node)],
                     op=op_name(node),
-                    inputs=[g.input_label(node, k) for k in range(len(node.next_edges))],
+                    inputs=[g.input_label(node, k) for k in range(len(node.next_edges or ()))],
                     upstream=[None if s is None else np.array(s._array) for s in slot],
                     local=local,
                     results=results,

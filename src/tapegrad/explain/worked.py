@@ -51,6 +51,7 @@ NETWORK_NOTES = (
 
 
 def sigmoid(z: Any) -> Any:
+    """``1 / (1 + exp(-z))`` elementwise; same shape as ``z``."""
     return 1.0 / (1.0 + np.exp(-z))
 
 

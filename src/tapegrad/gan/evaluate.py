@@ -22,7 +22,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat, TypeGuard
 
 import numpy as np
 
@@ -167,8 +167,8 @@ def _score(kind: str | None, x: np.ndarray, tr: Any, data: str, described: str) 
         m = min(len(x), REFERENCE_N)
         key = ("mnist-test", m)
         if key not in _REAL_FEATURES:
-            real, _ = load_mnist_arrays(train=False)
-            _REAL_FEATURES[key] = M.features(real[:m])
+            test_images, _ = load_mnist_arrays(train=False)
+            _REAL_FEATURES[key] = M.features(test_images[:m])
         out["real_set"] = f"the first {m:,} MNIST test images"
         if "test split" in described:
             out["real_set"] += " (this run was trained on them: full MNIST was not found)"
@@ -259,11 +259,12 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: Any) -> TypeGuard[SupportsFloat]:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 def summary_doc(entries: list[dict[str, Any]], reference: Any) -> dict[str, Any]:
+    """The evaluation document: the runs' entries, their metric summary and the reference."""
     scored = [e["metrics"] for e in entries if e.get("metrics")]
     doc: dict[str, Any] = {"runs": entries, "summary": summarize(scored)}
     if reference is not None:
@@ -285,4 +286,5 @@ def json_safe(v: Any) -> Any:
 
 
 def dumps(doc: dict[str, Any]) -> str:
+    """``doc`` as indented JSON, non-finite numbers made JSON-safe."""
     return json.dumps(json_safe(doc), indent=2, allow_nan=False)

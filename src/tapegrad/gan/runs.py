@@ -241,6 +241,7 @@ class RunDir:
     # ------------------------------------------------------------ config and JSON
     @property
     def config_path(self) -> Path:
+        """The run's ``config.json``."""
         return self.path / CONFIG
 
     def write_config(self, config: dict[str, Any]) -> None:
@@ -273,6 +274,7 @@ class RunDir:
     # ------------------------------------------------------------ metrics
     @property
     def metrics_path(self) -> Path:
+        """The run's metrics log (one JSON record a line)."""
         return self.path / METRICS
 
     def log(self, record: dict[str, Any]) -> None:
@@ -363,6 +365,7 @@ class RunDir:
 
     # ------------------------------------------------------------ pictures
     def sample_path(self, epoch: int) -> Path:
+        """The sample grid image of ``epoch``."""
         return self.samples / f"epoch_{epoch:03d}.png"
 
     def save_samples(
@@ -391,9 +394,11 @@ class RunDir:
     # ------------------------------------------------------------ checkpoints
     @property
     def last_checkpoint(self) -> Path:
+        """The newest checkpoint, ``checkpoints/last.safetensors``."""
         return self.checkpoints / LAST
 
     def epoch_checkpoint(self, epoch: int) -> Path:
+        """The checkpoint kept for ``epoch``."""
         return self.checkpoints / f"epoch_{epoch:03d}.safetensors"
 
     def write_checkpoint(self, state: dict[str, Any], path: Path | None = None) -> Path:

@@ -558,7 +558,7 @@ class Trainer:
         """
         if z is None:
             gen = np.random.Generator(np.random.PCG64([self.seed, 4]))
-            z = gen.standard_normal((int(n), self.z_dim)).astype(self.fixed_z.dtype)
+            z = gen.standard_normal((int(n), self.z_dim)).astype(self.fixed_z.dtype)  # type: ignore[arg-type]  # callers give n or z
         z = np.asarray(z)
         if self.conditional and labels is None:
             labels = np.arange(z.shape[0]) % self.G.n_classes

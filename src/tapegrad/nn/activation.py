@@ -49,6 +49,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
         return _act.relu(x)
 
     def extra_repr(self) -> str:
@@ -64,6 +65,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
         return _act.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
@@ -79,6 +81,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
         return _act.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
@@ -93,6 +96,7 @@ class SELU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
         return _act.selu(x)
 
     def extra_repr(self) -> str:
@@ -109,6 +113,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
+        """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
         return _act.gelu(x, approximate=self.approximate)
 
     def extra_repr(self) -> str:
@@ -119,6 +124,7 @@ class Sigmoid(Module):
     """``1 / (1 + exp(-x))``, elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
         return _act.sigmoid(x)
 
 
@@ -126,6 +132,7 @@ class Tanh(Module):
     """``tanh(x)``, elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
         return _act.tanh(x)
 
 
@@ -138,6 +145,7 @@ class Softplus(Module):
         self.threshold = threshold
 
     def forward(self, x: Tensor) -> Tensor:
+        """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
         return _act.softplus(x, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
@@ -152,6 +160,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
         return _act.silu(x)
 
     def extra_repr(self) -> str:
@@ -172,6 +181,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
         return _act.hardtanh(x, self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
@@ -206,7 +216,8 @@ class PReLU(Module):
         self.weight = Parameter(xp.full((num_parameters,), init, dtype=dt))
 
     def forward(self, x: Tensor) -> Tensor:
-        w = self.weight
+        """``x`` ``(N, C, *)`` (or any shape with one slope) -> the same shape."""
+        w: Tensor = self.weight
         if self.num_parameters != 1:
             if x.ndim < 2 or x.shape[1] != self.num_parameters:
                 raise ValueError(
@@ -237,6 +248,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x`` of any shape -> the same shape, summing to 1 along ``dim``."""
         dim = self.dim if self.dim is not None else _softmax_dim("softmax", x.ndim)
         return _sm.softmax(x, dim)
 
@@ -252,6 +264,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x`` of any shape -> the same shape: log-probabilities along ``dim``."""
         dim = self.dim if self.dim is not None else _softmax_dim("log_softmax", x.ndim)
         return _sm.log_softmax(x, dim)
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from .module import Module, _addindent
 from .parameter import Parameter
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
+
+# A Module's registries may hold None (``add_module(name, None)``, as in PyTorch);
+# the containers hand their entries out as they are, typed as what they are made of.
 
 
 def _index(idx: Any, n: int, what: str) -> int:
@@ -43,7 +46,8 @@ class Sequential(Module):
                 self.add_module(str(i), module)
 
     def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
+        """``x`` passed through each module in order; returns the last one's output."""
+        for module in self:
             x = module(x)
         return x
 
@@ -51,7 +55,7 @@ class Sequential(Module):
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return cast(Iterator[Module], iter(self._modules.values()))
 
     def __getitem__(self, idx: Any) -> Any:
         if isinstance(idx, slice):
@@ -119,11 +123,11 @@ class ModuleList(Module):
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return cast(Iterator[Module], iter(self._modules.values()))
 
     def __getitem__(self, idx: Any) -> Any:
         if isinstance(idx, slice):
-            return type(self)(list(self._modules.values())[idx])
+            return type(self)(list(self)[idx])
         return self._modules[str(_index(idx, len(self), "ModuleList"))]
 
     def __setitem__(self, idx: int, module: Module) -> None:
@@ -196,7 +200,7 @@ class ModuleDict(Module):
             self.update(modules)
 
     def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
+        return cast(Module, self._modules[key])
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
@@ -233,7 +237,7 @@ class ModuleDict(Module):
 
     def update(self, modules: Mapping[str, Module] | Iterable[Any]) -> None:
         """Add the modules of a mapping or of an iterable of (key, module) pairs."""
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        pairs: Iterable[Any] = modules.items() if isinstance(modules, Mapping) else modules
         for pair in pairs:
             key, module = pair
             self[key] = module
@@ -252,10 +256,10 @@ class ParameterList(Module):
         return len(self._parameters)
 
     def __iter__(self) -> Iterator[Parameter]:
-        return iter(self._parameters.values())
+        return cast(Iterator[Parameter], iter(self._parameters.values()))
 
     def __getitem__(self, idx: int) -> Parameter:
-        return self._parameters[str(_index(idx, len(self), "ParameterList"))]
+        return cast(Parameter, self._parameters[str(_index(idx, len(self), "ParameterList"))])
 
     def __setitem__(self, idx: int, value: Any) -> None:
         p = value if isinstance(value, Parameter) else Parameter(value)
@@ -284,7 +288,7 @@ class ParameterDict(Module):
                 self[k] = v
 
     def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]
+        return cast(Parameter, self._parameters[key])
 
     def __setitem__(self, key: str, value: Any) -> None:
         p = value if isinstance(value, Parameter) else Parameter(value)

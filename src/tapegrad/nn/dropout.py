@@ -28,6 +28,7 @@ class Dropout(_DropoutNd):
     (training mode only; eval mode returns the input)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x`` -> a tensor of the same shape (``x`` itself in eval mode)."""
         return _drop.dropout(x, self.p, self.training)
 
 
@@ -36,6 +37,7 @@ class Dropout2d(_DropoutNd):
     ``p`` and scale the rest by ``1 / (1 - p)`` (training mode only)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x`` -> a tensor of the same shape (``x`` itself in eval mode)."""
         return _drop.dropout2d(x, self.p, self.training)
 
 
@@ -43,4 +45,5 @@ class AlphaDropout(_DropoutNd):
     """Dropout that keeps SELU's zero mean and unit variance (training mode only)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x`` -> a tensor of the same shape (``x`` itself in eval mode)."""
         return _drop.alpha_dropout(x, self.p, self.training)

@@ -21,6 +21,7 @@ class Identity(Module):
         super().__init__()
 
     def forward(self, x: Any) -> Any:
+        """Returns ``x``."""
         return x
 
 
@@ -33,6 +34,7 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x`` with dims ``start_dim..end_dim`` merged into one."""
         return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
@@ -59,6 +61,7 @@ class Unflatten(Module):
         self.unflattened_size = unflattened_size
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x`` with dim ``dim`` split into ``unflattened_size``."""
         shape = tuple(x.shape)
         d = self.dim + len(shape) if self.dim < 0 else self.dim
         if not 0 <= d < len(shape):

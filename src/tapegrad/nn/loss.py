@@ -50,6 +50,7 @@ class MSELoss(_Loss):
     """Mean squared error ``(input - target)**2``; input and target have the same shape."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """``input`` and ``target`` of one shape -> the loss, reduced by ``reduction``."""
         return _loss.mse_loss(input, target, reduction=self.reduction)
 
 
@@ -57,6 +58,7 @@ class L1Loss(_Loss):
     """Mean absolute error ``|input - target|``; input and target have the same shape."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """``input`` and ``target`` of one shape -> the loss, reduced by ``reduction``."""
         return _loss.l1_loss(input, target, reduction=self.reduction)
 
 
@@ -65,6 +67,7 @@ class BCELoss(_WeightedLoss):
     (same shape); ``weight`` rescales each element's loss (broadcastable)."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """``input`` and ``target`` of one shape -> the loss, reduced by ``reduction``."""
         return _loss.binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
@@ -81,6 +84,7 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", None if pos_weight is None else as_tensor(pos_weight))
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """``input`` and ``target`` of one shape -> the loss, reduced by ``reduction``."""
         return _loss.binary_cross_entropy_with_logits(
             input, target, self.weight, self.reduction, self.pos_weight
         )
@@ -114,6 +118,7 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Logits ``(N, C, *)``, targets ``(N, *)`` -> the loss, reduced by ``reduction``."""
         return _loss.cross_entropy(
             input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
         )
@@ -130,6 +135,7 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Log-probs ``(N, C, *)``, targets ``(N, *)`` -> the loss, reduced by ``reduction``."""
         return _loss.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
 

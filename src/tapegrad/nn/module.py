@@ -343,26 +343,29 @@ class Module:
             return self
         mod = self
         for item in target.split("."):
-            if not isinstance(mod, Module) or item not in mod._modules:
+            child = mod._modules.get(item)
+            if child is None:
                 raise AttributeError(f"{mod._get_name()} has no submodule `{item}` ({target!r})")
-            mod = mod._modules[item]
+            mod = child
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at dotted path ``target``."""
         mod_path, _, name = target.rpartition(".")
         mod = self.get_submodule(mod_path)
-        if name not in mod._parameters or mod._parameters[name] is None:
+        p = mod._parameters.get(name)
+        if p is None:
             raise AttributeError(f"{mod._get_name()} has no parameter `{name}` ({target!r})")
-        return mod._parameters[name]
+        return p
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at dotted path ``target``."""
         mod_path, _, name = target.rpartition(".")
         mod = self.get_submodule(mod_path)
-        if name not in mod._buffers or mod._buffers[name] is None:
+        b = mod._buffers.get(name)
+        if b is None:
             raise AttributeError(f"{mod._get_name()} has no buffer `{name}` ({target!r})")
-        return mod._buffers[name]
+        return b
 
     # ------------------------------------------------------------ modes and grads
     def train(self, mode: bool = True) -> Module:

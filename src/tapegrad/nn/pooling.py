@@ -51,6 +51,7 @@ class MaxPool2d(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, x: Tensor) -> Any:
+        """``(N, C, H, W)`` or ``(C, H, W)`` -> pooled maxima (and indices if asked)."""
         _check_4d(self, x)
         return _conv.max_pool2d(
             x,
@@ -94,6 +95,7 @@ class AvgPool2d(Module):
         self.divisor_override = divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(N, C, H, W)`` or ``(C, H, W)`` -> window means, ``(..., H_out, W_out)``."""
         _check_4d(self, x)
         return _conv.avg_pool2d(
             x,
@@ -118,6 +120,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(N, C, H, W)`` or ``(C, H, W)`` -> ``(..., *output_size)``."""
         _check_4d(self, x)
         return _conv.adaptive_avg_pool2d(x, self.output_size)
 
@@ -153,6 +156,7 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(N, C, H, W)`` -> the resized ``(N, C, H_out, W_out)``."""
         if self.recompute_scale_factor is None:
             return _conv.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
         return _conv.interpolate(

@@ -177,7 +177,7 @@ def _rnn_step(xw: Tensor, h: Tensor, whh_t: Tensor, bhh: Tensor | None, relu: bo
 
 
 def _lstm_step(
-    xw: Tensor, hc: tuple[Tensor, Tensor], whh_t: Tensor, bhh: Tensor | None
+    xw: Tensor, hc: tuple[Tensor, ...], whh_t: Tensor, bhh: Tensor | None
 ) -> tuple[Tensor, Tensor]:
     h, c = hc
     return LSTMStepFunction()(xw, _hw(h, whh_t, bhh), c)
@@ -303,6 +303,7 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
+        """``input`` ``(B, input_size)`` or ``(input_size,)`` -> h' of ``(B, hidden_size)``."""
         x, h, batched = self._prepare(input, hx)
         xw, _ = self._xw(x, True)
         h = _rnn_step(xw, h, _sh.transpose(self.weight_hh, 0, 1), None, self._mode == "RNN_RELU")
@@ -340,6 +341,7 @@ class LSTMCell(_CellBase):
         input: Tensor,  # noqa: A002
         hx: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, Tensor]:
+        """``input`` ``(B, input_size)`` or ``(input_size,)`` -> ``(h', c')``, both ``(B, H)``."""
         if hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
             raise TypeError("LSTMCell: hx must be a tuple (h_0, c_0) or None")
         x, (h, c), batched = self._prepare(input, (None, None) if hx is None else hx)
@@ -370,6 +372,7 @@ class GRUCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
+        """``input`` ``(B, input_size)`` or ``(input_size,)`` -> h' of ``(B, hidden_size)``."""
         x, h, batched = self._prepare(input, hx)
         xw, bhh = self._xw(x, False)
         h = _gru_step(xw, h, _sh.transpose(self.weight_hh, 0, 1), bhh)
@@ -476,7 +479,7 @@ class _RNNBase(Module):
                 f"of shape {tuple(input.shape)}"
             )
         n_states = len(states)
-        init_states = []
+        init_states: list[tuple[Tensor, ...] | None] = []
         for k, s in enumerate(states):
             what = "h_0" if k == 0 else "c_0"
             if s is None:
@@ -572,6 +575,7 @@ class RNN(_RNNBase):
         super().__init__(mode, *args, **kwargs)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+        """``(output, h_n)``; shapes in the class docstring."""
         out, (h,) = self._run(input, [hx])
         return out, h
 
@@ -598,6 +602,7 @@ class LSTM(_RNNBase):
         input: Tensor,  # noqa: A002
         hx: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """``(output, (h_n, c_n))``; shapes in the class docstring."""
         if hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
             raise TypeError("LSTM: hx must be a tuple (h_0, c_0) or None")
         out, (h, c) = self._run(input, [None, None] if hx is None else list(hx))
@@ -616,5 +621,6 @@ class GRU(_RNNBase):
         super().__init__("GRU", *args, **kwargs)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+        """``(output, h_n)``; shapes in the class docstring."""
         out, (h,) = self._run(input, [hx])
         return out, h

@@ -35,6 +35,7 @@ class SyncBatchNorm(_BatchNorm):
     _layout = "(N, C, *)"
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - torch's name
+        """``(N, C, *)`` -> same shape; training statistics span every process's batch."""
         if not self.training or get_world_size() == 1:
             return super().forward(input)
         self._check_input(input)

@@ -100,7 +100,7 @@ def max_pool1d(
         ceil_mode,
         return_indices,
     )
-    if return_indices:
+    if isinstance(out, tuple):  # return_indices
         return _back(out[0], batched), _back(out[1], batched)
     return _back(out, batched)
 

@@ -251,7 +251,7 @@ def _conv_wgrad(x: Any, gy: Any, g: _ConvGeom, cols: Any = None) -> Any:
         chunks = [slice(0, n)]
     else:
         chunks = _batch_chunks(n, x.shape[1] * kh * kw * span)
-    gw = None
+    gw: Any = None
     for sl in chunks:
         if cols is None or len(chunks) > 1:
             cols = _im2col(x[sl], g)
@@ -410,7 +410,8 @@ def _conv_wgrad_nhwc(x: Any, gy: Any, g: _ConvGeom) -> Any:
     gyn = _nhwc(gy)
     m = _chunk_len(n, ho * wo * kh * kw * c)
     cols = _NhwcCols(_nhwc(x), g, m)
-    gw = part = None
+    gw: Any = None
+    part: Any = None
     for s0 in range(0, n, m):
         s1 = min(n, s0 + m)
         a, bm = cols(s0, s1).T, gyn[s0:s1].reshape(-1, o)

@@ -44,7 +44,7 @@ def _geom(op: str, size: Any, kernel_size: Any, dilation: Any, padding: Any, str
             f"{op}: kernel {k} (dilation {d}) does not fit a padded image of size "
             f"{tuple(size)} with padding {p}"
         )
-    return _Geom(k, d, p, s, tuple(size), out)  # type: ignore[arg-type]
+    return _Geom(k, d, p, s, tuple(size), out)
 
 
 def _window(g: _Geom, i: int, j: int) -> tuple[slice, slice]:

@@ -9,7 +9,7 @@ with constant matrices.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -226,7 +226,7 @@ class MaxPool2dFunction(Function):
 
     def __init__(self, geom: _PoolGeom, want_index: bool) -> None:
         self.geom, self.want_index = geom, want_index
-        self.arg = None
+        self.arg: Any = None
 
     def forward(self, x):
         g = self.geom
@@ -293,6 +293,38 @@ class MaxPool2dFunction(Function):
         return _ScatterFunction(pos, (n, c, h, w), unique)(gy)
 
 
+# Overloads only tell a type checker that return_indices=True gives a pair.
+@overload
+def max_pool2d(
+    input: Any,  # noqa: A002
+    kernel_size: Any,
+    stride: Any = ...,
+    padding: Any = ...,
+    dilation: Any = ...,
+    ceil_mode: bool = ...,
+    return_indices: Literal[False] = ...,
+) -> Tensor: ...
+@overload
+def max_pool2d(
+    input: Any,  # noqa: A002
+    kernel_size: Any,
+    stride: Any = ...,
+    padding: Any = ...,
+    dilation: Any = ...,
+    ceil_mode: bool = ...,
+    *,
+    return_indices: Literal[True],
+) -> tuple[Tensor, Tensor]: ...
+@overload
+def max_pool2d(
+    input: Any,  # noqa: A002
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    return_indices: bool,
+) -> Tensor | tuple[Tensor, Tensor]: ...
 def max_pool2d(
     input: Any,  # noqa: A002 - PyTorch's name
     kernel_size: Any,
@@ -322,7 +354,7 @@ def max_pool2d(
         out = max_pool2d(
             unsqueeze(x, 0), kernel_size, stride, padding, dilation, ceil_mode, return_indices
         )
-        if return_indices:
+        if isinstance(out, tuple):  # return_indices
             return squeeze(out[0], 0), squeeze(out[1], 0)
         return squeeze(out, 0)
     g = _pool_geom(op, x, kernel_size, stride, padding, dilation, ceil_mode)

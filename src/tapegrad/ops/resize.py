@@ -208,10 +208,11 @@ def interpolate(
         return adaptive_avg_pool2d(x, out_sz)
     if mode == "nearest" and nsp == 2:
         fs = [_nearest_factor(n, o, s) for n, o, s in zip(in_sz, out_sz, scales)]
-        if None not in fs:
-            if fs == [1, 1]:
+        f0, f1 = fs
+        if f0 is not None and f1 is not None:
+            if f0 == f1 == 1:
                 return x
-            return _Repeat2dFunction(fs[0], fs[1])(x)
+            return _Repeat2dFunction(f0, f1)(x)
     ac = bool(align_corners)
 
     def identity(d: int) -> bool:

@@ -199,7 +199,7 @@ class LBFGS(Optimizer):
             p._array[...] = a
         return loss, g
 
-    def step(self, closure: Callable[[], Any]) -> Any:  # noqa: C901 - PyTorch's loop
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # noqa: C901 - PyTorch's loop
         """Run up to ``max_iter`` L-BFGS iterations; returns the first loss the closure gave."""
         if closure is None:
             raise ValueError("LBFGS.step needs a closure that returns the loss")
@@ -222,10 +222,15 @@ class LBFGS(Optimizer):
         flat_grad = self._flat_grad()
         if xp.abs(flat_grad).max() <= tol_grad:
             return orig_loss
-        d, t = state.get("d"), state.get("t")
-        old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
-        h_diag = state.get("H_diag")
-        prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
+        # the state a previous step left (None on the first step; set below before use)
+        d: Any = state.get("d")
+        t: Any = state.get("t")
+        old_dirs: Any = state.get("old_dirs")
+        old_stps: Any = state.get("old_stps")
+        ro: Any = state.get("ro")
+        h_diag: Any = state.get("H_diag")
+        prev_flat_grad: Any = state.get("prev_flat_grad")
+        prev_loss: Any = state.get("prev_loss")
         n_iter = 0
         while n_iter < max_iter:
             n_iter += 1

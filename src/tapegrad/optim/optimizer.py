@@ -37,13 +37,13 @@ __all__ = ["Optimizer"]
 
 def _check_nonneg(opt: str, name: str, value: Any) -> None:
     """Raise ``ValueError`` naming ``value`` unless it is a number ``>= 0``."""
-    if not (isinstance(value, numbers.Real) and value >= 0):
+    if not (isinstance(value, numbers.Real) and float(value) >= 0):
         raise ValueError(f"{opt}: invalid {name}={value!r}, it must be a number >= 0")
 
 
 def _check_unit(opt: str, name: str, value: Any) -> None:
     """Raise ``ValueError`` naming ``value`` unless ``0 <= value < 1``."""
-    if not (isinstance(value, numbers.Real) and 0.0 <= value < 1.0):
+    if not (isinstance(value, numbers.Real) and 0.0 <= float(value) < 1.0):
         raise ValueError(f"{opt}: invalid {name}={value!r}, it must be in [0, 1)")
 
 
@@ -255,12 +255,12 @@ class Optimizer:
             state[p] = {k: _cast_value(name, k, v, p) for k, v in values.items()}
         new_groups = []
         for group, saved in zip(self.param_groups, saved_groups):
-            new = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            new: dict[str, Any] = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             if "betas" in new:
                 new["betas"] = tuple(new["betas"])  # a JSON round trip gives a list
             new["params"] = group["params"]
-            for k, default in self.defaults.items():
-                new.setdefault(k, default)
+            for option, default in self.defaults.items():
+                new.setdefault(option, default)
             self._check_group(new)
             new_groups.append(new)
         self.param_groups = new_groups

@@ -84,6 +84,7 @@ class MNISTClassifier(nn.Module):
         return self.fc1(h.reshape(h.shape[0], -1))
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(N, 1, 28, 28)`` -> the ``(N, 10)`` class logits."""
         return self.fc2(self.drop(F.relu(self.features(x))))
 
 

@@ -88,6 +88,7 @@ def dcgan_init_(module: Module) -> Module:
             w = m._parameters.get("weight")
             if w is None:  # spectral norm already applied: initialise the raw weight
                 w = m._parameters["weight_orig"]
+            assert w is not None
             init.normal_(w, 0.0, 0.02)
             if m.bias is not None:
                 init.zeros_(m.bias)

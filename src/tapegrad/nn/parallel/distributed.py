@@ -200,6 +200,7 @@ class DistributedDataParallel(Module):
         self.reducer = GradientReducer(params, bucket_cap_mb)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped module's output on the local batch (backward averages gradients)."""
         if self.reducer._active:  # the last backward raised before it ended
             self.reducer.reset()
         if self.broadcast_buffers and self.reducer.world > 1 and self.training:

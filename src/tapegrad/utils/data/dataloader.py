@@ -47,7 +47,7 @@ __all__ = ["DataLoader"]
 
 
 def _positive_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and bool(v >= 1)
 
 
 class DataLoader:
@@ -345,8 +345,9 @@ class DataLoader:
                 pool.shutdown()
 
     def __del__(self) -> None:
-        if getattr(self, "_pool", None) is not None:
-            self._pool.shutdown()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown()
 
     def state_dict(self) -> dict[str, Any]:
         """Where the loader is, to resume exactly with :meth:`load_state_dict`.

@@ -202,7 +202,7 @@ def random_split(
     int seed; tapegrad's global generator when None.
     """
     n = len(dataset)
-    lens = list(lengths)
+    lens: list[Any] = list(lengths)
     if math.isclose(sum(lens), 1) and sum(lens) <= 1:
         counts = [int(math.floor(n * f)) for f in lens]
         for i in range(n - sum(counts)):

@@ -64,7 +64,8 @@ class WorkerError:
     def reraise(self) -> None:
         where = f"in DataLoader worker process {self.worker_id}:\n{self.text}"
         if self.exc is not None:
-            self.exc.add_note("Caught " + where)
+            if hasattr(self.exc, "add_note"):  # Python 3.11+
+                self.exc.add_note("Caught " + where)
             raise self.exc
         raise RuntimeError("Caught an exception " + where)
 
