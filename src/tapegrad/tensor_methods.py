@@ -29,7 +29,8 @@ from .ops import linalg as _la
 from .ops import reduce as _red
 from .ops import shape as _sh
 from .ops import softmax as _sm
-from .tensor import Tensor, _data
+from .tensor import Tensor
+from .tensor_inplace import InplaceMethods
 
 
 class TensorMethods:
@@ -130,76 +131,6 @@ class TensorMethods:
         """A copy that stays in the graph (its gradient flows back to self)."""
         return _ew.clone(self)
 
-    # ------------------------------------------------------- in-place, no grad
-    def _check_inplace(self, op: str) -> None:
-        if state.enabled and self.requires_grad:
-            raise RuntimeError(
-                f"in-place {op} on a tensor that requires grad: wrap it in tapegrad.no_grad() "
-                "or use the out-of-place op"
-            )
-
-    def _inplace(self, op: str, ufunc: Any, other: Any) -> Tensor:
-        self._check_inplace(op)
-        o = other._array if isinstance(other, Tensor) else other
-        try:
-            ufunc(self._array, o, out=self._array, casting="same_kind")
-        except ValueError as e:
-            raise ValueError(
-                f"in-place {op}: shape {tuple(self.shape)} cannot take a result of "
-                f"shape {np.shape(o)} ({e})"
-            ) from None
-        return self
-
-    def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace("+=", np.add, other)
-
-    def __isub__(self, other: Any) -> Tensor:
-        return self._inplace("-=", np.subtract, other)
-
-    def __imul__(self, other: Any) -> Tensor:
-        return self._inplace("*=", np.multiply, other)
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace("/=", np.true_divide, other)
-
-    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        return self._inplace("add_", np.add, other if alpha == 1.0 else _data(other) * alpha)
-
-    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        return self._inplace("sub_", np.subtract, other if alpha == 1.0 else _data(other) * alpha)
-
-    def mul_(self, other: Any) -> Tensor:
-        return self._inplace("mul_", np.multiply, other)
-
-    def div_(self, other: Any) -> Tensor:
-        return self._inplace("div_", np.true_divide, other)
-
-    def zero_(self) -> Tensor:
-        self._check_inplace("zero_")
-        self._array[...] = 0
-        return self
-
-    def fill_(self, value: Any) -> Tensor:
-        self._check_inplace("fill_")
-        self._array[...] = _data(value)
-        return self
-
-    def copy_(self, src: Any) -> Tensor:
-        self._check_inplace("copy_")
-        s = _data(src)
-        if np.shape(s) != self.shape and np.broadcast_shapes(np.shape(s), self.shape) != self.shape:
-            raise ValueError(f"copy_: source shape {np.shape(s)} does not fit {tuple(self.shape)}")
-        self._array[...] = s
-        return self
-
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-        self._check_inplace("clamp_")
-        np.clip(self._array, min, max, out=self._array)
-        return self
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        _ix.setitem(self, key, value)
-
     def __getitem__(self, key: Any) -> Tensor:
         return _ix.getitem(self, key)
 
@@ -276,11 +207,13 @@ class TensorMethods:
     def __or__(self, o: Any) -> Tensor:
         return _ew.logical_or(self, o)
 
-    def add(self, o: Any, alpha: float = 1.0) -> Tensor:
-        return _ew.add(self, o if alpha == 1.0 else o * alpha)
+    def add(self, o: Any, *, alpha: Any = 1) -> Tensor:
+        """``self + alpha * o``."""
+        return _ew.add(self, o, alpha=alpha)
 
-    def sub(self, o: Any, alpha: float = 1.0) -> Tensor:
-        return _ew.sub(self, o if alpha == 1.0 else o * alpha)
+    def sub(self, o: Any, *, alpha: Any = 1) -> Tensor:
+        """``self - alpha * o``."""
+        return _ew.sub(self, o, alpha=alpha)
 
     def mul(self, o: Any) -> Tensor:
         return _ew.mul(self, o)
@@ -388,11 +321,15 @@ class TensorMethods:
     def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
         return _red.min(self, dim, keepdim, **kw)
 
-    def var(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
-        return _red.var(self, dim, keepdim=keepdim, **kw)
+    def var(
+        self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, **kw: Any
+    ) -> Tensor:
+        return _red.var(self, dim, unbiased, keepdim, **kw)
 
-    def std(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
-        return _red.std(self, dim, keepdim=keepdim, **kw)
+    def std(
+        self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, **kw: Any
+    ) -> Tensor:
+        return _red.std(self, dim, unbiased, keepdim, **kw)
 
     def prod(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.prod(self, dim, keepdim, **kw)
@@ -505,7 +442,9 @@ _NOT_COPIED = frozenset(
 
 
 def attach() -> None:
-    """Copy every method and property of :class:`TensorMethods` onto ``Tensor``."""
-    for name, value in vars(TensorMethods).items():
-        if name not in _NOT_COPIED:
-            setattr(Tensor, name, value)
+    """Copy every method and property of :class:`TensorMethods` and
+    :class:`~tapegrad.tensor_inplace.InplaceMethods` onto ``Tensor``."""
+    for cls in (TensorMethods, InplaceMethods):
+        for name, value in vars(cls).items():
+            if name not in _NOT_COPIED:
+                setattr(Tensor, name, value)

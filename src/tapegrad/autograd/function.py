@@ -38,6 +38,7 @@ from typing import Any
 
 from ..tensor import Tensor, _wrap, as_tensor
 from .grad_mode import state
+from .saved import link_view, record_saved
 
 
 class Function:
@@ -60,6 +61,7 @@ class Function:
     _trace: list[str] | None = None
     _input_values: tuple[Any, ...] | None = None
     _freed: bool = False
+    _saved: list[Any] | None = None
 
     def forward(self, *xs: Any) -> Any:
         """Compute the outputs from input arrays. Returns one array or a tuple."""
@@ -83,6 +85,8 @@ class Function:
             if type(x0) is not Tensor:
                 x0 = as_tensor(x0)
                 inputs = (x0,)
+            if x0._base is not None and x0._gen != x0._vc.value:
+                x0._sync_view()
             ys = self.forward(x0._array)
             need_any = x0.requires_grad
         elif n == 2:
@@ -90,10 +94,17 @@ class Function:
             if type(x0) is not Tensor or type(x1) is not Tensor:
                 x0, x1 = as_tensor(x0), as_tensor(x1)
                 inputs = (x0, x1)
+            if x0._base is not None and x0._gen != x0._vc.value:
+                x0._sync_view()
+            if x1._base is not None and x1._gen != x1._vc.value:
+                x1._sync_view()
             ys = self.forward(x0._array, x1._array)
             need_any = x0.requires_grad or x1.requires_grad
         else:
             inputs = tuple([x if type(x) is Tensor else as_tensor(x) for x in inputs])
+            for x in inputs:
+                if x._base is not None and x._gen != x._vc.value:
+                    x._sync_view()
             ys = self.forward(*[x._array for x in inputs])
             need_any = any([x.requires_grad for x in inputs])
 
@@ -103,20 +114,32 @@ class Function:
 
             check_forward(self, (ys,) if single else ys)
         if not (need_any and state.enabled):
-            if single:
-                return _wrap(ys)
-            return tuple([_wrap(y) for y in ys])
+            outs = (_wrap(ys),) if single else tuple([_wrap(y) for y in ys])
+            _link_views(inputs, outs)
+            return outs[0] if single else outs
 
         self._record(inputs)
         if single:
             if self.keep_outputs:
                 self._out_data = (ys,)
-            return _wrap(ys, self, 0)
-        self.n_outputs = len(ys)
-        self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
-        if self.keep_outputs:
-            self._out_data = ys
-        return tuple([_wrap(y, self, i) for i, y in enumerate(ys)])
+            outs = (_wrap(ys, self, 0),)
+        else:
+            self.n_outputs = len(ys)
+            self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
+            if self.keep_outputs:
+                self._out_data = ys
+            outs = tuple([_wrap(y, self, i) for i, y in enumerate(ys)])
+        _link_views(inputs, outs)
+        record_saved(self, inputs, outs)
+        return outs[0] if single else outs
+
+    def saved_inputs(self) -> range | tuple[int, ...]:
+        """Positions of the kept inputs whose values backward reads (all by default).
+
+        Their versions are checked before backward; an op that keeps an input
+        only for some gradients narrows this, so that changing the other
+        input in place stays allowed, as in PyTorch."""
+        return range(len(self.inputs or ()))
 
     def _record(self, inputs: tuple[Tensor, ...]) -> None:
         """Link this node into the graph: where each input's gradient goes."""
@@ -168,6 +191,18 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
+
+
+def _link_views(inputs: tuple[Tensor, ...], outs: tuple[Tensor, ...]) -> None:
+    """Outputs that view an input's memory share its version counter."""
+    for y in outs:
+        ya = y._array
+        b = ya.base
+        for x in inputs:
+            xa = x._array
+            if ya is xa or (b is not None and (b is xa or b is xa.base)):
+                link_view(x, y)
+                break
 
 
 # Attributes the engine still needs after a node's saved values are dropped.

@@ -1,8 +1,8 @@
 """Activation modules: thin Modules over the functions of :mod:`tapegrad.ops.activation`.
 
-``inplace`` arguments are accepted for PyTorch compatibility and shown in the
-repr, but the result is always computed out of place (a new tensor), which is
-numerically identical.
+``inplace=True`` (ReLU, LeakyReLU, ELU, SELU, Hardtanh, ReLU6) overwrites the
+input and returns it, with PyTorch's autograd rules for in-place ops; other
+modules accept the argument for PyTorch compatibility and compute out of place.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return _act.relu(x)
+        return _act.relu(x, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace_repr(self.inplace)
@@ -64,7 +64,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return _act.leaky_relu(x, self.negative_slope)
+        return _act.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -79,7 +79,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return _act.elu(x, self.alpha)
+        return _act.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -93,7 +93,7 @@ class SELU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return _act.selu(x)
+        return _act.selu(x, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace_repr(self.inplace)
@@ -172,7 +172,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return _act.hardtanh(x, self.min_val, self.max_val)
+        return _act.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + (

@@ -28,7 +28,7 @@ class Dropout(_DropoutNd):
     (training mode only; eval mode returns the input)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return _drop.dropout(x, self.p, self.training)
+        return _drop.dropout(x, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
@@ -36,7 +36,7 @@ class Dropout2d(_DropoutNd):
     ``p`` and scale the rest by ``1 / (1 - p)`` (training mode only)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return _drop.dropout2d(x, self.p, self.training)
+        return _drop.dropout2d(x, self.p, self.training, self.inplace)
 
 
 class AlphaDropout(_DropoutNd):
