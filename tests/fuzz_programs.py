@@ -303,6 +303,8 @@ def step(data: Any, p: Program) -> None:  # noqa: C901 - one branch per kind of 
 def _view_step(data: Any, p: Program) -> None:
     i = _pick(data, p)
     x = p.pools[0][i]
+    if x.numel() == 0:  # nothing to select from an empty tensor
+        return
     nd = x.dim()
     kind = data.draw(
         st.sampled_from(["t", "slice", "select", "unsqueeze", "reshape", "expand", "flatten"])
@@ -338,6 +340,8 @@ def _view_step(data: Any, p: Program) -> None:
 def _index_step(data: Any, p: Program) -> None:
     i = _pick(data, p)
     x = p.pools[0][i]
+    if x.numel() == 0:  # nothing to select from an empty tensor
+        return
     if x.dim() == 0:
         return
     key = _draw_key(data, tuple(x.shape))
@@ -371,6 +375,8 @@ def _inplace_step(data: Any, p: Program) -> None:
     i = _pick(data, p)
     j = _pick(data, p)
     x = p.pools[0][i]
+    if x.numel() == 0:
+        return
     on_view = data.draw(st.booleans()) and x.dim() > 0
     d = data.draw(st.integers(0, max(x.dim() - 1, 0)))
     k = data.draw(st.integers(0, x.shape[d] - 1)) if x.dim() else 0
@@ -453,13 +459,17 @@ def _np(t: Any) -> np.ndarray:
     return t.detach().numpy()
 
 
-def _tol(p: Program) -> dict[str, float]:
-    return dict(rtol=2e-3, atol=2e-4) if p.float32 else dict(rtol=1e-6, atol=1e-9)
+def _tol(p: Program, what: str) -> dict[str, float]:
+    if not p.float32:
+        return dict(rtol=1e-6, atol=1e-9)
+    # float32 rounding in cancellations (x / x, x - x) leaves absolute errors that
+    # differentiating twice magnifies by 1/x**2; semantic errors are far larger
+    return dict(rtol=2e-3, atol=1e-2 if what.startswith("second") else 2e-4)
 
 
 def _close(got: Any, want: Any, p: Program, what: str) -> None:
     g, w = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    if g.shape != w.shape or not np.allclose(g, w, equal_nan=True, **_tol(p)):
+    if g.shape != w.shape or not np.allclose(g, w, equal_nan=True, **_tol(p, what)):
         raise Mismatch(f"{what} differs after {_trace(p)}:\ntapegrad {g}\nPyTorch  {w}")
 
 
@@ -486,6 +496,10 @@ def compare(data: Any, p: Program) -> str:
             raise Mismatch(
                 f"dtype of v{k}: tapegrad {g.dtype}, PyTorch {t.dtype} after {_trace(p)}"
             )
+        if t.requires_grad and not t.dtype.is_floating_point and not g.requires_grad:
+            # x[...] = 0-d tensor that requires grad marks an integer x as requiring
+            # grad in PyTorch (its fill_ path), which it forbids everywhere else
+            raise TorchDefect(f"an integer tensor requires grad: {_trace(p)}")
         if t.requires_grad != g.requires_grad:
             raise Mismatch(f"requires_grad of v{k}: tapegrad {g.requires_grad} after {_trace(p)}")
         _close(_np(g), _np(t), p, f"value of v{k}")

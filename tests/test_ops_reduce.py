@@ -480,3 +480,16 @@ def test_add_sub_alpha_like_torch():
         torch.tensor([1, 2]).add(torch.tensor([1, 2]), alpha=0.5)
     with pytest.raises(RuntimeError, match="alpha must not be a floating point number"):
         tg.tensor([1, 2]).add(tg.tensor([1, 2]), alpha=0.5)
+
+
+def test_softmax_and_logsumexp_of_empty_slices_like_torch():
+    a = np.zeros((2, 0))
+    for f in (
+        lambda t: t.softmax(-1),
+        lambda t: t.log_softmax(0),
+        lambda t: t.logsumexp(1),
+        lambda t: t.logsumexp(0),
+    ):
+        got, want = f(tg.tensor(a)), f(torch.tensor(a))
+        assert tuple(got.shape) == tuple(want.shape)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

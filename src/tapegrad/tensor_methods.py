@@ -2,12 +2,13 @@
 
 ``tensor.py`` holds the Tensor's own state (its array, gradient, graph node and
 hooks) and depends on nothing above the array backend. The methods a user
-calls on a tensor (``x.exp()``, ``x + y``, ``x.sum(1)``, in-place ``x.add_(y)``)
-are thin delegations to the op modules in :mod:`tapegrad.ops`, which build on
-the autograd core. Defining them here, above both, keeps the imports running one
-way: ``tensor`` <- ``autograd`` <- ``ops`` <- ``tensor_methods``.
-:func:`attach` copies them onto ``Tensor``; ``tapegrad/__init__.py`` calls it
-once, right after the ops are imported.
+calls on a tensor (``x.exp()``, ``x + y``, ``x.sum(1)``) are thin delegations
+to the op modules in :mod:`tapegrad.ops`, which build on the autograd core.
+Defining them here, above both, keeps the imports running one way:
+``tensor`` <- ``autograd`` <- ``ops`` <- ``tensor_methods``.
+:func:`attach` copies them, and the in-place methods of
+:mod:`tapegrad.tensor_inplace`, onto ``Tensor``; ``tapegrad/__init__.py`` calls
+it once, right after the ops are imported.
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ when ``keep_inputs`` is set, the arrays of its outputs when ``keep_outputs`` is
 set, and whatever else ``forward`` stores on ``self``. It never holds its
 output Tensors, so no reference cycle ties a graph to its tensors; an output is
 rebuilt for backward with :meth:`output`, a Tensor that stands for the same
-graph value.
+graph value. The versions of what it kept are noted when it is recorded and
+checked before its backward runs (:mod:`tapegrad.autograd.saved`), so a
+tensor changed in place since makes backward raise instead of mislead; an op
+that keeps an input only for some gradients says which in :meth:`saved_inputs`.
 
 Subclass it for a custom op, like ``torch.autograd.Function``::
 

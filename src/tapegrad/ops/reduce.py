@@ -148,16 +148,20 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor
 
 # ------------------------------------------------------------ max and min
 class AMaxFunction(Function):
-    """Max (or min) over ``dims``; the gradient is shared evenly among tied extremes."""
+    """Max (or min) over ``dims``; the gradient is shared evenly among tied extremes.
+
+    Backward reads the result (as PyTorch's amax does), so it counts as kept:
+    changing the result in place makes backward raise."""
 
     keep_inputs = True
+    keep_outputs = True
 
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, is_max: bool) -> None:
         self.dims, self.keepdim, self.is_max = dims, keepdim, is_max
 
     def forward(self, x):
         f = xp.max if self.is_max else xp.min
-        y = f(x, axis=self.dims, keepdims=True)
+        y = xp.asarray(f(x, axis=self.dims, keepdims=True))
         self.y = y
         return y if self.keepdim else y.reshape(_reduced_shape(x.shape, self.dims))
 
