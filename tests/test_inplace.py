@@ -131,6 +131,8 @@ def test_inplace_on_a_leaf_that_requires_grad_raises():
 
     both_raise(f, "a leaf Variable that requires grad is being used in an in-place operation")
     both_raise(g, "a leaf Variable that requires grad is being used in an in-place operation")
+    for fill in (lambda x: x.normal_(), lambda x: x.uniform_(-1, 1), lambda x: x.zero_()):
+        both_raise(lambda lib, fill=fill: fill(leaf(lib)), "a leaf Variable that requires grad")
     both_raise(h, "a view of a leaf Variable that requires grad")
 
     def ok(lib):
@@ -138,6 +140,8 @@ def test_inplace_on_a_leaf_that_requires_grad_raises():
         with lib.no_grad():
             x.mul_(2)
             x[0] = 1.0
+            x[1].uniform_(5.0, 5.0)
+            x[2, :2].normal_(3.0, 0.0)
         (x * x).sum().backward()
         return x, x.grad, x._version
 

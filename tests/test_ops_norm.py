@@ -272,3 +272,14 @@ def test_batch_norm_gradient_with_a_permuted_upstream_of_width_one(shape, perm):
         lo = tg.nn.functional.batch_norm(tg.tensor(a - d), None, None, training=True).numpy()
         fd[idx] = ((hi - lo) * g).sum() / 2e-6
     np.testing.assert_allclose(got.numpy(), fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(2, 0), (2, 3, 0), (0, 3)])
+def test_batch_norm_of_empty_inputs_like_torch(shape):
+    got = tg.nn.functional.batch_norm(tg.zeros(*shape), None, None, training=True)
+    want = F.batch_norm(torch.zeros(shape), None, None, training=True)
+    assert tuple(got.shape) == tuple(want.shape)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        F.batch_norm(torch.zeros(1, 3), None, None, training=True)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        tg.nn.functional.batch_norm(tg.zeros(1, 3), None, None, training=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -493,3 +494,17 @@ def test_softmax_and_logsumexp_of_empty_slices_like_torch():
         got, want = f(tg.tensor(a)), f(torch.tensor(a))
         assert tuple(got.shape) == tuple(want.shape)
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_var_over_an_empty_dim_twice_differentiable_like_torch():
+    a = np.zeros((1, 0))
+    out = []
+    for lib in (torch, tg):
+        x = lib.tensor(a, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y = (x * 1.0).var(1)
+        (g,) = lib.autograd.grad(y.sum(), [x], create_graph=True)
+        out.append((y.detach().numpy(), tuple(g.shape)))
+    np.testing.assert_array_equal(out[1][0], out[0][0])
+    assert out[1][1] == out[0][1]

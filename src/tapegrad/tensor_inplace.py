@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from . import random as _random
-from .autograd.grad_mode import no_grad
 from .ops import activation as _act
 from .ops import elementwise as _ew
 from .ops import indexing as _ix
@@ -102,15 +101,7 @@ class InplaceMethods:
     # --------------------------------------------------------- overwriting
     def copy_(self, src: Any) -> Tensor:
         """Copy ``src`` (broadcast to self's shape, cast to its dtype) into self."""
-        src = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
-        try:
-            np.broadcast_shapes(src.shape, self.shape)
-        except ValueError:
-            raise RuntimeError(
-                f"copy_: source of shape {tuple(src.shape)} does not broadcast to "
-                f"{tuple(self.shape)}"
-            ) from None
-        return apply_inplace(self, "copy_", lambda s: CopyFunction()(s, src))
+        return _copy_into(self, src, "copy_")
 
     def fill_(self, value: Any) -> Tensor:
         """Set every element to ``value`` (a number or a 0-d tensor)."""
@@ -118,10 +109,10 @@ class InplaceMethods:
             raise RuntimeError(
                 f"fill_ only supports 0-dimension value tensor, got shape {tuple(value.shape)}"
             )
-        return InplaceMethods.copy_(self, value)
+        return _copy_into(self, value, "fill_")
 
     def zero_(self) -> Tensor:
-        return InplaceMethods.copy_(self, 0)
+        return _copy_into(self, 0, "zero_")
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         return apply_inplace(self, "masked_fill_", lambda s: _ix.masked_fill(s, mask, value))
@@ -145,12 +136,18 @@ class InplaceMethods:
         return _fill_random(self, "uniform_", g.uniform(a, b, size=self.shape))
 
 
-def _fill_random(t: Tensor, op: str, values: Any) -> Tensor:
-    v = _wrap(np.asarray(values).astype(t.dtype, copy=False))
-    if t.requires_grad and t._node is None:
-        # a leaf parameter being initialised: only allowed outside recording, as in PyTorch
-        from .ops.inplace import _check_target
+def _copy_into(t: Tensor, src: Any, op: str) -> Tensor:
+    src = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
+    try:
+        np.broadcast_shapes(src.shape, t.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"{op}: source of shape {tuple(src.shape)} does not broadcast to {tuple(t.shape)}"
+        ) from None
+    return apply_inplace(t, op, lambda s: CopyFunction()(s, src))
 
-        _check_target(t, op)
-    with no_grad():
-        return apply_inplace(t, op, lambda s: CopyFunction()(s, v))
+
+def _fill_random(t: Tensor, op: str, values: Any) -> Tensor:
+    # like fill_: t's old value gets a zero gradient (and a leaf that requires grad
+    # can be filled only under no_grad, as in PyTorch)
+    return _copy_into(t, _wrap(np.asarray(values).astype(t.dtype, copy=False)), op)

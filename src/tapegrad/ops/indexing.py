@@ -17,7 +17,7 @@ from ..autograd.function import Function
 from ..backend import xp
 from ..tensor import Tensor
 from ._args import axis as _axis
-from .elementwise import cast, where
+from .elementwise import cast, keep_where, where
 from .inplace import apply_inplace
 from .shape import reshape
 
@@ -240,9 +240,9 @@ class IndexPutValueFunction(Function):
         nx, nv = self.needs_input_grad
         gx = gv = None
         if nx:
-            mask = xp.ones(g.shape, dtype=g.dtype)
-            _put(mask, self.key, 0)
-            gx = g * Tensor(mask)
+            keep = xp.ones(g.shape, dtype=bool)
+            _put(keep, self.key, False)
+            gx = keep_where(g, keep)
         if nv:
             gv = getitem(g, self.key)
             if gv.dtype != self.value_dtype:

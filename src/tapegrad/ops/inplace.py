@@ -31,7 +31,7 @@ from ..autograd.grad_mode import state
 from ..autograd.saved import retarget_saved
 from ..backend import xp
 from ..tensor import Tensor, _wrap
-from .elementwise import cast
+from .elementwise import cast, keep_where
 
 __all__ = ["apply_inplace", "positions_in_base", "refresh_view"]
 
@@ -209,9 +209,9 @@ class CopySlicesFunction(Function):
         nb, nv = self.needs_input_grad
         gb = gv = None
         if nb:
-            mask = xp.ones(g.shape, dtype=g.dtype)
-            mask.reshape(-1)[self.pos] = 0
-            gb = g * _wrap(mask)
+            keep = xp.ones(g.shape, dtype=bool)
+            keep.reshape(-1)[self.pos] = False
+            gb = keep_where(g, keep)
         if nv:
             gv = AsStridedFunction(self.pos)(g)
         return gb, gv
@@ -257,7 +257,8 @@ class CopyFunction(Function):
 
     def backward(self, g):
         nx, ns = self.needs_input_grad
-        gx = g * 0.0 if nx else None
+        # zeros, not g * 0: a NaN reaching an overwritten value still gives it 0, as in PyTorch
+        gx = _wrap(xp.zeros(g.shape, dtype=g.dtype)) if nx else None
         gs = None
         if ns:
             gs = g if g.dtype == self.src_dtype else cast(g, self.src_dtype)

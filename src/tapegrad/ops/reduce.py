@@ -300,9 +300,12 @@ class VarFunction(Function):
     def backward(self, gy):
         (x,) = self.inputs
         dims = self.dims
+        n = _count(x.shape, dims)
+        if n == 0:  # an empty reduction: x has no elements to send a gradient to
+            return _wrap(xp.zeros(x.shape, dtype=gy._array.dtype))
         den = self.denom(x.shape)
         scale = 2.0 / den if den else float("inf")
-        centred = x - MeanFunction(dims, True, _count(x.shape, dims))(x)
+        centred = x - MeanFunction(dims, True, n)(x)
         return _expand_grad(gy, x.shape, dims, self.keepdim) * centred * scale
 
 
