@@ -368,3 +368,17 @@ def test_integers_with_index_arrays_follow_torch(key):
     (y * y * tg.tensor(w)).sum().backward()
     np.testing.assert_allclose(v.grad.numpy(), vt.grad.numpy())
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("key", [[0, 1], "mask", slice(0, 2), 1])
+def test_setitem_dtype_rules_like_torch(key):
+    def run(lib):
+        x = lib.zeros(3, dtype=lib.float32)
+        k = lib.tensor([True, False, True]) if key == "mask" else key
+        try:
+            x[k] = lib.tensor(1.0, dtype=lib.float64)
+        except RuntimeError:
+            return "raises"
+        return x.numpy().tolist()
+
+    assert run(tg) == run(torch)

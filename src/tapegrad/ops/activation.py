@@ -211,10 +211,8 @@ class ELUBackwardFunction(Function):
         self.alpha, self.scale, self.neg = alpha, scale, neg
 
     def forward(self, gy, y):
-        # (y + scale * alpha - scale) * [x <= 0] + scale, by arithmetic on the mask
-        d = y + (self.alpha * self.scale - self.scale)
-        d *= self.neg
-        d += self.scale
+        # y + scale * alpha where x <= 0, else scale (a where: y = inf must not give 0 * inf)
+        d = xp.where(self.neg, y + self.alpha * self.scale, self.scale).astype(y.dtype, copy=False)
         d *= gy
         return d
 

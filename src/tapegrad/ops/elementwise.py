@@ -87,10 +87,13 @@ def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
 
 
 def _binary(fn_cls: type[Function], op: str, a: Any, b: Any, floating: bool = False) -> Tensor:
-    a, b = _pair(a, b)
-    if floating and a._array.dtype.kind not in "fc":
-        dt = float_dtype(a._array.dtype)
+    if floating:
+        # true division converts the operands themselves to the float dtype
+        # (uint8 tensor / -1 is -3.0, not a division by a wrapped 255)
+        dt = float_dtype(result_type(a, b))
         a, b = _operand(a, dt), _operand(b, dt)
+    else:
+        a, b = _pair(a, b)
     try:
         return fn_cls()(a, b)
     except ValueError as e:

@@ -261,6 +261,16 @@ def _put(a: Any, key: tuple[Any, ...], v: Any) -> None:
 def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
     """x with ``value`` (broadcast, cast to x's dtype) at ``x[key]``; a new tensor."""
     k, _ = _norm_key(key, "setitem")
+    if (
+        isinstance(value, Tensor)
+        and value.dtype != x.dtype
+        and any(isinstance(i, xp.ndarray) and i.dtype.kind in "iu" and i.ndim > 0 for i in k)
+    ):
+        # PyTorch's index_put_ (index arrays or masks) does not convert a tensor value
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{x.dtype} for the destination and {value.dtype} for the source."
+        )
     v = value if isinstance(value, Tensor) else Tensor(xp.asarray(value))
     try:
         return IndexPutValueFunction(k)(x, v)
