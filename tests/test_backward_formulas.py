@@ -30,12 +30,13 @@ from test_architecture import PKG, SRC, _modules, function_subclasses
 GRAD_MODE_READS = {
     ("tapegrad.ops.namespace", "namespace"): "the one place that picks arrays or Tensors",
     ("tapegrad.ops.pooling", "max_pool2d"): "forward keeps argmax indices only if needed",
-    ("tapegrad.ops.indexing", "setitem"): "refuses an in-place write autograd cannot record",
     ("tapegrad.ops.convolution", "forward"): "forward keeps im2col columns for backward",
     ("tapegrad.nn.backward_hook", "setup_input_hook"): "no hook node when nothing records",
     ("tapegrad.nn.backward_hook", "setup_output_hook"): "no hook node when nothing records",
     ("tapegrad.tensor_methods", "keep"): "retain_grad keeps a graph only under create_graph",
-    ("tapegrad.tensor_methods", "_check_inplace"): "refuses an unrecorded in-place change",
+    ("tapegrad.ops.inplace", "_check_target"): "in-place on a leaf that requires grad raises",
+    ("tapegrad.ops.inplace", "apply_inplace"): "an in-place op records a node only with grad on",
+    ("tapegrad.ops.inplace", "refresh_view"): "a stale view rejoins its base's graph with grad on",
     ("tapegrad.optim.optimizer", "step"): "an optimizer step runs without a graph",
 }
 

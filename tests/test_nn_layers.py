@@ -337,13 +337,13 @@ def test_softmax_implicit_dim_matches_torch():
     close(yo, yt, "softmax implicit dim", rtol=1e-12, atol=0)
 
 
-def test_inplace_flag_is_repr_only():
+def test_inplace_relu_overwrites_its_input_like_torch():
     m = nn.ReLU(inplace=True)
-    x = tg.tensor([-1.0, 2.0])
-    y = m(x)
-    assert repr(m) == "ReLU(inplace=True)"
-    np.testing.assert_array_equal(y._array, [0.0, 2.0])
-    np.testing.assert_array_equal(x._array, [-1.0, 2.0])
+    x, xt = tg.tensor([-1.0, 2.0]), torch.tensor([-1.0, 2.0])
+    y, yt = m(x), torch.nn.ReLU(inplace=True)(xt)
+    assert repr(m) == "ReLU(inplace=True)" == repr(torch.nn.ReLU(inplace=True))
+    assert y is x and yt is xt
+    np.testing.assert_array_equal(x._array, xt.numpy())
 
 
 # ----------------------------------------------------------------- dropout

@@ -147,11 +147,14 @@ def test_python_scalar_operands_noncontiguous(name):
     check_vs_torch(f, g, [noncontig(_positive((3, 4), seed=5))])
 
 
-def test_numpy_array_operands_take_the_tensor_dtype():
+def test_numpy_array_operands_count_as_tensors_of_their_dtype():
     x = _normal((2, 3), np.float32)
-    c = np.arange(3.0)  # float64, but the tensor's float32 wins as for a Python scalar
-    for f in (lambda t: t + c, lambda t: c - t, lambda t: t * c, lambda t: c / (t * t + 1)):
-        assert f(tg.Tensor(x)).dtype == np.float32
+    c = np.arange(3.0)  # float64 with dims: it promotes, as in PyTorch (unlike a Python float)
+    for f in (lambda t: t + c, lambda t: t * c):
+        assert f(tg.Tensor(x)).dtype == np.float64
+        assert f(torch.tensor(x)).dtype == torch.float64
+    assert (tg.Tensor(x) * np.float64(2.0)).dtype == np.float32
+    assert (torch.tensor(x) * np.float64(2.0)).dtype == torch.float32
     check_vs_torch(
         lambda t: c - t * c, lambda t: torch.tensor(c).float() - t * torch.tensor(c).float(), [x]
     )

@@ -195,11 +195,11 @@ def test_setitem_on_plain_tensor():
     np.testing.assert_array_equal(x._array, t.numpy())
 
 
-def test_setitem_requires_grad():
+def test_setitem_on_a_leaf_that_requires_grad_raises_like_torch():
     x = tg.ones(3, requires_grad=True)
-    with pytest.raises(
-        RuntimeError, match="setitem: in-place assignment to a tensor that requires grad"
-    ):
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        torch.ones(3, requires_grad=True)[0] = 2.0
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
         x[0] = 2.0
     with tg.no_grad():
         x[0] = 2.0
@@ -325,3 +325,60 @@ def test_gather_index_select_errors():
         IndexError, match=r"narrow: start 3 and length 2 do not fit dim 0 of size 3"
     ):
         tg.narrow(x, 0, 3, 2)
+
+
+# ------------------------------------ integers mixed with index arrays: PyTorch's order
+MIXED_KEYS = [
+    (0, slice(None), [0, 1]),
+    ([1, 0], 0, slice(None)),
+    (slice(None), [1, 0], 2),
+    (1, [0, 2], slice(1, 3), [1, 3]),
+    (Ellipsis, 1, [0, 2]),
+    (None, 0, slice(None), [0, 1]),
+    (0, np.array([True, False, True])),
+    (1, [[0, 1], [2, 2]], slice(None), 0),
+]
+
+
+def _key(lib, key):
+    return tuple(lib.tensor(k) if isinstance(k, np.ndarray) else k for k in key)
+
+
+@pytest.mark.parametrize("key", MIXED_KEYS, ids=str)
+def test_integers_with_index_arrays_follow_torch(key):
+    dims = len([k for k in key if k is not None and k is not Ellipsis])
+    shape = (2, 3, 4, 5) if dims == 4 else (2, 3, 4)
+    a = np.random.default_rng(0).standard_normal(shape)
+    xt, x = torch.tensor(a, requires_grad=True), tg.tensor(a, requires_grad=True)
+    rt, r = xt[_key(torch, key)], x[_key(tg, key)]
+    assert tuple(r.shape) == tuple(rt.shape)
+    np.testing.assert_array_equal(r.detach().numpy(), rt.detach().numpy())
+    up = np.random.default_rng(1).standard_normal(tuple(rt.shape))
+    (rt * torch.tensor(up)).sum().backward()
+    (r * tg.tensor(up)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+    # writes: the same positions, and the gradients of the written value and the old tensor
+    vt, v = torch.tensor(up, requires_grad=True), tg.tensor(up, requires_grad=True)
+    yt, y = xt * 1.0, x * 1.0
+    yt[_key(torch, key)] = vt * 2
+    y[_key(tg, key)] = v * 2
+    np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())
+    w = np.random.default_rng(2).standard_normal(shape)
+    (yt * yt * torch.tensor(w)).sum().backward()
+    (y * y * tg.tensor(w)).sum().backward()
+    np.testing.assert_allclose(v.grad.numpy(), vt.grad.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("key", [[0, 1], "mask", slice(0, 2), 1])
+def test_setitem_dtype_rules_like_torch(key):
+    def run(lib):
+        x = lib.zeros(3, dtype=lib.float32)
+        k = lib.tensor([True, False, True]) if key == "mask" else key
+        try:
+            x[k] = lib.tensor(1.0, dtype=lib.float64)
+        except RuntimeError:
+            return "raises"
+        return x.numpy().tolist()
+
+    assert run(tg) == run(torch)

@@ -232,3 +232,54 @@ def test_group_norm_gradgradcheck_and_errors():
     assert gradgradcheck(lambda x, w, b: group_norm(x, 2, w, b), xs)
     with pytest.raises(ValueError, match=r"group_norm: 4 channels .* into 3 groups"):
         group_norm(tg.randn(2, 4, 2), 3)
+
+
+# PyTorch defect: with a spatial dim of width 1, F.batch_norm's input gradient
+# depends on the memory layout of a permuted upstream gradient. tapegrad is
+# compared with PyTorch's answer for the same upstream made contiguous (the
+# mathematically identical call) and with finite differences.
+@pytest.mark.parametrize(
+    "shape,perm",
+    [
+        ((2, 3, 2, 1), (0, 2, 1, 3)),
+        ((2, 3, 2, 1), (3, 0, 2, 1)),
+        ((2, 3, 1, 2), (0, 3, 1, 2)),
+        ((2, 3, 1, 2), (2, 0, 3, 1)),
+    ],
+)
+def test_batch_norm_gradient_with_a_permuted_upstream_of_width_one(shape, perm):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(shape)
+    inv = [perm.index(i) for i in range(len(shape))]
+    up = rng.standard_normal([shape[p] for p in perm])
+    x = torch.tensor(a, requires_grad=True)
+    g_perm = torch.tensor(up).permute(*inv)
+    (want,) = torch.autograd.grad(
+        F.batch_norm(x, None, None, training=True), [x], g_perm.contiguous()
+    )
+    (torch_perm,) = torch.autograd.grad(F.batch_norm(x, None, None, training=True), [x], g_perm)
+    assert not torch.allclose(torch_perm, want)  # the defect, still present in this PyTorch
+    xt = tg.tensor(a, requires_grad=True)
+    y = tg.nn.functional.batch_norm(xt, None, None, training=True)
+    (got,) = tg.autograd.grad(y, [xt], tg.tensor(up).permute(*inv))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-7, atol=1e-9)
+    fd = np.zeros(shape)
+    g = g_perm.numpy()
+    for idx in np.ndindex(shape):
+        d = np.zeros(shape)
+        d[idx] = 1e-6
+        hi = tg.nn.functional.batch_norm(tg.tensor(a + d), None, None, training=True).numpy()
+        lo = tg.nn.functional.batch_norm(tg.tensor(a - d), None, None, training=True).numpy()
+        fd[idx] = ((hi - lo) * g).sum() / 2e-6
+    np.testing.assert_allclose(got.numpy(), fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(2, 0), (2, 3, 0), (0, 3)])
+def test_batch_norm_of_empty_inputs_like_torch(shape):
+    got = tg.nn.functional.batch_norm(tg.zeros(*shape), None, None, training=True)
+    want = F.batch_norm(torch.zeros(shape), None, None, training=True)
+    assert tuple(got.shape) == tuple(want.shape)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        F.batch_norm(torch.zeros(1, 3), None, None, training=True)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        tg.nn.functional.batch_norm(tg.zeros(1, 3), None, None, training=True)

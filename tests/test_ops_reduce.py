@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -84,11 +85,21 @@ def test_numpy_aliases():
         tg.sum(x, foo=1)
 
 
-def test_mean_of_integers_and_sum_of_bools():
-    x = tg.Tensor(np.array([[1, 2], [3, 5]]))
-    m = x.mean(0)
-    assert m.dtype == tg.get_default_dtype()
-    np.testing.assert_allclose(m._array, [2.0, 3.5])
+def test_mean_of_integers_raises_and_sum_of_bools_is_int64():
+    a = np.array([[1, 2], [3, 5]])
+    x = tg.Tensor(a)
+    with pytest.raises(RuntimeError, match="mean"):
+        torch.tensor(a).mean(0)
+    with pytest.raises(RuntimeError, match=r"mean\(\): could not infer output dtype"):
+        x.mean(0)
+    for op in ("var", "std"):
+        with pytest.raises(RuntimeError, match="floating point"):
+            getattr(torch.tensor(a), op)()
+        with pytest.raises(RuntimeError, match="floating point"):
+            getattr(x, op)()
+    m = x.mean(0, dtype=tg.float32)
+    assert m.dtype == np.float32
+    np.testing.assert_allclose(m._array, torch.tensor(a).mean(0, dtype=torch.float32).numpy())
     s = (x > 1).sum()
     assert s.dtype == np.int64 and s.item() == 3
 
@@ -424,3 +435,76 @@ def test_errors():
     with pytest.raises(TypeError, match="var: give only one of correction, unbiased"):
         tg.ones(3).var(correction=1, unbiased=True)
     assert tg.zeros(2, 0).amax(0).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "args,kw",
+    [
+        ((1,), {}),
+        ((1, False), {}),
+        ((0, True, True), {}),
+        (((0, 1), False, False), {}),
+        ((False,), {}),
+        ((True,), {}),
+        ((1,), {"correction": 0, "keepdim": True}),
+        ((), {"dim": 0, "unbiased": False}),
+    ],
+)
+@pytest.mark.parametrize("op", ["var", "std"])
+def test_var_std_take_torch_positional_order(op, args, kw):
+    a = np.random.default_rng(3).standard_normal((3, 4))
+    x, xt = tg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, yt = getattr(x, op)(*args, **kw), getattr(xt, op)(*args, **kw)
+    assert tuple(y.shape) == tuple(yt.shape)
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-12)
+    z, zt = getattr(tg, op)(x, *args, **kw), getattr(torch, op)(xt, *args, **kw)
+    np.testing.assert_allclose(z.detach().numpy(), zt.detach().numpy(), rtol=1e-12)
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10)
+
+
+def test_add_sub_alpha_like_torch():
+    a, b = np.random.default_rng(4).standard_normal((2, 3, 1)), np.ones((3, 4))
+    for fn in ("add", "sub"):
+        x, xt = tg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        w, wt = tg.tensor(b, requires_grad=True), torch.tensor(b, requires_grad=True)
+        y, yt = getattr(x, fn)(w, alpha=2.5), getattr(xt, fn)(wt, alpha=2.5)
+        z, zt = getattr(tg, fn)(x, w, alpha=-3), getattr(torch, fn)(xt, wt, alpha=-3)
+        np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy())
+        np.testing.assert_allclose(z.detach().numpy(), zt.detach().numpy())
+        (y.sum() + (z * z).sum()).backward()
+        (yt.sum() + (zt * zt).sum()).backward()
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+        np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy())
+    with pytest.raises(RuntimeError, match="alpha must not be a floating point number"):
+        torch.tensor([1, 2]).add(torch.tensor([1, 2]), alpha=0.5)
+    with pytest.raises(RuntimeError, match="alpha must not be a floating point number"):
+        tg.tensor([1, 2]).add(tg.tensor([1, 2]), alpha=0.5)
+
+
+def test_softmax_and_logsumexp_of_empty_slices_like_torch():
+    a = np.zeros((2, 0))
+    for f in (
+        lambda t: t.softmax(-1),
+        lambda t: t.log_softmax(0),
+        lambda t: t.logsumexp(1),
+        lambda t: t.logsumexp(0),
+    ):
+        got, want = f(tg.tensor(a)), f(torch.tensor(a))
+        assert tuple(got.shape) == tuple(want.shape)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_var_over_an_empty_dim_twice_differentiable_like_torch():
+    a = np.zeros((1, 0))
+    out = []
+    for lib in (torch, tg):
+        x = lib.tensor(a, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y = (x * 1.0).var(1)
+        (g,) = lib.autograd.grad(y.sum(), [x], create_graph=True)
+        out.append((y.detach().numpy(), tuple(g.shape)))
+    np.testing.assert_array_equal(out[1][0], out[0][0])
+    assert out[1][1] == out[0][1]

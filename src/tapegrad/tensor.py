@@ -30,10 +30,11 @@ from .utils.hooks import RemovableHandle
 
 if TYPE_CHECKING:  # pragma: no cover - type checkers see the attached methods
     from .autograd.function import Function
+    from .tensor_inplace import InplaceMethods
     from .tensor_methods import TensorMethods
     from .tensor_methods_extra import ExtraTensorMethods
 
-    class _MethodsBase(TensorMethods, ExtraTensorMethods): ...
+    class _MethodsBase(TensorMethods, ExtraTensorMethods, InplaceMethods): ...
 else:
     _MethodsBase = object
 
@@ -68,6 +69,9 @@ class Tensor(_MethodsBase):
         "_index",
         "_hooks",
         "name",
+        "_vc",
+        "_base",
+        "_gen",
         "__weakref__",
     )
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected op
@@ -79,6 +83,9 @@ class Tensor(_MethodsBase):
         self._index = 0
         self._hooks: dict[int, Callable[[Tensor], Tensor | None]] | None = None
         self.name: str | None = None
+        self._vc: VersionCounter | None = None
+        self._base: Tensor | None = None
+        self._gen = 0  # for a view: the version its graph node was made at
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -121,6 +128,18 @@ class Tensor(_MethodsBase):
         """The number of dimensions."""
         ndim: int = self._array.ndim
         return ndim
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (shared with views)."""
+        return 0 if self._vc is None else self._vc.value
+
+    def _counter(self) -> VersionCounter:
+        """The version counter, made on first use (most tensors never need one)."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = VersionCounter()
+        return vc
 
     @property
     def grad_fn(self) -> Function | None:
@@ -237,8 +256,13 @@ class Tensor(_MethodsBase):
         return self
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, outside the graph."""
-        return _wrap(self._array)
+        """A new leaf sharing this tensor's data and version counter, outside the graph.
+
+        An in-place change through it bumps the version that autograd checks,
+        as in PyTorch (``.data`` does not)."""
+        t = _wrap(self._array)
+        t._vc = self._counter()
+        return t
 
     def detach_(self) -> Tensor:
         """Cut this tensor from its graph in place; returns self."""
@@ -265,6 +289,21 @@ class Tensor(_MethodsBase):
             hooks = node._tensor_hooks.setdefault(self._index, {})
         hooks[(handle := RemovableHandle(hooks)).id] = hook
         return handle
+
+
+class VersionCounter:
+    """Counts in-place changes of one block of memory; shared by a tensor, its
+    views and its ``detach()``. ``op`` names the last in-place op, for errors."""
+
+    __slots__ = ("value", "op")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.op = ""
+
+    def bump(self, op: str) -> None:
+        self.value += 1
+        self.op = op
 
 
 def _data(x: Any) -> Any:
@@ -313,6 +352,9 @@ def _wrap(data: Any, node: Any = None, index: int = 0) -> Tensor:
     t._index = index
     t._hooks = None
     t.name = None
+    t._vc = None
+    t._base = None
+    t._gen = 0
     return t
 
 

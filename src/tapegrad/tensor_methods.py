@@ -2,12 +2,13 @@
 
 ``tensor.py`` holds the Tensor's own state (its array, gradient, graph node and
 hooks) and depends on nothing above the array backend. The methods a user
-calls on a tensor (``x.exp()``, ``x + y``, ``x.sum(1)``, in-place ``x.add_(y)``)
-are thin delegations to the op modules in :mod:`tapegrad.ops`, which build on
-the autograd core. Defining them here, above both, keeps the imports running one
-way: ``tensor`` <- ``autograd`` <- ``ops`` <- ``tensor_methods``.
-:func:`attach` copies them onto ``Tensor``; ``tapegrad/__init__.py`` calls it
-once, right after the ops are imported.
+calls on a tensor (``x.exp()``, ``x + y``, ``x.sum(1)``) are thin delegations
+to the op modules in :mod:`tapegrad.ops`, which build on the autograd core.
+Defining them here, above both, keeps the imports running one way:
+``tensor`` <- ``autograd`` <- ``ops`` <- ``tensor_methods``.
+:func:`attach` copies them, and the in-place methods of
+:mod:`tapegrad.tensor_inplace`, onto ``Tensor``; ``tapegrad/__init__.py`` calls
+it once, right after the ops are imported.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from .ops import linalg as _la
 from .ops import reduce as _red
 from .ops import shape as _sh
 from .ops import softmax as _sm
-from .tensor import Tensor, _data
+from .tensor import Tensor
+from .tensor_inplace import InplaceMethods
 from .tensor_methods_extra import ExtraTensorMethods
 
 
@@ -117,76 +119,6 @@ class TensorMethods:
         """A copy that stays in the graph (its gradient flows back to self)."""
         return _ew.clone(self)
 
-    # ------------------------------------------------------- in-place, no grad
-    def _check_inplace(self: Tensor, op: str) -> None:
-        if state.enabled and self.requires_grad:
-            raise RuntimeError(
-                f"in-place {op} on a tensor that requires grad: wrap it in tapegrad.no_grad() "
-                "or use the out-of-place op"
-            )
-
-    def _inplace(self: Tensor, op: str, ufunc: Any, other: Any) -> Tensor:
-        self._check_inplace(op)
-        o = other._array if isinstance(other, Tensor) else other
-        try:
-            ufunc(self._array, o, out=self._array, casting="same_kind")
-        except ValueError as e:
-            raise ValueError(
-                f"in-place {op}: shape {tuple(self.shape)} cannot take a result of "
-                f"shape {np.shape(o)} ({e})"
-            ) from None
-        return self
-
-    def __iadd__(self: Tensor, other: Any) -> Tensor:
-        return self._inplace("+=", np.add, other)
-
-    def __isub__(self: Tensor, other: Any) -> Tensor:
-        return self._inplace("-=", np.subtract, other)
-
-    def __imul__(self: Tensor, other: Any) -> Tensor:
-        return self._inplace("*=", np.multiply, other)
-
-    def __itruediv__(self: Tensor, other: Any) -> Tensor:
-        return self._inplace("/=", np.true_divide, other)
-
-    def add_(self: Tensor, other: Any, alpha: float = 1.0) -> Tensor:
-        return self._inplace("add_", np.add, other if alpha == 1.0 else _data(other) * alpha)
-
-    def sub_(self: Tensor, other: Any, alpha: float = 1.0) -> Tensor:
-        return self._inplace("sub_", np.subtract, other if alpha == 1.0 else _data(other) * alpha)
-
-    def mul_(self: Tensor, other: Any) -> Tensor:
-        return self._inplace("mul_", np.multiply, other)
-
-    def div_(self: Tensor, other: Any) -> Tensor:
-        return self._inplace("div_", np.true_divide, other)
-
-    def zero_(self: Tensor) -> Tensor:
-        self._check_inplace("zero_")
-        self._array[...] = 0
-        return self
-
-    def fill_(self: Tensor, value: Any) -> Tensor:
-        self._check_inplace("fill_")
-        self._array[...] = _data(value)
-        return self
-
-    def copy_(self: Tensor, src: Any) -> Tensor:
-        self._check_inplace("copy_")
-        s = _data(src)
-        if np.shape(s) != self.shape and np.broadcast_shapes(np.shape(s), self.shape) != self.shape:
-            raise ValueError(f"copy_: source shape {np.shape(s)} does not fit {tuple(self.shape)}")
-        self._array[...] = s
-        return self
-
-    def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-        self._check_inplace("clamp_")
-        np.clip(self._array, min, max, out=self._array)
-        return self
-
-    def __setitem__(self: Tensor, key: Any, value: Any) -> None:
-        _ix.setitem(self, key, value)
-
     def __getitem__(self: Tensor, key: Any) -> Tensor:
         return _ix.getitem(self, key)
 
@@ -263,11 +195,13 @@ class TensorMethods:
     def __or__(self: Tensor, o: Any) -> Tensor:
         return _ew.logical_or(self, o)
 
-    def add(self: Tensor, o: Any, alpha: float = 1.0) -> Tensor:
-        return _ew.add(self, o if alpha == 1.0 else o * alpha)
+    def add(self: Tensor, o: Any, *, alpha: Any = 1) -> Tensor:
+        """``self + alpha * o``."""
+        return _ew.add(self, o, alpha=alpha)
 
-    def sub(self: Tensor, o: Any, alpha: float = 1.0) -> Tensor:
-        return _ew.sub(self, o if alpha == 1.0 else o * alpha)
+    def sub(self: Tensor, o: Any, *, alpha: Any = 1) -> Tensor:
+        """``self - alpha * o``."""
+        return _ew.sub(self, o, alpha=alpha)
 
     def mul(self: Tensor, o: Any) -> Tensor:
         return _ew.mul(self, o)
@@ -375,11 +309,15 @@ class TensorMethods:
     def min(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
         return _red.min(self, dim, keepdim, **kw)
 
-    def var(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
-        return _red.var(self, dim, keepdim=keepdim, **kw)
+    def var(
+        self: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, **kw: Any
+    ) -> Tensor:
+        return _red.var(self, dim, unbiased, keepdim, **kw)
 
-    def std(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
-        return _red.std(self, dim, keepdim=keepdim, **kw)
+    def std(
+        self: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, **kw: Any
+    ) -> Tensor:
+        return _red.std(self, dim, unbiased, keepdim, **kw)
 
     def prod(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return _red.prod(self, dim, keepdim, **kw)
@@ -511,8 +449,9 @@ _NOT_COPIED = frozenset(
 
 def attach() -> None:
     """Copy every method and property of :class:`TensorMethods` and
-    :class:`~tapegrad.tensor_methods_extra.ExtraTensorMethods` onto ``Tensor``."""
-    for cls in (TensorMethods, ExtraTensorMethods):
+    :class:`~tapegrad.tensor_methods_extra.ExtraTensorMethods` and
+    :class:`~tapegrad.tensor_inplace.InplaceMethods` onto ``Tensor``."""
+    for cls in (TensorMethods, ExtraTensorMethods, InplaceMethods):
         for name, value in vars(cls).items():
             if name not in _NOT_COPIED:
                 setattr(Tensor, name, value)

@@ -57,10 +57,19 @@ class BroadcastToFunction(Function):
 
 
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """Sum ``x`` over the axes broadcasting added or stretched, giving ``shape``."""
+    """Sum ``x`` over the axes broadcasting added or stretched, giving ``shape``.
+
+    ``shape`` may also have more dims than x, all extra leading ones of size 1."""
     shape = tuple(shape)
     if x.shape == shape:
         return x
+    extra = len(shape) - x.ndim
+    if extra > 0 and all(s == 1 for s in shape[:extra]):
+        # an operand with more leading 1-dims than the result (x[...] = v of shape (1,)
+        # into a 0-d tensor): its gradient gets them back
+        inner = shape[extra:]
+        z: Tensor = BroadcastToFunction(shape)(x if x.shape == inner else SumToFunction(inner)(x))
+        return z
     y: Tensor = SumToFunction(shape)(x)
     return y
 

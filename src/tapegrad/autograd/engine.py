@@ -34,6 +34,7 @@ from ..backend import xp
 from ..tensor import Tensor, _wrap
 from .broadcast import sum_to
 from .grad_mode import state
+from .saved import check_saved
 
 if TYPE_CHECKING:  # pragma: no cover
     from .function import Function
@@ -192,6 +193,8 @@ def _walk(
             continue
         if node._freed:
             raise _freed_error(node)
+        if node._saved:
+            check_saved(node)
         if useful is not None and id(node) not in useful:
             continue
         if node._tensor_hooks:

@@ -17,7 +17,10 @@ when ``keep_inputs`` is set, the arrays of its outputs when ``keep_outputs`` is
 set, and whatever else ``forward`` stores on ``self``. It never holds its
 output Tensors, so no reference cycle ties a graph to its tensors; an output is
 rebuilt for backward with :meth:`output`, a Tensor that stands for the same
-graph value.
+graph value. The versions of what it kept are noted when it is recorded and
+checked before its backward runs (:mod:`tapegrad.autograd.saved`), so a
+tensor changed in place since makes backward raise instead of mislead; an op
+that keeps an input only for some gradients says which in :meth:`saved_inputs`.
 
 Subclass it for a custom op, like ``torch.autograd.Function``::
 
@@ -41,6 +44,7 @@ from typing import Any
 
 from ..tensor import Tensor, _wrap, as_tensor
 from .grad_mode import state
+from .saved import link_view, record_saved
 
 
 class Function:
@@ -63,6 +67,7 @@ class Function:
     _trace: list[str] | None = None
     _input_values: tuple[Any, ...] | None = None
     _freed: bool = False
+    _saved: list[Any] | None = None
 
     # ``*args: Any, **kwargs: Any`` is how a type checker spells "any signature":
     # each op declares forward and backward with its own arguments.
@@ -82,12 +87,15 @@ class Function:
     def __call__(self, *inputs: Any) -> Any:
         # One- and two-input ops are nearly all ops; their paths avoid generator
         # expressions, which cost more than the NumPy call on small arrays.
+        # (a view always shares its base's version counter, so _vc is set where _base is)
         n = len(inputs)
         if n == 1:
             x0 = inputs[0]
             if type(x0) is not Tensor:
                 x0 = as_tensor(x0)
                 inputs = (x0,)
+            if x0._base is not None and x0._gen != x0._vc.value:  # type: ignore[union-attr]
+                x0._sync_view()
             ys = self.forward(x0._array)
             need_any = x0.requires_grad
         elif n == 2:
@@ -95,10 +103,17 @@ class Function:
             if type(x0) is not Tensor or type(x1) is not Tensor:
                 x0, x1 = as_tensor(x0), as_tensor(x1)
                 inputs = (x0, x1)
+            if x0._base is not None and x0._gen != x0._vc.value:  # type: ignore[union-attr]
+                x0._sync_view()
+            if x1._base is not None and x1._gen != x1._vc.value:  # type: ignore[union-attr]
+                x1._sync_view()
             ys = self.forward(x0._array, x1._array)
             need_any = x0.requires_grad or x1.requires_grad
         else:
             inputs = tuple([x if type(x) is Tensor else as_tensor(x) for x in inputs])
+            for x in inputs:
+                if x._base is not None and x._gen != x._vc.value:
+                    x._sync_view()
             ys = self.forward(*[x._array for x in inputs])
             need_any = any([x.requires_grad for x in inputs])
 
@@ -108,20 +123,32 @@ class Function:
 
             check_forward(self, (ys,) if single else ys)
         if not (need_any and state.enabled):
-            if single:
-                return _wrap(ys)
-            return tuple([_wrap(y) for y in ys])
+            outs = (_wrap(ys),) if single else tuple([_wrap(y) for y in ys])
+            _link_views(inputs, outs)
+            return outs[0] if single else outs
 
         self._record(inputs)
         if single:
             if self.keep_outputs:
                 self._out_data = (ys,)
-            return _wrap(ys, self, 0)
-        self.n_outputs = len(ys)
-        self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
-        if self.keep_outputs:
-            self._out_data = ys
-        return tuple([_wrap(y, self, i) for i, y in enumerate(ys)])
+            outs = (_wrap(ys, self, 0),)
+        else:
+            self.n_outputs = len(ys)
+            self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
+            if self.keep_outputs:
+                self._out_data = ys
+            outs = tuple([_wrap(y, self, i) for i, y in enumerate(ys)])
+        _link_views(inputs, outs)
+        record_saved(self, inputs, outs)
+        return outs[0] if single else outs
+
+    def saved_inputs(self) -> range | tuple[int, ...]:
+        """Positions of the kept inputs whose values backward reads (all by default).
+
+        Their versions are checked before backward; an op that keeps an input
+        only for some gradients narrows this, so that changing the other
+        input in place stays allowed, as in PyTorch."""
+        return range(len(self.inputs or ()))
 
     def _record(self, inputs: tuple[Tensor, ...]) -> None:
         """Link this node into the graph: where each input's gradient goes."""
@@ -173,6 +200,18 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
+
+
+def _link_views(inputs: tuple[Tensor, ...], outs: tuple[Tensor, ...]) -> None:
+    """Outputs that view an input's memory share its version counter."""
+    for y in outs:
+        ya = y._array
+        b = ya.base
+        for x in inputs:
+            xa = x._array
+            if ya is xa or (b is not None and (b is xa or b is xa.base)):
+                link_view(x, y)
+                break
 
 
 # Attributes the engine still needs after a node's saved values are dropped.

@@ -1,8 +1,8 @@
 """Activation modules: thin Modules over the functions of :mod:`tapegrad.ops.activation`.
 
-``inplace`` arguments are accepted for PyTorch compatibility and shown in the
-repr, but the result is always computed out of place (a new tensor), which is
-numerically identical.
+``inplace=True`` (ReLU, LeakyReLU, ELU, SELU, Hardtanh, ReLU6) overwrites the
+input and returns it, with PyTorch's autograd rules for in-place ops; other
+modules accept the argument for PyTorch compatibility and compute out of place.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class ReLU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
-        return _act.relu(x)
+        return _act.relu(x, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace_repr(self.inplace)
@@ -66,7 +66,7 @@ class LeakyReLU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
-        return _act.leaky_relu(x, self.negative_slope)
+        return _act.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -82,7 +82,7 @@ class ELU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
-        return _act.elu(x, self.alpha)
+        return _act.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -97,7 +97,7 @@ class SELU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
-        return _act.selu(x)
+        return _act.selu(x, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace_repr(self.inplace)
@@ -182,7 +182,7 @@ class Hardtanh(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise: ``x`` of any shape -> a tensor of the same shape."""
-        return _act.hardtanh(x, self.min_val, self.max_val)
+        return _act.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + (

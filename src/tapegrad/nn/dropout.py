@@ -29,7 +29,7 @@ class Dropout(_DropoutNd):
 
     def forward(self, x: Tensor) -> Tensor:
         """``x`` -> a tensor of the same shape (``x`` itself in eval mode)."""
-        return _drop.dropout(x, self.p, self.training)
+        return _drop.dropout(x, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
@@ -38,7 +38,7 @@ class Dropout2d(_DropoutNd):
 
     def forward(self, x: Tensor) -> Tensor:
         """``x`` -> a tensor of the same shape (``x`` itself in eval mode)."""
-        return _drop.dropout2d(x, self.p, self.training)
+        return _drop.dropout2d(x, self.p, self.training, self.inplace)
 
 
 class AlphaDropout(_DropoutNd):

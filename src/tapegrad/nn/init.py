@@ -101,6 +101,7 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a tapegrad Tensor, got {type(tensor).__name__}")
     tensor._array[...] = xp.asarray(values).astype(tensor._array.dtype, copy=False)
+    tensor._counter().bump("init")
     return tensor
 
 

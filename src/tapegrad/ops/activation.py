@@ -31,7 +31,8 @@ from ..backend import xp
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, _wrap
 from ._args import as_array as _arr
-from .elementwise import exp
+from .elementwise import exp, keep_where
+from .inplace import apply_inplace
 from .special import erfc as _erfc
 
 __all__ = [
@@ -103,7 +104,7 @@ class ReLUFunction(Function):
 
     def backward(self, gy):
         # PyTorch passes the gradient where the result is > 0, so 0 at x == 0.
-        return gy * _mask(self._out_data[0] > 0)
+        return keep_where(gy, self._out_data[0] > 0)
 
 
 class LeakyReLUFunction(Function):
@@ -142,31 +143,46 @@ class HardtanhFunction(Function):
     def backward(self, gy):
         # Unlike clamp, PyTorch's hardtanh gives 0 gradient exactly at the bounds.
         x = self.inputs[0]._array
-        return gy * _mask((x > self.lo) & (x < self.hi))
+        return keep_where(gy, (x > self.lo) & (x < self.hi))
 
 
-def relu(x: Tensor) -> Tensor:
-    """max(x, 0) elementwise; same shape and dtype. The gradient at 0 is 0."""
-    return ReLUFunction()(x)
+def _maybe_inplace(x: Tensor, inplace: bool, op: str, fn: Any) -> Tensor:
+    """``fn(x)``, or, with ``inplace``, the same written into x (returned)."""
+    if inplace:
+        return apply_inplace(x, op, fn)
+    return fn(x)
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0) elementwise; same shape and dtype. The gradient at 0 is 0.
+
+    ``inplace=True`` overwrites x and returns it (see ``Tensor.relu_``)."""
+    return _maybe_inplace(x, inplace, "relu_", ReLUFunction())
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else ``negative_slope * x``; the gradient at 0 is the slope."""
-    return LeakyReLUFunction(negative_slope)(x)
+    return _maybe_inplace(x, inplace, "leaky_relu_", LeakyReLUFunction(negative_slope))
 
 
-def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+def hardtanh(
+    x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
     """x clipped to [min_val, max_val]; zero gradient outside and on the bounds."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
-    return HardtanhFunction(min_val, max_val)(x)
+    return _maybe_inplace(x, inplace, "hardtanh_", HardtanhFunction(min_val, max_val))
 
 
 # ------------------------------------------------------------ elu, selu
 class ELUFunction(Function):
-    """scale * (x if x > 0 else alpha * (exp(x) - 1))."""
+    """scale * (x if x > 0 else alpha * (exp(x) - 1)).
 
-    keep_outputs = True
+    Keeps its input, as PyTorch's elu does, so changing the output in place
+    (``elu(x).mul_(2)``) stays allowed; backward recomputes the output from it.
+    """
+
+    keep_inputs = True
 
     def __init__(self, alpha: float, scale: float) -> None:
         self.alpha, self.scale = alpha, scale
@@ -182,7 +198,8 @@ class ELUFunction(Function):
         return y
 
     def backward(self, gy):
-        return ELUBackwardFunction(self.alpha, self.scale, self.neg)(gy, self.output())
+        y = ELUFunction(self.alpha, self.scale)(self.inputs[0])
+        return ELUBackwardFunction(self.alpha, self.scale, self.neg)(gy, y)
 
 
 class ELUBackwardFunction(Function):
@@ -194,10 +211,8 @@ class ELUBackwardFunction(Function):
         self.alpha, self.scale, self.neg = alpha, scale, neg
 
     def forward(self, gy, y):
-        # (y + scale * alpha - scale) * [x <= 0] + scale, by arithmetic on the mask
-        d = y + (self.alpha * self.scale - self.scale)
-        d *= self.neg
-        d += self.scale
+        # y + scale * alpha where x <= 0, else scale (a where: y = inf must not give 0 * inf)
+        d = xp.where(self.neg, y + self.alpha * self.scale, self.scale).astype(y.dtype, copy=False)
         d *= gy
         return d
 
@@ -213,14 +228,14 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else alpha * (exp(x) - 1); same shape and dtype."""
-    return ELUFunction(alpha, 1.0)(x)
+    return _maybe_inplace(x, inplace, "elu_", ELUFunction(alpha, 1.0))
 
 
-def selu(x: Tensor) -> Tensor:
+def selu(x: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
-    return ELUFunction(_SELU_ALPHA, _SELU_SCALE)(x)
+    return _maybe_inplace(x, inplace, "selu_", ELUFunction(_SELU_ALPHA, _SELU_SCALE))
 
 
 # --------------------------------------------------------- sigmoid, tanh

@@ -16,6 +16,7 @@ from ..autograd.function import Function
 from ..backend import xp
 from ..random import default_generator
 from ..tensor import Tensor, _wrap, as_tensor
+from .inplace import apply_inplace
 
 __all__ = ["dropout", "dropout2d", "alpha_dropout"]
 
@@ -53,7 +54,13 @@ def _keep_mask(shape: tuple[int, ...], p: float, dtype: Any) -> Any:
     return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
 
 
-def dropout(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
+def _apply(x: Tensor, fn: Function, inplace: bool, op: str) -> Tensor:
+    if inplace:
+        return apply_inplace(x, op, fn)
+    return fn(x)
+
+
+def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: each element is zeroed with probability ``p``.
 
     The kept elements are scaled by ``1 / (1 - p)`` so the expected value is
@@ -70,10 +77,10 @@ def dropout(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
     x = _check("dropout", input, p)
     if not training or p == 0.0:
         return x
-    return _ScaleMaskFunction(_keep_mask(x.shape, p, x.dtype))(x)
+    return _apply(x, _ScaleMaskFunction(_keep_mask(x.shape, p, x.dtype)), inplace, "dropout_")
 
 
-def dropout2d(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout2d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout: each channel of (N, C, H, W) or (C, H, W) is zeroed whole.
 
     Kept channels are scaled by ``1 / (1 - p)``. A 3-D input is one sample
@@ -91,7 +98,7 @@ def dropout2d(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return x
     mask_shape = x.shape[:-2] + (1, 1)
-    return _ScaleMaskFunction(_keep_mask(mask_shape, p, x.dtype))(x)
+    return _apply(x, _ScaleMaskFunction(_keep_mask(mask_shape, p, x.dtype)), inplace, "dropout2d_")
 
 
 # SELU's constants: alpha * scale, the value a dropped unit takes, is its negative saturation.

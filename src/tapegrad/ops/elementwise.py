@@ -2,9 +2,10 @@
 
 Binary ops broadcast like NumPy; their backward returns gradients of the
 broadcast shape, and the engine reduces them to each input's shape (the one
-central place for that). A Python scalar operand takes the dtype of the tensor
-it meets, so ``x * 2.0`` stays float32. Backward passes are written in tapegrad
-ops, so every op here is twice differentiable.
+central place for that). Operands are converted to PyTorch's result dtype
+first (:mod:`.promotion`), so ``x * 2.0`` stays float32 and ``int_tensor / 2``
+is float32. Backward passes are written in tapegrad ops, so every op here is
+twice differentiable.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp
-from ..dtypes import get_default_dtype
 from ..tensor import Tensor, _wrap
+from .promotion import float_dtype, is_number, result_type
 
 __all__ = [
     "add",
@@ -56,32 +57,27 @@ __all__ = [
 ]
 
 
-def _scalar_like(s: Any, ref: Tensor) -> Tensor:
-    """A 0-d constant for Python scalar ``s`` next to tensor ``ref``."""
-    dt = ref._array.dtype
-    if isinstance(s, (bool, np.bool_)):
-        pass
-    elif isinstance(s, (float, np.floating)) and dt.kind not in "fc":
-        dt = get_default_dtype()
-    elif not isinstance(s, (int, float, complex, np.number)):
-        return Tensor(s)
-    return _wrap(xp.asarray(s, dtype=dt))
+def _operand(x: Any, dt: np.dtype) -> Tensor:
+    """Operand ``x`` as a Tensor of dtype ``dt`` (a cast stays in the graph)."""
+    if isinstance(x, Tensor):
+        return x if x._array.dtype == dt else cast(x, dt)
+    if is_number(x):
+        # astype wraps out-of-range integers, as PyTorch does (uint8 tensor - 3)
+        return _wrap(np.asarray(x).astype(dt))
+    return Tensor(x, dtype=dt)
 
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    if type(a) is Tensor:
-        if type(b) is Tensor:
-            return a, b
-        if not isinstance(b, Tensor):
-            return a, _scalar_like(b, a) if np.ndim(b) == 0 else Tensor(b, dtype=a.dtype)
-    # Tensor subclasses (nn.Parameter) miss the fast paths: keep them, never copy them.
+    """Both operands as Tensors of PyTorch's result dtype (see :mod:`.promotion`)."""
     if isinstance(a, Tensor):
+        da = a._array.dtype
         if isinstance(b, Tensor):
-            return a, b
-        return a, _scalar_like(b, a) if np.ndim(b) == 0 else Tensor(b, dtype=a.dtype)
-    if isinstance(b, Tensor):
-        return (_scalar_like(a, b) if np.ndim(a) == 0 else Tensor(a, dtype=b.dtype)), b
-    return Tensor(a), Tensor(b)
+            if b._array.dtype == da:
+                return a, b
+        elif type(b) is float and da.kind == "f":
+            return a, _wrap(xp.asarray(b, dtype=da))
+    dt = result_type(a, b)
+    return _operand(a, dt), _operand(b, dt)
 
 
 def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
@@ -90,8 +86,14 @@ def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
     )
 
 
-def _binary(fn_cls: type[Function], op: str, a: Any, b: Any) -> Tensor:
-    a, b = _pair(a, b)
+def _binary(fn_cls: type[Function], op: str, a: Any, b: Any, floating: bool = False) -> Tensor:
+    if floating:
+        # true division converts the operands themselves to the float dtype
+        # (uint8 tensor / -1 is -3.0, not a division by a wrapped 255)
+        dt = float_dtype(result_type(a, b))
+        a, b = _operand(a, dt), _operand(b, dt)
+    else:
+        a, b = _pair(a, b)
     try:
         return fn_cls()(a, b)
     except ValueError as e:
@@ -125,6 +127,11 @@ class MulFunction(Function):
     def forward(self, a, b):
         return a * b
 
+    def saved_inputs(self):
+        # a is read only for b's gradient and b only for a's, as PyTorch saves them
+        na, nb = self.needs_input_grad
+        return (1,) * na + (0,) * nb
+
     def backward(self, gy):
         a, b = self.inputs
         na, nb = self.needs_input_grad
@@ -136,6 +143,10 @@ class DivFunction(Function):
 
     def forward(self, a, b):
         return a / b
+
+    def saved_inputs(self):
+        # as PyTorch: the divisor always, the dividend only for the divisor's gradient
+        return (0, 1) if self.needs_input_grad[1] else (1,)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -208,13 +219,39 @@ class PowFunction(Function):
         return ga, gb
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """a + b, broadcasting."""
+def _times_alpha(op: str, a: Any, b: Any, alpha: Any) -> Any:
+    """``alpha * b`` in the result dtype of ``a op b`` (PyTorch's ``alpha=``)."""
+    dt = result_type(a, b)
+    if dt.kind in "biu" and isinstance(alpha, float):
+        raise RuntimeError(
+            f"{op}: for integral input tensors, argument alpha must not be a floating point number"
+        )
+    if isinstance(alpha, bool) and dt.kind != "b":
+        raise RuntimeError(f"{op}: boolean alpha only supported for Boolean results")
+    return mul(_operand(b, dt), _wrap(np.asarray(alpha).astype(dt)))
+
+
+def _no_bool(a: Any, b: Any) -> None:
+    for x in (a, b):
+        if isinstance(x, (bool, np.bool_)) or (isinstance(x, Tensor) and x._array.dtype == bool):
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with a bool tensor is not supported. If you "
+                "are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+            )
+
+
+def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+    """a + alpha * b, broadcasting."""
+    if alpha != 1:
+        b = _times_alpha("add", a, b, alpha)
     return _binary(AddFunction, "add", a, b)
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    """a - b, broadcasting."""
+def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+    """a - alpha * b, broadcasting."""
+    _no_bool(a, b)
+    if alpha != 1:
+        b = _times_alpha("sub", a, b, alpha)
     return _binary(SubFunction, "sub", a, b)
 
 
@@ -224,8 +261,8 @@ def mul(a: Any, b: Any) -> Tensor:
 
 
 def div(a: Any, b: Any) -> Tensor:
-    """a / b, broadcasting (true division; integer inputs give floats)."""
-    return _binary(DivFunction, "div", a, b)
+    """a / b, broadcasting (true division: bool and integer inputs give the default float)."""
+    return _binary(DivFunction, "div", a, b, floating=True)
 
 
 def neg(x: Tensor) -> Tensor:
@@ -234,12 +271,26 @@ def neg(x: Tensor) -> Tensor:
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
     """a ** b. A Python-number exponent uses the cheaper constant-exponent op."""
-    if type(a) is Tensor and not isinstance(b, Tensor) and np.ndim(b) == 0:
+    if result_type(a, b).kind == "b":
+        if isinstance(a, Tensor) and is_number(b):  # bool ** True/False, as PyTorch allows
+            return _wrap(a._array.astype(np.int64) ** int(b) != 0)
+        raise RuntimeError("\"pow\" not implemented for 'Bool'")
+    if isinstance(a, Tensor) and is_number(b):
+        a = _operand(a, result_type(a, b))
+        if a._array.dtype.kind in "iu" and b < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         return PowScalarFunction(b)(a)
     return _binary(PowFunction, "pow", a, b)
 
 
 # --------------------------------------------------------------- unary math
+def _floating(x: Any) -> Tensor:
+    """x, with bool and integer tensors in the default float dtype (as torch.exp)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    d = x._array.dtype
+    return x if d.kind in "fc" else _wrap(x._array.astype(float_dtype(d)))
+
+
 class ExpFunction(Function):
     keep_outputs = True
 
@@ -323,26 +374,26 @@ class CosFunction(Function):
 
 
 def exp(x: Tensor) -> Tensor:
-    return ExpFunction()(x)
+    return ExpFunction()(_floating(x))
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm."""
-    return LogFunction()(x)
+    return LogFunction()(_floating(x))
 
 
 def log1p(x: Tensor) -> Tensor:
     """log(1 + x), accurate for small x."""
-    return Log1pFunction()(x)
+    return Log1pFunction()(_floating(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return SqrtFunction()(x)
+    return SqrtFunction()(_floating(x))
 
 
 def rsqrt(x: Tensor) -> Tensor:
     """1 / sqrt(x)."""
-    return RsqrtFunction()(x)
+    return RsqrtFunction()(_floating(x))
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
@@ -350,11 +401,11 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
 
 
 def sin(x: Tensor) -> Tensor:
-    return SinFunction()(x)
+    return SinFunction()(_floating(x))
 
 
 def cos(x: Tensor) -> Tensor:
-    return CosFunction()(x)
+    return CosFunction()(_floating(x))
 
 
 def sign(x: Tensor) -> Tensor:
@@ -367,6 +418,12 @@ def square(x: Tensor) -> Tensor:
 
 
 # --------------------------------------------------- selection and clamping
+def keep_where(gy: Tensor, keep: Any) -> Tensor:
+    """gy where the boolean array ``keep`` is true, else 0 (a NaN gradient included,
+    as PyTorch's ``where``-based backwards do: 0, not 0 * NaN)."""
+    return WhereFunction(keep)(gy, _wrap(xp.zeros((), dtype=gy._array.dtype)))
+
+
 def _mask(cond: Any, like: Tensor) -> Tensor:
     """A constant 0/1 tensor of ``like``'s dtype."""
     return _wrap(cond.astype(like._array.dtype))
@@ -389,7 +446,7 @@ class ClampFunction(Function):
             keep &= x >= self.lo
         if self.hi is not None:
             keep &= x <= self.hi
-        return gy * _mask(keep, gy)
+        return keep_where(gy, keep)
 
 
 def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
@@ -439,7 +496,7 @@ class ClampTensorFunction(Function):
         else:
             masks = [x <= hi, x > hi]
         return tuple(
-            gy * _mask(m, gy) if need else None for m, need in zip(masks, self.needs_input_grad)
+            keep_where(gy, m) if need else None for m, need in zip(masks, self.needs_input_grad)
         )
 
 
@@ -555,8 +612,13 @@ def clone(x: Tensor) -> Tensor:
 
 # ------------------------------------------- comparisons and logic (no grad)
 def _cmp(ufunc: Any, op: str, a: Any, b: Any) -> Tensor:
-    ad = a._array if isinstance(a, Tensor) else a
-    bd = b._array if isinstance(b, Tensor) else b
+    if (isinstance(a, Tensor) or is_number(a)) and (isinstance(b, Tensor) or is_number(b)):
+        dt = result_type(a, b)
+        ad = a._array if isinstance(a, Tensor) else np.asarray(a).astype(dt)
+        bd = b._array if isinstance(b, Tensor) else np.asarray(b).astype(dt)
+    else:
+        ad = a._array if isinstance(a, Tensor) else a
+        bd = b._array if isinstance(b, Tensor) else b
     try:
         return _wrap(xp.asarray(ufunc(ad, bd)))
     except ValueError:

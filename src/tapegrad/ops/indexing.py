@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor
 from ._args import axis as _axis
+from .elementwise import cast, keep_where, where
+from .inplace import apply_inplace
 from .shape import reshape
 
-__all__ = ["getitem", "setitem", "gather", "index_select", "masked_fill", "narrow"]
+__all__ = ["getitem", "setitem", "index_put", "gather", "index_select", "masked_fill", "narrow"]
 
 
 def _index_error(e: Exception, op: str, shape: tuple[int, ...]) -> IndexError:
@@ -167,47 +168,128 @@ class IndexPutFunction(Function):
         return GetItemFunction(self.key, self.adv)(gg)
 
 
+def _torch_order(key: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """PyTorch's reading of a key that mixes integers with index arrays, as two keys.
+
+    NumPy counts an integer as one more index array, so ``t[0, :, [0, 1]]``
+    puts the indexed dim first (shape (2, 3) for t of shape (2, 3, 4));
+    PyTorch selects with the integers first and then indexes what is left
+    (shape (3, 2)). Returns ``(basic key, advanced key)`` to apply one after
+    the other, or None when both readings agree (no integer, or no array).
+    """
+    arrays = [k for k in key if isinstance(k, xp.ndarray) and k.ndim > 0]
+    if not arrays or not any(type(k) is int for k in key):
+        return None
+    first: list[Any] = []
+    second: list[Any] = []
+    for k in key:
+        if type(k) is int:
+            first.append(k)
+        elif isinstance(k, xp.ndarray) and k.ndim > 0:
+            n = k.ndim if k.dtype.kind == "b" else 1
+            first.extend([slice(None)] * n)
+            second.append(k)
+        elif k is Ellipsis:
+            first.append(k)
+            second.append(k)
+        else:  # slices, None, 0-d boolean arrays: applied first, then kept whole
+            first.append(k)
+            second.append(slice(None))
+    return tuple(first), tuple(second)
+
+
 def getitem(x: Tensor, key: Any) -> Tensor:
-    """``x[key]`` with NumPy's rules: ints, slices (any step), None, Ellipsis,
+    """``x[key]`` with PyTorch's rules: ints, slices (any step), None, Ellipsis,
     integer arrays (lists, arrays, int tensors) and boolean masks, in any mix.
 
     Basic indexing gives a view of x's data. Gradients of repeated integer
-    indices accumulate.
+    indices accumulate. Integers mixed with index arrays are applied first,
+    as PyTorch does (``t[0, :, [0, 1]]`` has shape (3, 2) for t of shape (2, 3, 4)).
     """
     k, adv = _norm_key(key, "getitem")
+    if not adv and not any(i is Ellipsis or isinstance(i, xp.ndarray) for i in k):
+        # NumPy returns a copied scalar for a full integer key; x[0, ...] is a view,
+        # so that x[0].mul_(2) changes x, as in PyTorch
+        k = k + (Ellipsis,)
+    split = _torch_order(k)
     try:
+        if split is not None:
+            return GetItemFunction(split[1], True)(GetItemFunction(split[0], False)(x))
         return GetItemFunction(k, adv)(x)
     except IndexError as e:
         raise _index_error(e, "getitem", x.shape) from None
 
 
-def setitem(x: Tensor, key: Any, value: Any) -> None:
-    """``x[key] = value`` in place (value: a Tensor, array or scalar, broadcast to x[key]).
+class IndexPutValueFunction(Function):
+    """x with ``value`` written at ``x[key]``, out of place: ``(x, value)``.
 
-    Only for tensors outside autograd: a tensor that requires grad can be
-    written only under ``no_grad`` (like a parameter update).
+    x gets the gradient outside the written positions, value the gradient at
+    them (the engine sums it to value's shape where value was broadcast).
     """
-    if state.enabled and x.requires_grad:
-        raise RuntimeError(
-            "setitem: in-place assignment to a tensor that requires grad is not recorded by "
-            "autograd; do it under tapegrad.no_grad(), or build a new tensor (e.g. with "
-            "where, cat or masked_fill)"
-        )
+
+    def __init__(self, key: tuple[Any, ...]) -> None:
+        self.key = key
+
+    def forward(self, x, value):
+        self.value_dtype = value.dtype
+        out = x.copy()
+        _put(out, self.key, value.astype(x.dtype, copy=False))
+        return out
+
+    def backward(self, g):
+        nx, nv = self.needs_input_grad
+        gx = gv = None
+        if nx:
+            keep = xp.ones(g.shape, dtype=bool)
+            _put(keep, self.key, False)
+            gx = keep_where(g, keep)
+        if nv:
+            gv = getitem(g, self.key)
+            if gv.dtype != self.value_dtype:
+                gv = cast(gv, self.value_dtype)
+        return gx, gv
+
+
+def _put(a: Any, key: tuple[Any, ...], v: Any) -> None:
+    split = _torch_order(key)
+    if split is None:
+        a[key] = v
+    else:
+        a[split[0]][split[1]] = v
+
+
+def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
+    """x with ``value`` (broadcast, cast to x's dtype) at ``x[key]``; a new tensor."""
     k, _ = _norm_key(key, "setitem")
-    v = value._array if isinstance(value, Tensor) else value
+    if (
+        isinstance(value, Tensor)
+        and value.dtype != x.dtype
+        and any(isinstance(i, xp.ndarray) and i.dtype.kind in "iu" and i.ndim > 0 for i in k)
+    ):
+        # PyTorch's index_put_ (index arrays or masks) does not convert a tensor value
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{x.dtype} for the destination and {value.dtype} for the source."
+        )
+    v = value if isinstance(value, Tensor) else Tensor(xp.asarray(value))
     try:
-        x._array[k] = v
+        return IndexPutValueFunction(k)(x, v)
     except IndexError as e:
         raise _index_error(e, "setitem", x.shape) from None
     except ValueError as e:
-        if not x._array.flags.writeable:
-            raise ValueError(
-                "setitem: this tensor's memory is read-only (a broadcast view); clone() it first"
-            ) from None
         raise ValueError(
-            f"setitem: a value of shape {np.shape(v)} cannot be assigned to the selection "
+            f"setitem: a value of shape {tuple(v.shape)} cannot be assigned to the selection "
             f"of a tensor of shape {tuple(x.shape)} ({e})"
         ) from None
+
+
+def setitem(x: Tensor, key: Any, value: Any) -> None:
+    """``x[key] = value`` in place (value: a Tensor, array or number, broadcast to x[key]).
+
+    Recorded by autograd like PyTorch's ``index_put_``: x's old value gets
+    the gradient outside the written positions, ``value`` the gradient at them.
+    """
+    apply_inplace(x, "setitem", lambda s: index_put(s, key, value))
 
 
 class GatherFunction(Function):
@@ -340,8 +422,6 @@ def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
     ``value`` is a number or a 0-d tensor (which then receives the gradient of
     the filled positions).
     """
-    from .elementwise import where
-
     m = mask._array if isinstance(mask, Tensor) else xp.asarray(mask)
     if m.dtype != bool:
         raise TypeError(f"masked_fill: mask must be boolean, got {m.dtype}")
@@ -356,6 +436,11 @@ def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
         )
     if isinstance(value, Tensor) and value.ndim != 0:
         raise ValueError(f"masked_fill: value must be a number or 0-d tensor, got {value.shape}")
+    # the value takes x's dtype (PyTorch: masked_fill never promotes)
+    if isinstance(value, Tensor):
+        value = value if value.dtype == x.dtype else cast(value, x.dtype)
+    else:
+        value = Tensor(np.asarray(value).astype(x.dtype))
     return where(m, value, x)
 
 

@@ -28,11 +28,20 @@ __all__ = [
 ]
 
 
+def _each_for_the_other(need: tuple[bool, ...]) -> tuple[int, ...]:
+    """Saved inputs of a product: each operand is read only for the other's gradient,
+    so only those whose partner needs a gradient are version-checked (as in PyTorch)."""
+    return tuple(i for i, other in ((0, need[1]), (1, need[0])) if other)
+
+
 class MatMulFunction(Function):
     keep_inputs = True
 
     def forward(self, a, b):
         return a @ b
+
+    def saved_inputs(self):
+        return _each_for_the_other(self.needs_input_grad)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -140,6 +149,9 @@ class LinearFunction(Function):
         if b is not None:
             y += b
         return y
+
+    def saved_inputs(self):
+        return _each_for_the_other(self.needs_input_grad[:2])
 
     def backward(self, gy):
         F = namespace()

@@ -16,7 +16,6 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp
-from ..dtypes import get_default_dtype
 from ..tensor import ReturnTypes, Tensor, _wrap, as_tensor
 from ._args import norm_dims as _norm_dims
 from ._args import reduced_shape as _reduced_shape
@@ -81,10 +80,19 @@ def _expand_grad(gy: Tensor, shape: tuple[int, ...], dims: Any, keepdim: bool) -
     return F.tensor(_expand(F, F.value(gy), shape, dims, keepdim))
 
 
-def _float_input(x: Tensor) -> Tensor:
-    """Integer and boolean tensors are averaged in the default float dtype."""
-    if x._array.dtype.kind in "biu":
-        return _wrap(x._array.astype(get_default_dtype()))
+def _float_input(x: Tensor, op: str) -> Tensor:
+    """x itself; PyTorch refuses bool and integer tensors here, and so do we."""
+    d = x._array.dtype
+    if d.kind in "biu":
+        if op == "mean":
+            raise RuntimeError(
+                "mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {d} (pass dtype=..., or convert with .float())"
+            )
+        raise RuntimeError(
+            f"{op}: expected a floating point or complex tensor as input, got {d} "
+            "(convert it with .float())"
+        )
     return x
 
 
@@ -94,7 +102,9 @@ class SumFunction(Function):
         self.dims, self.keepdim = dims, keepdim
 
     def forward(self, x):
-        return x.sum(axis=self.dims, keepdims=self.keepdim)
+        # bool and every integer dtype sum to int64, as in PyTorch (NumPy: uint64 for uints)
+        dt = np.int64 if x.dtype.kind in "biu" else None
+        return x.sum(axis=self.dims, keepdims=self.keepdim, dtype=dt)
 
     def backward(self, gy):
         return _expand_grad(gy, self.in_shapes[0], self.dims, self.keepdim)
@@ -111,20 +121,29 @@ class MeanFunction(Function):
         self.dims, self.keepdim, self.n = dims, keepdim, n
 
     def forward(self, x):
-        return x.sum(axis=self.dims, keepdims=self.keepdim) / self.n
+        # bool and every integer dtype sum to int64, as in PyTorch (NumPy: uint64 for uints)
+        dt = np.int64 if x.dtype.kind in "biu" else None
+        return x.sum(axis=self.dims, keepdims=self.keepdim, dtype=dt) / self.n
 
     def backward(self, gy):
         return _expand_grad(gy, self.in_shapes[0], self.dims, self.keepdim) * (1.0 / self.n)
 
 
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
-    """Mean over ``dim`` (all axes when None); integer inputs give the default float dtype.
+    """Mean over ``dim`` (all axes when None) of a float tensor; ``dtype=`` converts first.
+
+    Bool and integer tensors raise, as in PyTorch (pass ``dtype=tapegrad.float32``).
 
     The mean of an empty selection is NaN, as in PyTorch.
     """
+    dtype = kw.pop("dtype", None)
     dim, keepdim = _args(dim, keepdim, kw, "mean")
     dims = _norm_dims(dim, x.ndim, "mean")
-    x = _float_input(x)
+    if dtype is not None and np.dtype(dtype) != x._array.dtype:
+        from .elementwise import cast
+
+        x = cast(x, dtype)
+    x = _float_input(x, "mean")
     n = _count(x.shape, dims)
     if n == 0:
         return SumFunction(dims, keepdim)(x) * float("nan")
@@ -133,16 +152,20 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor
 
 # ------------------------------------------------------------ max and min
 class AMaxFunction(Function):
-    """Max (or min) over ``dims``; the gradient is shared evenly among tied extremes."""
+    """Max (or min) over ``dims``; the gradient is shared evenly among tied extremes.
+
+    Backward reads the result (as PyTorch's amax does), so it counts as kept:
+    changing the result in place makes backward raise."""
 
     keep_inputs = True
+    keep_outputs = True
 
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, is_max: bool) -> None:
         self.dims, self.keepdim, self.is_max = dims, keepdim, is_max
 
     def forward(self, x):
         f = xp.max if self.is_max else xp.min
-        y = f(x, axis=self.dims, keepdims=True)
+        y = xp.asarray(f(x, axis=self.dims, keepdims=True))
         self.y = y
         return y if self.keepdim else y.reshape(_reduced_shape(x.shape, self.dims))
 
@@ -281,16 +304,21 @@ class VarFunction(Function):
     def backward(self, gy):
         (x,) = self.inputs
         dims = self.dims
+        n = _count(x.shape, dims)
+        if n == 0:  # an empty reduction: x has no elements to send a gradient to
+            return _wrap(xp.zeros(x.shape, dtype=gy._array.dtype))
         den = self.denom(x.shape)
         scale = 2.0 / den if den else float("inf")
-        centred = x - MeanFunction(dims, True, _count(x.shape, dims))(x)
+        centred = x - MeanFunction(dims, True, n)(x)
         return _expand_grad(gy, x.shape, dims, self.keepdim) * centred * scale
 
 
 def _correction(dim: Any, kw: dict[str, Any], op: str) -> tuple[Any, float]:
     """PyTorch's ``correction``/``unbiased`` (and NumPy's ``ddof``); the default is 1."""
     if isinstance(dim, bool):  # the legacy positional form var(x, unbiased)
-        kw.setdefault("unbiased", dim)
+        if kw.get("unbiased") is not None:
+            raise TypeError(f"{op}: unbiased given twice (positionally and by keyword)")
+        kw["unbiased"] = dim
         dim = None
     given = [k for k in ("correction", "unbiased", "ddof") if kw.get(k) is not None]
     if len(given) > 1:
@@ -307,26 +335,38 @@ def _correction(dim: Any, kw: dict[str, Any], op: str) -> tuple[Any, float]:
     return dim, c
 
 
-def var(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+def var(
+    x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, **kw: Any
+) -> Tensor:
     """Variance over ``dim``: ``sum((x - mean)**2) / (N - correction)``.
 
-    Keywords: ``correction`` (default 1, Bessel's correction), or
-    ``unbiased`` (True: 1, False: 0), or NumPy's ``ddof``.
+    PyTorch's signatures: ``var(x, dim, unbiased, keepdim)`` positionally,
+    ``var(x, unbiased)``, or the keyword ``correction`` (default 1, Bessel's
+    correction; ``unbiased=False`` is 0); NumPy's ``ddof`` also works.
+    Returns x's shape without the reduced dims (kept as 1 with ``keepdim``).
     """
-    return _var(x, dim, keepdim, kw, "var")
+    return _var(x, dim, unbiased, keepdim, kw, "var")
 
 
-def _var(x: Tensor, dim: Any, keepdim: bool, kw: dict[str, Any], op: str) -> Tensor:
+def _var(x: Tensor, dim: Any, unbiased: Any, keepdim: bool, kw: dict[str, Any], op: str) -> Tensor:
+    if unbiased is not None:
+        if not isinstance(unbiased, bool):
+            raise TypeError(f"{op}: unbiased must be a bool, got {unbiased!r}")
+        if kw.get("unbiased") is not None:
+            raise TypeError(f"{op}: unbiased given twice (positionally and by keyword)")
+        kw["unbiased"] = unbiased
     dim, c = _correction(dim, kw, op)
     dim, keepdim = _args(dim, keepdim, kw, op)
-    return VarFunction(_norm_dims(dim, x.ndim, op), keepdim, c)(_float_input(x))
+    return VarFunction(_norm_dims(dim, x.ndim, op), keepdim, c)(_float_input(x, op))
 
 
-def std(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
-    """Standard deviation: the square root of :func:`var` (same keywords)."""
+def std(
+    x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, **kw: Any
+) -> Tensor:
+    """Standard deviation: the square root of :func:`var` (same signatures)."""
     from .elementwise import sqrt
 
-    return sqrt(_var(x, dim, keepdim, kw, "std"))
+    return sqrt(_var(x, dim, unbiased, keepdim, kw, "std"))
 
 
 # ------------------------------------------------------------------ prod
@@ -340,7 +380,8 @@ class ProdFunction(Function):
         self.dims, self.keepdim = dims, keepdim
 
     def forward(self, x):
-        return x.prod(axis=self.dims, keepdims=self.keepdim)
+        dt = np.int64 if x.dtype.kind in "biu" else None
+        return x.prod(axis=self.dims, keepdims=self.keepdim, dtype=dt)
 
     def backward(self, gy):
         F = namespace()
@@ -451,7 +492,7 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: An
         p = 2
     if isinstance(p, str):
         raise ValueError(f"norm: p must be a number or 'fro', got {p!r}")
-    x = _float_input(x)
+    x = _float_input(x, "norm")
     if p == 2:
         return Norm2Function(dims, keepdim)(x)
     if p == 1:

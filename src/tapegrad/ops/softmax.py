@@ -53,7 +53,7 @@ class SoftmaxFunction(Function):
     def forward(self, x):
         x = _floating(x)
         ax = self.axis
-        y = x - x.max(axis=ax, keepdims=True)
+        y = x - x.max(axis=ax, keepdims=True, initial=-xp.inf)  # initial: empty slices
         if type(y) is not xp.ndarray:  # a 0-d input gives a NumPy scalar
             y = xp.asarray(y)
         xp.exp(y, out=y)
@@ -100,7 +100,7 @@ class LogSoftmaxFunction(Function):
     def forward(self, x):
         x = _floating(x)
         ax = self.axis
-        y = x - x.max(axis=ax, keepdims=True)
+        y = x - x.max(axis=ax, keepdims=True, initial=-xp.inf)  # initial: empty slices
         if type(y) is not xp.ndarray:
             y = xp.asarray(y)
         y -= xp.log(xp.exp(y).sum(axis=ax, keepdims=True))
@@ -158,7 +158,7 @@ class LogSumExpFunction(Function):
 
     def forward(self, x):
         x = _floating(x)
-        m = xp.asarray(x.max(axis=self.dims, keepdims=True))
+        m = xp.asarray(x.max(axis=self.dims, keepdims=True, initial=-xp.inf))
         # an all -inf (or +inf) slice would give inf - inf; shift it by 0 instead
         xp.copyto(m, 0, where=~xp.isfinite(m))
         t = xp.asarray(x - m)

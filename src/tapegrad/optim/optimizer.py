@@ -177,6 +177,13 @@ class Optimizer:
                 self._step_group(group)
         finally:
             _grad_state.enabled = prev
+            # Updates write p's memory in place: bump its version, as PyTorch's
+            # in-place updates do, so a graph that saved p (the GAN mistake of
+            # stepping D before G's loss has gone back through D) refuses backward.
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p._counter().bump(f"{type(self).__name__}.step")
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
