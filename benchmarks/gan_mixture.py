@@ -82,8 +82,6 @@ RECORD_PACK = {"grid": 4, "ring": 2}
 
 METRIC_KEYS = ("modes", "high_quality_fraction", "reverse_kl", "seconds")
 INITS = ("dcgan", "default")
-# learning-rate updates during the anneal happen every this many steps
-ANNEAL_CHUNK = 10
 
 
 def run_one(
@@ -127,7 +125,7 @@ def run_one(
         init: ``'dcgan'`` (the paper's N(0, 0.02) weights, zero biases) or
             ``'default'`` (tapegrad's/PyTorch's Kaiming-uniform Linear initialisation).
         anneal: decay both learning rates linearly to 0 over this final fraction of
-            the steps (updated every :data:`ANNEAL_CHUNK` steps); 0 keeps them fixed.
+            the steps (``Trainer``'s ``anneal``: updated every 10 steps); 0 keeps them fixed.
         n_critic: D steps per G step (``steps`` counts D steps).
         ema: keep an exponential moving average of G's weights and BatchNorm statistics
             with this decay and score its samples; None scores the live G.
@@ -168,43 +166,19 @@ def run_one(
         betas_d=(beta1, beta2),
         n_critic=n_critic,
         ema_decay=ema,
+        anneal=anneal,
         seed=seed,
         log_every=10**9,
     )
     status = "ok"
     t0 = time.perf_counter()
     try:
-        train_annealed(trainer, steps, anneal)
+        trainer.train(epochs=10**9, max_steps=steps)
     except FloatingPointError:
         status = "diverged"
     seconds = time.perf_counter() - t0
     m = evaluate(trainer.generate(n_eval), data)
     return {**m, "seconds": seconds, "status": status, "steps": trainer.step}
-
-
-def train_annealed(trainer: Trainer, steps: int, anneal: float) -> None:
-    """``trainer.train`` up to ``steps`` steps in all; over the last ``anneal`` fraction
-    of them both learning rates fall linearly to 0, set every :data:`ANNEAL_CHUNK` steps
-    to ``lr0 * (steps - step) / n_anneal`` (``lr0`` the optimiser's rate on entry)."""
-    n_anneal = int(round(anneal * steps))
-    start = steps - n_anneal
-    if trainer.step < start:
-        trainer.train(epochs=10**9, max_steps=start)
-    if n_anneal == 0:
-        return
-    opts = (trainer.opt_g, trainer.opt_d)
-    base = [[g["lr"] for g in o.param_groups] for o in opts]
-    try:
-        while trainer.step < steps:
-            f = (steps - trainer.step) / n_anneal
-            for o, lrs in zip(opts, base):
-                for g, lr0 in zip(o.param_groups, lrs):
-                    g["lr"] = lr0 * f
-            trainer.train(epochs=10**9, max_steps=min(steps, trainer.step + ANNEAL_CHUNK))
-    finally:
-        for o, lrs in zip(opts, base):
-            for g, lr0 in zip(o.param_groups, lrs):
-                g["lr"] = lr0
 
 
 def evaluate(samples: Any, data: str) -> dict[str, float]:

@@ -322,9 +322,13 @@ def torch_models(recipe: str, seed: int) -> tuple[Any, Any]:
 
 def train_torch(
     recipe: str, x: np.ndarray, seed: int, epochs: int, batch_size: int = 64,
-    max_steps: int | None = None,
+    max_steps: int | None = None, max_cpu_s: float | None = None,
 ) -> tuple[Any, dict[str, Any]]:  # fmt: skip
-    """Train PyTorch's GAN (the reference loop); returns ``(G, info)`` as :func:`train_tapegrad`."""
+    """Train PyTorch's GAN (the reference loop); returns ``(G, info)`` as :func:`train_tapegrad`.
+
+    ``max_cpu_s``: also stop after the step during which the process's CPU time spent
+    training reached this many seconds (a time budget that machine load does not skew).
+    """
     import torch
     import torch.nn.functional as F
 
@@ -367,6 +371,8 @@ def train_torch(
             d_sum, g_sum = d_sum + d_val, g_sum + g_val
             if not (math.isfinite(d_val) and math.isfinite(g_val)):
                 status = "diverged"
+            if max_cpu_s is not None and time.process_time() - c0 >= max_cpu_s:
+                max_steps = steps
             if status != "ok" or (max_steps is not None and steps >= max_steps):
                 break
         if status != "ok" or (max_steps is not None and steps >= max_steps):

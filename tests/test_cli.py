@@ -157,7 +157,6 @@ def test_toy_data_and_npy_folder_inputs(tmp_path, capsys):
         real = rows[f"real samples of the {data} (N=300, seed 0)"]
         assert real["modes"] == len(modes)
         assert abs(real["high_quality_fraction"] - (1 - np.exp(-4.5))) < 0.03
-    assert res["metrics"]["high_quality_fraction"] > 0  # the grid's are not all trivial
 
     rng = np.random.default_rng(0)
     folder = tmp_path / "imgs"

@@ -87,44 +87,6 @@ def test_bad_arguments_are_rejected():
     assert (a.init, a.anneal, a.n_critic, a.batch_size) == ("dcgan", 0.0, 1, 100)
 
 
-class _StubOpt:
-    def __init__(self, lr):
-        self.param_groups = [{"lr": lr}]
-
-
-class _StubTrainer:
-    """Records the learning rates in force for every step that ``train`` runs."""
-
-    def __init__(self):
-        self.step = 0
-        self.opt_g, self.opt_d = _StubOpt(1e-3), _StubOpt(4e-3)
-        self.seen = []
-
-    def train(self, epochs, max_steps):
-        while self.step < max_steps:
-            self.seen.append((self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]))
-            self.step += 1
-
-
-@pytest.mark.parametrize("steps,anneal", [(100, 0.5), (95, 1.0), (40, 0.0)])
-def test_anneal_schedule(steps, anneal):
-    t = _StubTrainer()
-    bench.train_annealed(t, steps, anneal)
-    assert t.step == steps and len(t.seen) == steps
-    n = int(round(anneal * steps))
-    chunk = bench.ANNEAL_CHUNK
-    for i, (lg, ld) in enumerate(t.seen):
-        # constant before the anneal; then lr0 * remaining / n, refreshed every chunk
-        f = 1.0 if i < steps - n else (steps - (i - (i - (steps - n)) % chunk)) / n
-        assert lg == pytest.approx(1e-3 * f) and ld == pytest.approx(4e-3 * f)
-    # the last step's rate, by hand: 100 steps, anneal 50 in chunks of 10 -> 10/50;
-    # 95 steps, anneal 95 -> chunks start at 0, 10, ..., 90 -> 5/95
-    last = {(100, 0.5): 10 / 50, (95, 1.0): 5 / 95, (40, 0.0): 1.0}[(steps, anneal)]
-    assert chunk == 10 and t.seen[-1][0] == pytest.approx(1e-3 * last)
-    # the optimisers' rates are restored afterwards
-    assert t.opt_g.param_groups[0]["lr"] == 1e-3 and t.opt_d.param_groups[0]["lr"] == 4e-3
-
-
 def test_recipe_options_reach_the_models_and_optimisers(monkeypatch):
     made = {}
     real_trainer = bench.Trainer

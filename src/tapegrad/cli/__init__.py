@@ -2,7 +2,9 @@
 
 Usage::
 
-    tapegrad train [--model NAME] [--loss NAME] [--data DATA] [--steps N] [--out RUN] ...
+    tapegrad train [--recipe NAME] [--model NAME] [--loss NAME] [--data DATA] [--steps N]
+                   [--anneal F] [--pack K] [--g-batch-norm on|off] [--out RUN] ...
+    tapegrad recipes
     tapegrad resume RUN [--steps TOTAL | --more N] [--epochs E]
     tapegrad sample RUN_OR_CHECKPOINT [--n N] [--out FILE.png|FILE.npy]
     tapegrad evaluate RUN_OR_CHECKPOINT [...] [--n N] [--seed S] [--json [FILE]]
@@ -29,13 +31,13 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import evaluate, explain, report, resume, sample, train
+from . import evaluate, explain, recipes, report, resume, sample, train
 from ._common import DEFAULT_STEPS, USER_ERRORS, CLIError, Formatter, Parser
 
 __all__ = ["main", "CLIError", "COMMANDS", "DEFAULT_STEPS"]
 
 #: the subcommands, in the order ``tapegrad --help`` lists them
-COMMANDS: tuple[ModuleType, ...] = (train, resume, sample, evaluate, report, explain)
+COMMANDS: tuple[ModuleType, ...] = (train, recipes, resume, sample, evaluate, report, explain)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -80,8 +80,8 @@ def run(a: argparse.Namespace) -> int:
                 arr = arr[:, 0]
         with atomic_open(out, "wb") as f:
             np.save(f, arr)
-    elif x.ndim == 2:
-        save_scatter(out, x, None, title=f"{a.n} samples")
+    elif x.ndim == 2:  # the real points beside the samples show where the modes are
+        save_scatter(out, x, tr.data[: a.n], title=f"{a.n} samples")
     else:
         save_png(out, image_grid((x + 1.0) * 0.5))
     print(f"wrote {a.n} samples to {out}")

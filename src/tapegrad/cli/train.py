@@ -1,9 +1,13 @@
 """``tapegrad train``: train a GAN into a run folder.
 
-With no arguments it trains the backpropagation and GANs tutorial's MNIST GAN (MLP
-generator and discriminator, non-saturating loss, Adam 2e-4 with betas (0.5, 0.999),
-batch 64) on MNIST's 60,000 training images (``TAPEGRAD_DATA`` or the copy shipped
-with tapegrad), for about 9,600 steps.
+With no arguments it trains the ``default`` recipe (:mod:`tapegrad.gan.recipes`): the
+backpropagation and GANs tutorial's MNIST GAN (MLP generator and discriminator,
+non-saturating loss, Adam 2e-4 with betas (0.5, 0.999), batch 64) on MNIST's 60,000
+training images (``TAPEGRAD_DATA`` or the copy shipped with tapegrad), for about 9,600
+steps. ``--recipe NAME`` starts from another named recipe (``tapegrad recipes`` lists
+them); ``--data ring``/``grid`` without one starts from the 2-D record
+(``mixture-ring``/``mixture-grid``). Flags given beside a recipe override its values;
+``config.json`` records the result and the recipe's name.
 Conditional models (``cgan-mlp``, ``cdcgan``, ``projection``) get the data's labels.
 ``--seeds K`` (K > 1) trains K runs with seeds S..S+K-1 into ``OUT/seed_<S>/``,
 evaluates each and writes ``OUT/summary.json``.
@@ -19,17 +23,23 @@ from pathlib import Path
 from typing import Any
 
 from ..data.files import DATA_CHOICES
-from ..gan.config import OPTIMIZERS, RunConfig, read_run_config
+from ..gan.config import MIXTURE_DATA, OPTIMIZERS, RunConfig, read_run_config
 from ..gan.evaluate import SUMMARY, evaluate_run, summary_doc
 from ..gan.losses import LOSSES
-from ..gan.models import MODELS
-from ..gan.runner import build_trainer, default_config
+from ..gan.models import DCGAN_D_MODELS, MODELS
+from ..gan.recipes import RECIPES, get_recipe, recipe_for_data
+from ..gan.runner import build_trainer
 from ..gan.trainer import Trainer, TrainingDiverged
 from ._common import CLIError, positive_int, write_json_file
 from ._tables import one_line, summary_table
 
 NAME = "train"
-HELP = "train a GAN into a run folder (default: the tutorial's MNIST GAN)"
+HELP = "train a GAN into a run folder (default: the `default` recipe, the tutorial's MNIST GAN)"
+
+_R = RECIPES["default"]  # the values flags a recipe controls show as their defaults
+#: ``tapegrad train`` flags that override a recipe's value (None when not given)
+_RECIPE_FLAGS = ("model", "loss", "z_dim", "batch_size", "lr_g", "lr_d", "betas", "n_critic",
+                 "ema", "anneal", "epochs", "steps")  # fmt: skip
 
 
 def _betas(text: str) -> tuple[float, float]:
@@ -45,17 +55,33 @@ def _betas(text: str) -> tuple[float, float]:
 
 def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument(
+        "--recipe",
+        choices=(*RECIPES, "dp"),
+        default=None,
+        metavar="NAME",
+        help=f"start from a named recipe: {', '.join(RECIPES)} (`tapegrad recipes` lists "
+        "them with their measured metrics; the flags below override its values), or dp: "
+        "the differentially private conditional GAN on MNIST (uses --epsilon, --delta, "
+        "--steps as D steps, --seed, --out, --data). By default `default`, or the 2-D "
+        "record for --data ring/grid",
+    )
+    t.add_argument(
         "--model",
         default=None,
         metavar="NAME",
-        help=f"one of {', '.join(MODELS)} (default mlp; mixture for ring/grid); cgan-mlp, "
+        help=f"one of {', '.join(MODELS)} (default: the recipe's, mlp); cgan-mlp, "
         "cdcgan and projection are conditional and need labelled data (mnist)",
     )
-    t.add_argument("--loss", default="ns", metavar="NAME", help=f"one of {', '.join(LOSSES)}")
-    t.add_argument("--data", default="mnist", help=DATA_CHOICES)
+    t.add_argument(
+        "--loss", default=None, metavar="NAME", help=f"one of {', '.join(LOSSES)} (default ns)"
+    )
+    t.add_argument("--data", default=None, help=f"{DATA_CHOICES} (default mnist)")
     t.add_argument("--spectral-norm", action="store_true", help="spectral normalisation on D")
     t.add_argument(
-        "--epochs", type=int, default=None, help="epochs to train (default: about 9,600 steps)"
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs to train (default: about 9,600 steps, or as many as --steps needs)",
     )
     t.add_argument(
         "--steps",
@@ -64,20 +90,53 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
         metavar="TOTAL",
         help="stop at this total number of steps (kept by `tapegrad resume`)",
     )
-    t.add_argument("--batch-size", type=int, default=64, help="real samples per step")
+    t.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help=f"real samples (points) per step (default {_R.batch_size})",
+    )
     t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="both players'")
-    t.add_argument("--lr-g", type=float, default=2e-4, help="G's learning rate")
-    t.add_argument("--lr-d", type=float, default=2e-4, help="D's learning rate")
+    t.add_argument(
+        "--lr-g", type=float, default=None, help=f"G's learning rate (default {_R.lr_g:g})"
+    )
+    t.add_argument(
+        "--lr-d", type=float, default=None, help=f"D's learning rate (default {_R.lr_d:g})"
+    )
     t.add_argument(
         "--betas",
         type=_betas,
-        default=(0.5, 0.999),
+        default=None,
         metavar="B1,B2",
-        help="Adam betas of both players (WGAN-GP is usually run with 0.5,0.9)",
+        help="Adam betas of both players (WGAN-GP is usually run with 0.5,0.9) "
+        f"(default {_R.betas[0]},{_R.betas[1]})",
     )
     t.add_argument("--momentum", type=float, default=0.0, help="for --optimizer sgd or rmsprop")
-    t.add_argument("--n-critic", type=int, default=1, help="D steps per G step")
-    t.add_argument("--ema", type=float, default=None, help="EMA decay of G's weights (off)")
+    t.add_argument(
+        "--n-critic", type=int, default=None, help=f"D steps per G step (default {_R.n_critic})"
+    )
+    t.add_argument("--ema", type=float, default=None, help="EMA decay of G's weights (default off)")
+    t.add_argument(
+        "--anneal",
+        type=float,
+        default=None,
+        metavar="F",
+        help="both learning rates fall linearly to 0 over this last fraction of the steps "
+        "(default 0: constant)",
+    )
+    t.add_argument(
+        "--pack",
+        type=int,
+        default=None,
+        metavar="K",
+        help="samples per D input, PacGAN (mixture model; default: the recipe's)",
+    )
+    t.add_argument(
+        "--g-batch-norm",
+        choices=("on", "off"),
+        default=None,
+        help="batch norm in the mixture model's G (default: the recipe's)",
+    )
     t.add_argument(
         "--r1", type=float, default=None, metavar="GAMMA", help="R1 penalty weight on D (off)"
     )
@@ -105,13 +164,6 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
         help="also write TensorBoard files to OUT/tensorboard (needs tapegrad[tensorboard])",
     )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument(
-        "--recipe",
-        choices=("dp",),
-        default=None,
-        help="dp: the differentially private conditional GAN on MNIST (uses --epsilon, "
-        "--delta, --steps as D steps, --seed, --out, --data)",
-    )
     t.add_argument("--epsilon", type=float, default=10.0, help="privacy budget of --recipe dp")
     t.add_argument("--delta", type=float, default=1e-5, help="delta of --recipe dp")
 
@@ -126,7 +178,7 @@ def _train_dp(a: argparse.Namespace) -> int:
         raise CLIError(f"--delta must be in (0, 1), got {a.delta}")
     if a.steps is not None and a.steps < 1:
         raise CLIError(f"--steps must be positive, got {a.steps}")
-    root = None if a.data == "mnist" else a.data
+    root = None if a.data in (None, "mnist") else a.data
     if root is not None and not Path(root).is_dir():
         raise CLIError(f"--recipe dp trains on MNIST: --data must be mnist or a folder, got {root}")
     out = Path(a.out) if a.out else Path("runs") / time.strftime("dp-%Y%m%d-%H%M%S")
@@ -145,27 +197,7 @@ def _train_dp(a: argparse.Namespace) -> int:
 def run(a: argparse.Namespace) -> int:
     if a.recipe == "dp":
         return _train_dp(a)
-    cfg = default_config(
-        data=a.data,
-        model=a.model,
-        loss=a.loss,
-        spectral_norm=a.spectral_norm,
-        z_dim=a.z_dim,
-        batch_size=a.batch_size,
-        lr_g=a.lr_g,
-        lr_d=a.lr_d,
-        betas_g=a.betas,
-        betas_d=a.betas,
-        optimizer=a.optimizer,
-        momentum=a.momentum,
-        n_critic=a.n_critic,
-        ema=a.ema,
-        r1=a.r1,
-        seed=a.seed,
-        epochs=a.epochs,
-        steps=a.steps,
-        tensorboard=a.tensorboard,
-    )
+    cfg = run_config(a)
     default = Path("runs") / time.strftime(f"{cfg.model}-{cfg.loss}-%Y%m%d-%H%M%S")
     out = Path(a.out) if a.out else default
     if out.exists() and not out.is_dir():
@@ -177,6 +209,41 @@ def run(a: argparse.Namespace) -> int:
             f"--out {out} already holds a run; use `tapegrad resume {out}` or another --out"
         )
     return train_one(cfg, out, a.quiet)
+
+
+def run_config(a: argparse.Namespace) -> RunConfig:
+    """The RunConfig of ``tapegrad train``'s arguments: the recipe's values, with the
+    flags given beside it in their place; a path in ``--data`` is made absolute (so
+    resume works from any folder); with ``wgan-gp`` a DCGAN-style D has no batch norm
+    (the gradient penalty is per sample)."""
+    if a.pack is not None and a.pack < 1:
+        raise CLIError(f"--pack must be a positive number of samples, got {a.pack}")
+    data = a.data
+    try:
+        recipe = get_recipe(a.recipe) if a.recipe else recipe_for_data(data or "mnist")
+    except ValueError as e:
+        raise CLIError(str(e)) from e
+    if data is not None and data not in ("mnist", *MIXTURE_DATA):
+        data = str(Path(data).expanduser().absolute())
+    kwargs: dict[str, Any] = {}
+    if a.spectral_norm:
+        kwargs["spectral_norm"] = True
+    if a.pack is not None:
+        kwargs["pack"] = a.pack
+    if a.g_batch_norm is not None:
+        kwargs["g_batch_norm"] = a.g_batch_norm == "on"
+    given = {k: getattr(a, k) for k in _RECIPE_FLAGS}
+    settings = recipe.settings({**given, "data": data, "model_kwargs": kwargs})
+    pack = settings["model_kwargs"].get("pack", 1)
+    if settings["batch_size"] % pack:
+        raise CLIError(
+            f"--pack {pack} must divide --batch-size {settings['batch_size']} "
+            "(a D input is pack samples)"
+        )
+    if settings["loss"] == "wgan-gp" and settings["model"] in DCGAN_D_MODELS:
+        settings["model_kwargs"]["batch_norm"] = False
+    extra = {"optimizer": a.optimizer, "momentum": a.momentum, "r1": a.r1, "seed": a.seed}
+    return RunConfig(**settings, **extra, tensorboard=a.tensorboard)
 
 
 def train_one(cfg: RunConfig, out: Path, quiet: bool) -> int:

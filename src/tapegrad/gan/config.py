@@ -49,6 +49,8 @@ FLAGS = {
     "optimizer": "--optimizer",
     "n_critic": "--n-critic",
     "ema": "--ema",
+    "anneal": "--anneal",
+    "recipe": "--recipe",
     "r1": "--r1",
     "seed": "--seed",
     "epochs": "--epochs",
@@ -68,7 +70,9 @@ class RunConfig:
     ``epochs`` None means "about :data:`~tapegrad.gan.trainer.DEFAULT_STEPS` steps",
     fixed once the data's batches per epoch are known; ``steps`` is the total step
     target (None: run all ``epochs``). ``data`` is ``mnist``, ``ring``, ``grid`` or an
-    absolute path.
+    absolute path. ``anneal``: both learning rates fall linearly to 0 over this last
+    fraction of the steps. ``recipe``: the name of the recipe the run started from
+    (:mod:`tapegrad.gan.recipes`), a record only.
     """
 
     model: str = "mlp"
@@ -85,11 +89,13 @@ class RunConfig:
     momentum: float = 0.0
     n_critic: int = 1
     ema: float | None = None
+    anneal: float = 0.0
     r1: float | None = None
     seed: int = 0
     epochs: int | None = None
     steps: int | None = None
     tensorboard: bool = False
+    recipe: str | None = None
 
     def __post_init__(self) -> None:
         self.betas_g = tuple(float(b) for b in self.betas_g)  # type: ignore[assignment]
@@ -124,6 +130,9 @@ class RunConfig:
             raise ConfigError(f"--momentum must be in [0, 1), got {self.momentum}")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"--ema must be a decay in [0, 1), got {self.ema}")
+        a = self.anneal
+        if isinstance(a, bool) or not (isinstance(a, (int, float)) and 0.0 <= a < 1.0):
+            raise ConfigError(f"--anneal must be a fraction in [0, 1), got {self.anneal!r}")
         if self.r1 is not None:
             _positive(self, "r1", float)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):

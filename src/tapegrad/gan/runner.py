@@ -10,6 +10,7 @@ flag: :class:`RunError` here, :class:`~tapegrad.gan.config.ConfigError`,
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,7 @@ def build_trainer(
             momentum=cfg.momentum,
             n_critic=cfg.n_critic,
             ema_decay=cfg.ema,
+            anneal=cfg.anneal,
             seed=cfg.seed,
             out_dir=out_dir,
             labels=labels if cfg.conditional else None,
@@ -126,10 +128,12 @@ def build_trainer(
 
 
 def fix_epochs(cfg: RunConfig, batches_per_epoch: int) -> RunConfig:
-    """``cfg`` with ``epochs`` set (about :data:`DEFAULT_STEPS` steps) when it was None."""
+    """``cfg`` with ``epochs`` set when it was None: about :data:`DEFAULT_STEPS` steps,
+    or as many epochs as ``cfg.steps`` needs when that is more."""
     if cfg.epochs is not None:
         return cfg
-    return replace(cfg, epochs=max(1, round(DEFAULT_STEPS / batches_per_epoch)))
+    need = math.ceil((cfg.steps or 0) / batches_per_epoch)
+    return replace(cfg, epochs=max(1, round(DEFAULT_STEPS / batches_per_epoch), need))
 
 
 def prepare_resume(

@@ -1,41 +1,34 @@
 """``Trainer``: the GAN training loop, with exact resume and crash-safe run folders.
 
 Each step takes one real batch and makes one discriminator (critic) update; every
-``n_critic``-th step is followed by one generator update. The D step sees the
-fakes detached, so no gradient reaches G; the G step runs a fresh forward pass of
-the just-updated D (D's weights are frozen meanwhile, so only G's gradients are
-computed). The :class:`~tapegrad.gan.losses.GANLoss` object supplies both steps'
-objectives with their penalty (WGAN-GP, R1) and D's constraint (weight clipping);
-two optimizers (Adam, SGD or RMSprop) with their own learning rates (TTUR),
-optional gradient-norm clipping, and an optional exponential moving average (EMA)
-of G's weights for sampling.
+``n_critic``-th step is followed by one generator update. The D step sees the fakes
+detached; the G step runs a fresh forward pass of the just-updated, frozen D. The
+:class:`~tapegrad.gan.losses.GANLoss` supplies both objectives with their penalty
+(WGAN-GP, R1) and D's constraint (weight clipping); two optimizers (Adam, SGD or
+RMSprop) with their own learning rates (TTUR), an optional linear anneal of both
+rates at the end (:mod:`~tapegrad.gan.schedule`), optional gradient-norm clipping,
+and an optional EMA of G's weights for sampling.
 
-Every generator's state is checkpointed, so ``2N`` steps give bit for bit the weights
-of ``N``, save, load, ``N`` more. Under ``mpiexec`` ranks train data-parallel.
+Every generator's state is checkpointed: ``2N`` steps give bit for bit the weights of
+``N``, save, load, ``N`` more. Under ``mpiexec`` ranks train data-parallel.
 
 Run folders (:class:`~tapegrad.gan.runs.RunDir`, which makes every write): after
-each epoch, and when training stops, the metrics log is appended and synced, then
-the checkpoint is written, then the sample picture and ``curves.png`` (and at the
-end ``status.json``). A process killed at any moment therefore leaves a checkpoint
-and a log that reaches at least as far; loading the checkpoint cuts the log back
-to it, and training redoes the rest exactly (docs/reliability.md).
+each epoch, and when training stops, the log is appended and synced, then the
+checkpoint, the sample picture and ``curves.png`` (at the end ``status.json``) are
+written; a process killed at any moment leaves a checkpoint and a log reaching at
+least as far, which loading cuts back to it (docs/reliability.md).
 
-Divergence: a non-finite loss (before its gradient is applied), or a non-finite
-parameter, EMA or optimizer state found before a checkpoint, raises
-:class:`TrainingDiverged` naming the step and the loss or tensor; the last good
-checkpoint is kept.
+A non-finite loss (before its gradient is applied), parameter, EMA or optimizer state
+raises :class:`TrainingDiverged` naming the step and tensor; the last checkpoint stays.
+Ctrl-C and SIGTERM stop after the step and checkpoint; a second stops at once.
 
-Signals: Ctrl-C and SIGTERM stop after the current step and write a checkpoint; a
-second one stops at once (the last checkpoint stays) or skips the final pictures.
-
-Callbacks (``callbacks``, :meth:`Trainer.add_callback`), once per logging interval:
-a function is called as ``fn(trainer, record)`` with every metrics record as it is
-logged (a ``"step"`` record every ``log_every`` steps, an ``"epoch"`` record after
-each epoch); an object may instead have ``on_log(trainer, record)``, called with each
-``"step"`` record, and ``on_train_end(trainer, status, error)``, called when
-:meth:`Trainer.train` returns (``error`` None; not after a stop at once by a second
-signal) or raises :class:`TrainingDiverged` (``status`` ``"diverged"``).
-They may write files through ``trainer.run`` (a RunDir; None without a run folder).
+Callbacks (``callbacks``, :meth:`Trainer.add_callback`): a function gets
+``fn(trainer, record)`` for every logged record (``"step"`` every ``log_every`` steps,
+``"epoch"`` after each epoch); an object may instead have ``on_log(trainer, record)``
+(``"step"`` records) and ``on_train_end(trainer, status, error)`` (when
+:meth:`Trainer.train` returns, not after a stop at once; or raises
+:class:`TrainingDiverged`, ``status`` ``"diverged"``). They may write files through
+``trainer.run`` (a RunDir; None without a run folder).
 """
 
 from __future__ import annotations
@@ -67,6 +60,7 @@ from ..utils.data.dataset import TensorDataset
 from .checkpoint import first_non_finite, load_checkpoint, save_checkpoint
 from .losses import GANLoss, get_loss
 from .runs import RunDir
+from .schedule import check_anneal, set_annealed_rates
 
 __all__ = ["Trainer", "TrainingDiverged", "scale_data", "make_optimizer", "CHECKPOINT_FORMAT"]
 
@@ -144,6 +138,7 @@ class Trainer:
         ema_decay: keep an EMA of G's weights with this decay (e.g. 0.999); samples,
             :meth:`generate` and checkpoints' ``ema`` use it.
         grad_clip: clip each model's gradient norm to this value.
+        anneal: both rates fall linearly to 0 over this last fraction of the steps.
         seed: seeds the trainer's noise, the data order and the fixed sample noise.
         out_dir: run folder (see :mod:`tapegrad.gan.runs`); None writes nothing.
         labels: int labels ``(N,)`` for conditional models.
@@ -175,6 +170,7 @@ class Trainer:
         n_critic: int = 1,
         ema_decay: float | None = None,
         grad_clip: float | None = None,
+        anneal: float = 0.0,
         seed: int = 0,
         out_dir: str | Path | None = None,
         labels: Any = None,
@@ -198,6 +194,7 @@ class Trainer:
         if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"Trainer: ema_decay must be in [0, 1), got {ema_decay}")
         self.n_critic = int(n_critic)
+        self.anneal, self._lr0 = check_anneal(anneal), (float(lr_g), float(lr_d))
         self.ema_decay = ema_decay
         self.grad_clip = grad_clip
         self.seed = int(seed)
@@ -262,6 +259,7 @@ class Trainer:
             "n_critic": self.n_critic,
             "ema_decay": ema_decay,
             "grad_clip": grad_clip,
+            "anneal": self.anneal,
             "seed": self.seed,
             "n_samples": n_samples,
             "data_shape": list(self.data.shape),
@@ -445,6 +443,8 @@ class Trainer:
                 return "max_steps"
             t0 = time.perf_counter()
             for batch in self.loader:
+                if self.anneal:
+                    set_annealed_rates(self, total)
                 rec = self.train_step(batch)
                 self.step += 1
                 if self.step % self.log_every == 0:

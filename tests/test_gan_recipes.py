@@ -1,0 +1,159 @@
+"""Named recipes: the registry, `tapegrad recipes`, `train --recipe` and its overrides."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.cli import DEFAULT_STEPS, main
+from tapegrad.cli import sample as sample_cmd
+from tapegrad.gan.config import RunConfig, read_run_config
+from tapegrad.gan.recipes import RECIPES, Recipe, get_recipe, recipe_for_data
+
+NAMES = ("default", "dcgan", "wgan-gp", "hinge-sn", "cdcgan", "mixture-grid", "mixture-ring")
+
+
+def _cfg(run: Path) -> RunConfig:
+    return read_run_config(run)[0]
+
+
+def test_registry_holds_the_recipes_with_measurements():
+    assert tuple(RECIPES) == NAMES
+    for name, r in RECIPES.items():
+        assert isinstance(r, Recipe) and r.name == name and r.description
+        assert r.metrics and r.time and r.source.startswith("docs/"), name
+        assert (Path(__file__).resolve().parents[1] / r.source).is_file()
+    with pytest.raises(ValueError, match="unknown recipe 'nope'; valid recipes: default, dcgan"):
+        get_recipe("nope")
+    assert recipe_for_data("grid").name == "mixture-grid"
+    assert recipe_for_data("ring").name == "mixture-ring"
+    assert recipe_for_data("mnist").name == recipe_for_data("/some/folder").name == "default"
+    # the default is the tutorial's MLP GAN, as `tapegrad train` ran it before recipes
+    d = get_recipe("default").config()
+    assert (d.model, d.loss, d.batch_size, d.lr_g, d.betas_g) == (
+        "mlp",
+        "ns",
+        64,
+        2e-4,
+        (0.5, 0.999),
+    )
+    assert d.steps is None and d.epochs is None and d.anneal == 0.0 and d.recipe == "default"
+
+
+def test_recipe_values_are_those_of_the_records():
+    g = get_recipe("mixture-grid").config()
+    assert g.model_kwargs == {
+        "pack": 2, "g_batch_norm": False, "g_hidden": 128, "g_n_hidden": 3, "d_hidden": 128,
+        "d_n_hidden": 3,
+    }  # fmt: skip
+    assert (g.lr_g, g.lr_d, g.betas_g, g.anneal) == (1e-3, 1e-3, (0.0, 0.9), 0.5)
+    assert (g.batch_size, g.steps, g.z_dim, g.data) == (512, 24_000, 2, "grid")
+    w = get_recipe("wgan-gp").config()
+    assert (w.loss, w.n_critic, w.lr_g, w.betas_d) == ("wgan-gp", 5, 1e-4, (0.5, 0.9))
+    c = get_recipe("cdcgan").config()
+    assert c.model == "cdcgan" and c.model_kwargs == {"ngf": 32, "ndf": 32}
+    assert get_recipe("hinge-sn").config().model_kwargs == {"spectral_norm": True}
+    assert get_recipe("dcgan").config().steps == 2000
+
+
+def test_overrides():
+    r = get_recipe("mixture-grid")
+    cfg = r.config({"lr_g": 5e-4, "betas": (0.5, 0.99), "steps": None, "model_kwargs": {"pack": 4}})
+    assert cfg.lr_g == 5e-4 and cfg.lr_d == 1e-3 and cfg.betas_g == (0.5, 0.99)
+    assert cfg.steps == 24_000 and cfg.model_kwargs["pack"] == 4
+    assert cfg.model_kwargs["g_hidden"] == 128
+    assert r.model_kwargs["pack"] == 2  # the registry is not changed
+    # another model does not inherit the recipe's model arguments or noise size
+    other = get_recipe("mixture-grid").config({"model": "mlp"})
+    assert other.model_kwargs == {} and other.z_dim == 100
+    with pytest.raises(ValueError, match="unknown settings"):
+        r.config({"learning_rate": 1.0})
+
+
+def test_recipes_command_lists_every_recipe(capsys):
+    assert main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    for name, r in RECIPES.items():
+        assert f"{name}: {r.description}" in out
+        for k, v in r.metrics.items():
+            assert f"{k} {v}" in out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_recipe_trains(name, tmp_path, capsys):
+    run = tmp_path / name
+    steps = 5 if name == "wgan-gp" else 2  # wgan-gp: a G step after 5 critic steps
+    assert (
+        main(["train", "--recipe", name, "--steps", str(steps), "--out", str(run), "--quiet"]) == 0
+    )
+    cfg = _cfg(run)
+    want = get_recipe(name).config({"steps": steps})
+    assert cfg == RunConfig(**{**want.to_dict(), "epochs": cfg.epochs})
+    # the recipe's epochs, else about DEFAULT_STEPS steps or as many as its steps need
+    n = 10_000 if name.startswith("mixture") else 60_000
+    per_epoch = n // cfg.batch_size
+    want_epochs = want.epochs or max(round(DEFAULT_STEPS / per_epoch), math.ceil(steps / per_epoch))
+    assert cfg.epochs == want_epochs
+    assert tg.load(run / "checkpoints" / "last.safetensors")["step"] == steps
+
+
+def test_flags_beside_a_recipe_override_it(tmp_path, capsys):
+    run = tmp_path / "r"
+    args = ["train", "--recipe", "mixture-ring", "--steps", "1", "--lr-g", "3e-4", "--ema", "0.9"]
+    extra = ["--betas", "0.0,0.8", "--pack", "4", "--g-batch-norm", "on", "--anneal", "0.25"]
+    assert main([*args, *extra, "--out", str(run), "--quiet"]) == 0
+    cfg = _cfg(run)
+    assert cfg.recipe == "mixture-ring" and cfg.lr_g == 3e-4 and cfg.lr_d == 1e-3
+    assert cfg.ema == 0.9 and cfg.betas_d == (0.0, 0.8) and cfg.anneal == 0.25
+    assert cfg.model_kwargs["pack"] == 4 and cfg.model_kwargs["g_batch_norm"] is True
+    assert cfg.model_kwargs["g_hidden"] == 128 and cfg.steps == 1
+    capsys.readouterr()
+    assert main(["train", "--recipe", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--pack", "0"], "--pack must be a positive number of samples, got 0"),
+        (["--pack", "3"], "--pack 3 must divide --batch-size 512"),
+        (["--anneal", "1"], "--anneal must be a fraction in [0, 1), got 1.0"),
+        (["--anneal", "-0.1"], "--anneal must be a fraction in [0, 1), got -0.1"),
+    ],
+)
+def test_bad_recipe_flags_exit_2_naming_the_flag(flags, message, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--data", "ring", *flags, "--steps", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (out / "checkpoints").exists()
+
+
+def test_old_configs_without_anneal_or_recipe_still_load():
+    d = RunConfig().to_dict()
+    del d["anneal"], d["recipe"]
+    cfg = RunConfig.from_dict(d)
+    assert cfg.anneal == 0.0 and cfg.recipe is None
+
+
+def test_2d_data_alone_selects_the_record_and_sample_shows_the_modes(tmp_path, monkeypatch):
+    run = tmp_path / "grid"
+    assert main(["train", "--data", "grid", "--steps", "2", "--out", str(run), "--quiet"]) == 0
+    cfg = _cfg(run)
+    assert cfg.recipe == "mixture-grid" and cfg.anneal == 0.5
+    assert cfg.model_kwargs["pack"] == 2 and cfg.model_kwargs["g_batch_norm"] is False
+    seen = {}
+
+    def spy(path, fake, real, title=""):
+        seen.update(fake=fake, real=real)
+
+    monkeypatch.setattr(sample_cmd, "save_scatter", spy)
+    assert main(["sample", str(run), "--n", "50", "--out", str(tmp_path / "s.png")]) == 0
+    assert seen["fake"].shape == (50, 2) and seen["real"].shape == (50, 2)
+    # the real points lie on the grid's modes (std 0.05): all within 0.5 of one
+    d = np.abs(seen["real"][:, None, :] - tg.data.grid_modes()[None]).max(axis=2).min(axis=1)
+    assert d.max() < 0.5
