@@ -326,6 +326,18 @@ def test_where_broadcasting_condition(dtype):
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_where_against_zero_keeps_nan_inf_and_signed_zero_bits(dtype):
+    # where(cond, x, 0) clears bits instead of selecting: NaN, inf and -0.0 where
+    # cond holds must come through bit for bit, and +0.0 elsewhere, as in PyTorch
+    x = np.array([np.nan, -np.inf, -0.0, 1.5, np.nan, np.inf, -0.0, -2.0], dtype=dtype)
+    cond = np.array([True, True, True, True, False, False, False, False])
+    got = tg.where(cond, tg.Tensor(x), 0.0).numpy()
+    want = torch.where(torch.tensor(cond), torch.tensor(x), 0.0).numpy()
+    assert got.dtype == want.dtype
+    assert got.tobytes() == want.tobytes()
+
+
 # ------------------------------------------------------------ cast, clone
 @pytest.mark.parametrize("src, dst", [(np.float32, np.float64), (np.float64, np.float32)])
 def test_cast_between_floats_gives_gradient_in_source_dtype(src, dst):

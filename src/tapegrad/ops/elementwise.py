@@ -544,11 +544,32 @@ def minimum(a: Any, b: Any) -> Tensor:
     return _binary(MinimumFunction, "minimum", a, b)
 
 
+# Integer dtypes of each float width: clearing a float's bits gives +0.0.
+_BITS = {2: xp.int16, 4: xp.int32, 8: xp.int64}
+
+
+def _clear_where_not(cond: Any, a: Any) -> Any:
+    """``where(cond, a, 0)`` for a float array ``a``: the bits of ``a`` ANDed with
+    a mask of all ones where ``cond`` holds. NumPy's ``where`` (and masked
+    ``copyto``) take 5-10x longer than one arithmetic pass on an unpredictable
+    mask such as ReLU's, which made this the costliest step of a ReLU backward."""
+    ints = _BITS[a.dtype.itemsize]
+    m = xp.array(cond, dtype=ints)
+    xp.negative(m, out=m)  # True -> -1: every bit set
+    if m.shape != a.shape:  # the result takes the broadcast shape; m is written into
+        shape = xp.broadcast_shapes(m.shape, a.shape)
+        if m.shape != shape:
+            m = xp.broadcast_to(m, shape).copy()
+    return xp.bitwise_and(a.view(ints), m, out=m).view(a.dtype)
+
+
 class WhereFunction(Function):
     def __init__(self, cond: Any) -> None:
         self.cond = cond
 
     def forward(self, a, b):
+        if b.ndim == 0 and a.dtype.kind == "f" and b.dtype == a.dtype and not b:
+            return _clear_where_not(self.cond, a)
         return xp.where(self.cond, a, b)
 
     def backward(self, gy):
