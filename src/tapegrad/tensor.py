@@ -139,6 +139,9 @@ class Tensor(_MethodsBase):
         vc = self._vc
         if vc is None:
             vc = self._vc = VersionCounter()
+            if self._node is not None:
+                # the node that made this tensor checks the output it saved against it
+                self._node.watch_output(self._index, vc, self._array)
         return vc
 
     @property
@@ -266,6 +269,7 @@ class Tensor(_MethodsBase):
 
     def detach_(self) -> Tensor:
         """Cut this tensor from its graph in place; returns self."""
+        self._counter()  # its maker still checks the value it saved against this counter
         self._node = None
         self._index = 0
         self.requires_grad = False

@@ -44,7 +44,7 @@ from typing import Any
 
 from ..tensor import Tensor, _wrap, as_tensor
 from .grad_mode import state
-from .saved import link_view, record_saved
+from .saved import link_view, record_saved, watch_output
 
 
 class Function:
@@ -138,8 +138,8 @@ class Function:
             if self.keep_outputs:
                 self._out_data = ys
             outs = tuple([_wrap(y, self, i) for i, y in enumerate(ys)])
+        record_saved(self, inputs)
         _link_views(inputs, outs)
-        record_saved(self, inputs, outs)
         return outs[0] if single else outs
 
     def saved_inputs(self) -> range | tuple[int, ...]:
@@ -173,6 +173,11 @@ class Function:
             self._input_values = tuple([x._array for x in inputs])
         if state.anomaly:
             self._trace = traceback.format_stack()[:-3]
+
+    def watch_output(self, i: int, vc: Any, array: Any) -> None:
+        """Output ``i`` has just got version counter ``vc``: check it before backward
+        if backward reads that output (see :mod:`tapegrad.autograd.saved`)."""
+        watch_output(self, i, vc, array)
 
     def output(self, i: int = 0) -> Tensor:
         """Output ``i`` as a Tensor attached to this node (needs ``keep_outputs``)."""

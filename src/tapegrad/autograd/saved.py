@@ -31,42 +31,85 @@ def link_view(x: Tensor, out: Tensor) -> None:
     vc = out._vc = x._counter()
     out._base = x if x._base is None else x._base
     out._gen = vc.value
+    if out._node is not None:
+        watch_output(out._node, out._index, vc, out._array)
 
 
-def record_saved(fn: Any, inputs: tuple[Tensor, ...], outs: tuple[Tensor, ...]) -> None:
-    """Note on ``fn`` the versions of the tensors its backward will read."""
-    roots = None  # memory that forward stored on the node
+def _stored_roots(fn: Any) -> set[int] | None:
+    """Ids of the memory blocks of the arrays ``forward`` stored on ``fn`` (None: none)."""
+    roots = None
     for v in fn.__dict__.values():
         if type(v) is _ndarray:
             b = v.base
             if roots is None:
                 roots = set()
             roots.add(id(v if b is None else b))
-    want = fn.saved_inputs() if fn.keep_inputs else ()
-    keep_out = fn.keep_outputs
-    if not want and not keep_out and roots is None:
-        return
-    saved = []
-    for i, x in enumerate(inputs):
-        if i in want or (roots is not None and id(_root(x._array)) in roots):
-            vc = x._counter()
-            saved.append((vc, vc.value, "input", i, x._array.dtype, x._array.shape))
-    for i, y in enumerate(outs):
-        if keep_out or (roots is not None and id(_root(y._array)) in roots):
-            vc = y._counter()
-            saved.append((vc, vc.value, "output", i, y._array.dtype, y._array.shape))
+    return roots
+
+
+def record_saved(fn: Any, inputs: tuple[Tensor, ...]) -> None:
+    """Note on ``fn`` the versions of the inputs its backward will read.
+
+    Each entry is ``(counter, version, role, position, array)``. A kept input
+    is held by the node, so its entry has no counter: the check reads the
+    input's counter then, and a tensor that has none (never changed in place,
+    never viewed) is at version 0. Outputs are watched from the moment they
+    get a counter (:func:`watch_output`), which a fresh output does not have.
+    So recording an op on tensors nobody edits allocates nothing here: this
+    runs once per recorded op, and its cost is per-op overhead.
+    """
+    roots = _stored_roots(fn)
+    if roots is None:
+        if not fn.keep_inputs:
+            return
+        saved = []
+        for i in fn.saved_inputs():
+            vc = inputs[i]._vc
+            saved.append((None, 0 if vc is None else vc.value, "input", i, None))
+    else:
+        want = fn.saved_inputs() if fn.keep_inputs else ()
+        saved = []
+        for i, x in enumerate(inputs):
+            if i in want:
+                vc = x._vc
+                saved.append((None, 0 if vc is None else vc.value, "input", i, None))
+            elif id(_root(x._array)) in roots:
+                vc = x._counter()
+                saved.append((vc, vc.value, "input", i, x._array))
     if saved:
         fn._saved = saved
 
 
+def watch_output(fn: Any, i: int, vc: Any, array: Any) -> None:
+    """Output ``i`` of ``fn`` has just got version counter ``vc`` (its first view,
+    ``detach()`` or in-place op): if backward reads that output, check it against
+    ``vc`` at its present version."""
+    if fn._freed:
+        return
+    if not fn.keep_outputs:
+        roots = _stored_roots(fn)
+        if roots is None or id(_root(array)) not in roots:
+            return
+    entry = (vc, vc.value, "output", i, array)
+    if fn._saved is None:
+        fn._saved = [entry]
+    else:
+        fn._saved.append(entry)
+
+
 def check_saved(node: Any) -> None:
     """Raise if a tensor ``node`` saved for backward was changed in place since."""
-    for vc, expected, role, i, dtype, shape in node._saved:
+    for vc, expected, role, i, arr in node._saved:
+        if vc is None:  # a kept input: its counter, if it has one by now
+            x = node.inputs[i]
+            vc, arr = x._vc, x._array
+            if vc is None:
+                continue
         if vc.value != expected:
             op = f" [{vc.op}]" if vc.op else ""
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by "
-                f"an inplace operation{op}: [{dtype} tensor of shape {tuple(shape)}], "
+                f"an inplace operation{op}: [{arr.dtype} tensor of shape {tuple(arr.shape)}], "
                 f"which is {role} {i} of {node.name}Backward, is at version {vc.value}; "
                 f"expected version {expected} instead. Hint: use an out-of-place op, or "
                 "clone() the tensor before changing it in place."

@@ -145,7 +145,10 @@ def _category(dtype: Any) -> int:
 def _rebase(x: Tensor, y: Tensor) -> None:
     """Move x (and its base, when x is a view) onto the graph node of y."""
     node = y._node
-    retarget_saved(node, y._vc, x._vc)
+    if y._vc is None:  # x now holds the value node's output y would have held
+        node.watch_output(y._index, x._vc, x._array)
+    else:
+        retarget_saved(node, y._vc, x._vc)
     base = x._base
     if base is None:
         x._node, x._index, x.requires_grad = node, y._index, True

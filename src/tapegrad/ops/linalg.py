@@ -31,7 +31,11 @@ __all__ = [
 def _each_for_the_other(need: tuple[bool, ...]) -> tuple[int, ...]:
     """Saved inputs of a product: each operand is read only for the other's gradient,
     so only those whose partner needs a gradient are version-checked (as in PyTorch)."""
-    return tuple(i for i, other in ((0, need[1]), (1, need[0])) if other)
+    # (this runs once per recorded product: a generator here costs more than the GEMM
+    # of a small layer)
+    if need[1]:
+        return (0, 1) if need[0] else (0,)
+    return (1,) if need[0] else ()
 
 
 class MatMulFunction(Function):
