@@ -357,8 +357,7 @@ def _wrap(data: Any, node: Any = None, index: int = 0) -> Tensor:
     t._hooks = None
     t.name = None
     t._vc = None
-    t._base = None
-    t._gen = 0
+    t._base = None  # (_gen is read only where _base is set, so it is left unset here)
     return t
 
 

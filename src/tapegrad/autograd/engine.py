@@ -199,7 +199,7 @@ def _walk(
             continue
         if node._tensor_hooks:
             _run_tensor_hooks(node, slot)
-        gys = _fill_missing(node, slot)
+        gys = slot if len(slot) == 1 else _fill_missing(node, slot)
         edges = node.next_edges
         assert edges is not None  # every node of a graph was recorded
         if useful is not None:
@@ -224,7 +224,7 @@ def _walk(
         for e, shape, gx, wanted in zip(edges, node.in_shapes, gxs, need):
             if e is None or gx is None or not wanted:
                 continue
-            if gx.shape != shape:
+            if gx._array.shape != shape:
                 gx = sum_to(gx, shape)
             if e[1] < 0:
                 sink.to_leaf(e[0], gx)
@@ -354,8 +354,9 @@ class _Sink:
                 out = hook(g)
                 if out is not None:
                     g = out
-        if g.dtype != leaf.dtype:
-            g = g.to(leaf.dtype)
+        dt = leaf._array.dtype
+        if g._array.dtype is not dt and g._array.dtype != dt:
+            g = g.to(dt)
         if not self.create_graph:
             arr = g._array
             # A view (a broadcast, a reshape) is copied into memory of its own,
@@ -416,7 +417,7 @@ def _fire(leaves: Sequence[Tensor], got: set[int]) -> None:
 
 def _fill_missing(node: Function, slot: list[Any]) -> list[Any]:
     """Zeros for outputs no gradient reached, so backward always gets Tensors."""
-    if len(slot) == 1 or all(g is not None for g in slot):
+    if all(g is not None for g in slot):
         return slot
     out = list(slot)
     for i, g in enumerate(out):

@@ -123,24 +123,39 @@ class Function:
 
             check_forward(self, (ys,) if single else ys)
         if not (need_any and state.enabled):
-            outs = (_wrap(ys),) if single else tuple([_wrap(y) for y in ys])
+            if single:
+                y = _wrap(ys)
+                ya = y._array
+                if ya.base is not None or (
+                    ya is inputs[0]._array if n == 1 else _is_an_input(ya, inputs)
+                ):
+                    _link_views(inputs, (y,))
+                return y
+            outs = tuple([_wrap(y) for y in ys])
             _link_views(inputs, outs)
-            return outs[0] if single else outs
+            return outs
 
         self._record(inputs)
         if single:
             if self.keep_outputs:
                 self._out_data = (ys,)
-            outs = (_wrap(ys, self, 0),)
-        else:
-            self.n_outputs = len(ys)
-            self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
-            if self.keep_outputs:
-                self._out_data = ys
-            outs = tuple([_wrap(y, self, i) for i, y in enumerate(ys)])
+            y = _wrap(ys, self, 0)
+            record_saved(self, inputs)
+            # (most ops make a new array: a view, or an input itself, is the exception)
+            ya = y._array
+            if ya.base is not None or (
+                ya is inputs[0]._array if n == 1 else _is_an_input(ya, inputs)
+            ):
+                _link_views(inputs, (y,))
+            return y
+        self.n_outputs = len(ys)
+        self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
+        if self.keep_outputs:
+            self._out_data = ys
+        outs = tuple([_wrap(y, self, i) for i, y in enumerate(ys)])
         record_saved(self, inputs)
         _link_views(inputs, outs)
-        return outs[0] if single else outs
+        return outs
 
     def saved_inputs(self) -> range | tuple[int, ...]:
         """Positions of the kept inputs whose values backward reads (all by default).
@@ -205,6 +220,13 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
+
+
+def _is_an_input(a: Any, inputs: tuple[Tensor, ...]) -> bool:
+    for x in inputs:
+        if x._array is a:
+            return True
+    return False
 
 
 def _link_views(inputs: tuple[Tensor, ...], outs: tuple[Tensor, ...]) -> None:

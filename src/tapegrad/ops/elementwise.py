@@ -69,6 +69,8 @@ def _operand(x: Any, dt: np.dtype) -> Tensor:
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Both operands as Tensors of PyTorch's result dtype (see :mod:`.promotion`)."""
+    if type(a) is Tensor and type(b) is Tensor and a._array.dtype is b._array.dtype:
+        return a, b  # the common case first: NumPy's builtin dtypes are singletons
     if isinstance(a, Tensor):
         da = a._array.dtype
         if isinstance(b, Tensor):
