@@ -58,13 +58,7 @@ def record_saved(fn: Any, inputs: tuple[Tensor, ...]) -> None:
     So recording an op on tensors nobody edits allocates nothing here: this
     runs once per recorded op, and its cost is per-op overhead.
     """
-    roots = None  # (the loop of _stored_roots, inline: this runs once per recorded op)
-    for v in fn.__dict__.values():
-        if type(v) is _ndarray:
-            b = v.base
-            if roots is None:
-                roots = set()
-            roots.add(id(v if b is None else b))
+    roots = _stored_roots(fn)
     if roots is None:
         if not fn.keep_inputs:
             return
