@@ -4,7 +4,11 @@ Workloads:
 
 - ``mlp``: 784-128-64-1, batch 64, float32, ReLU, BCE-with-logits loss;
 - ``conv``: one conv2d layer (batch 16, 3 -> 16 channels, 32x32, 3x3, padding 1)
-  with an MSE loss, when tapegrad has ``conv2d``.
+  with an MSE loss, when tapegrad has ``conv2d``;
+- ``ops``: per-op overhead alone: 10 layers of ``tanh(h * w + b)`` on 8x8 float32
+  tensors (30 recorded ops and a sum, then backward), where the arithmetic is
+  negligible and the time is the framework's bookkeeping per op; the output also
+  gives microseconds per op.
 
 Both sides start from the same weights and data, and the script first checks
 that they compute the same loss and gradients (to 1e-4). Steps are then timed
@@ -41,7 +45,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--pairs", type=int, default=60, help="timed A/B pairs per workload")
     ap.add_argument("--inner", type=int, default=10, help="steps per timed sample")
     ap.add_argument("--warmup", type=int, default=30, help="untimed steps per side first")
-    ap.add_argument("--only", choices=["mlp", "conv"], help="run one workload")
+    ap.add_argument("--only", choices=["mlp", "conv", "ops"], help="run one workload")
     ap.add_argument("--profile", action="store_true", help="profile the tapegrad MLP step")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     return ap.parse_args(argv)
@@ -93,6 +97,8 @@ def _child(args: argparse.Namespace) -> None:
             print("  conv2d: skipped, tapegrad has no conv2d yet (src/tapegrad/ops/conv.py)")
         else:
             _run("conv2d b16 3->16 32x32 k3 p1 f32", *_conv(np, tg, torch), args, np)
+    if args.only in (None, "ops"):
+        _run(f"ops: {_OPS} small ops + sum, 8x8 f32", *_ops(np, tg, torch), args, np, _OPS + 1)
 
 
 def _mlp(np, tg, torch):
@@ -167,6 +173,31 @@ def _conv(np, tg, torch):
     return step_tg, step_torch, tp, pp, "tg.conv2d, tg.mse_loss"
 
 
+_LAYERS = 10
+_OPS = 3 * _LAYERS
+
+
+def _ops(np, tg, torch):
+    """Two step functions of a chain of tiny ops, where only per-op costs count."""
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal((8, 8)).astype(np.float32) for _ in range(2 * _LAYERS)]
+    x = rng.standard_normal((8, 8)).astype(np.float32)
+    tp = [tg.Tensor(a.copy(), requires_grad=True) for a in arrays]
+    pp = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    tx, px = tg.Tensor(x), torch.tensor(x)
+
+    def step(lib, params, h):
+        for p in params:
+            p.grad = None
+        for w, b in zip(params[::2], params[1::2]):
+            h = lib.tanh(h * w + b)
+        loss = h.sum()
+        loss.backward()
+        return loss
+
+    return (lambda: step(tg, tp, tx)), (lambda: step(torch, pp, px)), tp, pp, "*, +, tanh, sum"
+
+
 def _check(step_tg, step_torch, tp, pp, np) -> str:
     """Same loss and gradients on both sides, to 1e-4; returns a one-line summary."""
     lt, lp = float(step_tg().item()), float(step_torch().item())
@@ -180,7 +211,7 @@ def _check(step_tg, step_torch, tp, pp, np) -> str:
     return f"same loss ({lt:.6f}) and gradients (max rel. diff {worst:.1e})"
 
 
-def _run(name, step_tg, step_torch, tp, pp, uses, args, np) -> None:
+def _run(name, step_tg, step_torch, tp, pp, uses, args, np, ops=0) -> None:
     import time
 
     print(f"  {name}  [{uses}]")
@@ -219,6 +250,11 @@ def _run(name, step_tg, step_torch, tp, pp, uses, args, np) -> None:
         f"    CPU time: tapegrad {np.median(a):.3f} ms/step   torch {np.median(b):.3f} ms/step"
         f"   ratio {np.median(ratio):.2f} (IQR {q1:.2f}-{q3:.2f})"
     )
+    if ops:
+        print(
+            f"    per op (forward + backward, CPU time): tapegrad "
+            f"{np.median(a) * 1e3 / ops:.2f} us   torch {np.median(b) * 1e3 / ops:.2f} us"
+        )
 
 
 # ------------------------------------------------------------- profiling

@@ -366,7 +366,8 @@ class _Sink:
             elif g.requires_grad:
                 g = g.detach()
             self.handed.add(id(g._array))
-        self.got.add(id(leaf))
+        if _post_hooks:  # (read only to fire post-accumulate hooks)
+            self.got.add(id(leaf))
         if leaf.grad is None:
             leaf.grad = g
         elif self.create_graph:
@@ -384,8 +385,9 @@ class _Sink:
 
     def finish(self, inputs: Sequence[Tensor] | None) -> list[Tensor | None] | None:
         """Hand every remaining leaf its gradient; in capture mode return the results."""
+        accumulate = self.accumulate
         for leaf, g in self.pending.values():
-            self.accumulate(leaf, g)
+            accumulate(leaf, g)
         if inputs is None:
             return None
         for pos, t in enumerate(inputs):

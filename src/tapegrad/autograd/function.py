@@ -44,7 +44,7 @@ from typing import Any
 
 from ..tensor import Tensor, _wrap, as_tensor
 from .grad_mode import state
-from .saved import link_view, record_saved, watch_output
+from .saved import link_view, record_saved, stored_roots, watch_output
 
 
 class Function:
@@ -96,8 +96,10 @@ class Function:
                 inputs = (x0,)
             if x0._base is not None and x0._gen != x0._vc.value:  # type: ignore[union-attr]
                 x0._sync_view()
-            ys = self.forward(x0._array)
+            a0 = x0._array
+            ys = self.forward(a0)
             need_any = x0.requires_grad
+            same = ys is a0  # forward returned its input (an identity op)
         elif n == 2:
             x0, x1 = inputs
             if type(x0) is not Tensor or type(x1) is not Tensor:
@@ -107,8 +109,10 @@ class Function:
                 x0._sync_view()
             if x1._base is not None and x1._gen != x1._vc.value:  # type: ignore[union-attr]
                 x1._sync_view()
-            ys = self.forward(x0._array, x1._array)
+            a0, a1 = x0._array, x1._array
+            ys = self.forward(a0, a1)
             need_any = x0.requires_grad or x1.requires_grad
+            same = ys is a0 or ys is a1
         else:
             inputs = tuple([x if type(x) is Tensor else as_tensor(x) for x in inputs])
             for x in inputs:
@@ -116,6 +120,7 @@ class Function:
                     x._sync_view()
             ys = self.forward(*[x._array for x in inputs])
             need_any = any([x.requires_grad for x in inputs])
+            same = any([ys is x._array for x in inputs])
 
         single = type(ys) is not tuple
         if state.anomaly:
@@ -125,27 +130,25 @@ class Function:
         if not (need_any and state.enabled):
             if single:
                 y = _wrap(ys)
-                ya = y._array
-                if ya.base is not None or (
-                    ya is inputs[0]._array if n == 1 else _is_an_input(ya, inputs)
-                ):
+                # (most ops make a new array: a view, or an input itself, is the exception)
+                if same or y._array.base is not None:
                     _link_views(inputs, (y,))
                 return y
             outs = tuple([_wrap(y) for y in ys])
             _link_views(inputs, outs)
             return outs
 
+        # Arrays forward stored on the node, looked for before the graph's own
+        # fields are added: most ops store nothing, and then this is one test.
+        roots = stored_roots(self) if self.__dict__ else None
         self._record(inputs)
         if single:
             if self.keep_outputs:
                 self._out_data = (ys,)
             y = _wrap(ys, self, 0)
-            record_saved(self, inputs)
-            # (most ops make a new array: a view, or an input itself, is the exception)
-            ya = y._array
-            if ya.base is not None or (
-                ya is inputs[0]._array if n == 1 else _is_an_input(ya, inputs)
-            ):
+            if roots is not None or self.keep_inputs:
+                record_saved(self, inputs, roots)
+            if same or y._array.base is not None:
                 _link_views(inputs, (y,))
             return y
         self.n_outputs = len(ys)
@@ -153,7 +156,7 @@ class Function:
         if self.keep_outputs:
             self._out_data = ys
         outs = tuple([_wrap(y, self, i) for i, y in enumerate(ys)])
-        record_saved(self, inputs)
+        record_saved(self, inputs, roots)
         _link_views(inputs, outs)
         return outs
 
@@ -205,12 +208,11 @@ class Function:
 
     def release(self) -> None:
         """Drop what backward needed; a later backward through here raises."""
-        self.inputs = None
-        self._out_data = None
+        d = self.__dict__
+        kept = {k: d[k] for k in _KEEP_ON_RELEASE if k in d}
+        d.clear()  # (the class attributes read None for inputs and _out_data now)
+        d.update(kept)
         self._freed = True
-        for k in list(self.__dict__):
-            if k not in _KEEP_ON_RELEASE:
-                del self.__dict__[k]
 
     @property
     def name(self) -> str:
@@ -220,13 +222,6 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
-
-
-def _is_an_input(a: Any, inputs: tuple[Tensor, ...]) -> bool:
-    for x in inputs:
-        if x._array is a:
-            return True
-    return False
 
 
 def _link_views(inputs: tuple[Tensor, ...], outs: tuple[Tensor, ...]) -> None:

@@ -35,7 +35,7 @@ def link_view(x: Tensor, out: Tensor) -> None:
         watch_output(out._node, out._index, vc, out._array)
 
 
-def _stored_roots(fn: Any) -> set[int] | None:
+def stored_roots(fn: Any) -> set[int] | None:
     """Ids of the memory blocks of the arrays ``forward`` stored on ``fn`` (None: none)."""
     roots = None
     for v in fn.__dict__.values():
@@ -47,7 +47,7 @@ def _stored_roots(fn: Any) -> set[int] | None:
     return roots
 
 
-def record_saved(fn: Any, inputs: tuple[Tensor, ...]) -> None:
+def record_saved(fn: Any, inputs: tuple[Tensor, ...], roots: set[int] | None) -> None:
     """Note on ``fn`` the versions of the inputs its backward will read.
 
     Each entry is ``(counter, version, role, position, array)``. A kept input
@@ -56,19 +56,18 @@ def record_saved(fn: Any, inputs: tuple[Tensor, ...]) -> None:
     never viewed) is at version 0. Outputs are watched from the moment they
     get a counter (:func:`watch_output`), which a fresh output does not have.
     So recording an op on tensors nobody edits allocates nothing here: this
-    runs once per recorded op, and its cost is per-op overhead.
+    runs once per recorded op, and its cost is per-op overhead. ``roots`` is
+    :func:`stored_roots` of ``fn`` taken right after its forward.
     """
-    roots = _stored_roots(fn)
+    if roots is None and not fn.keep_inputs:
+        return  # (the caller skips the call then; this keeps the function whole)
+    saved: list[tuple[Any, int, str, int, Any]] = []
     if roots is None:
-        if not fn.keep_inputs:
-            return
-        saved = []
         for i in fn.saved_inputs():
             vc = inputs[i]._vc
             saved.append((None, 0 if vc is None else vc.value, "input", i, None))
     else:
         want = fn.saved_inputs() if fn.keep_inputs else ()
-        saved = []
         for i, x in enumerate(inputs):
             if i in want:
                 vc = x._vc
@@ -87,7 +86,7 @@ def watch_output(fn: Any, i: int, vc: Any, array: Any) -> None:
     if fn._freed:
         return
     if not fn.keep_outputs:
-        roots = _stored_roots(fn)
+        roots = stored_roots(fn)
         if roots is None or id(_root(array)) not in roots:
             return
     entry = (vc, vc.value, "output", i, array)

@@ -69,8 +69,6 @@ def _operand(x: Any, dt: np.dtype) -> Tensor:
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Both operands as Tensors of PyTorch's result dtype (see :mod:`.promotion`)."""
-    if type(a) is Tensor and type(b) is Tensor and a._array.dtype is b._array.dtype:
-        return a, b  # the common case first: NumPy's builtin dtypes are singletons
     if isinstance(a, Tensor):
         da = a._array.dtype
         if isinstance(b, Tensor):
@@ -94,8 +92,8 @@ def _binary(fn_cls: type[Function], op: str, a: Any, b: Any, floating: bool = Fa
         # (uint8 tensor / -1 is -3.0, not a division by a wrapped 255)
         dt = float_dtype(result_type(a, b))
         a, b = _operand(a, dt), _operand(b, dt)
-    else:
-        a, b = _pair(a, b)
+    elif type(a) is not Tensor or type(b) is not Tensor or a._array.dtype is not b._array.dtype:
+        a, b = _pair(a, b)  # (two Tensors of one dtype, the common case, need nothing)
     try:
         return fn_cls()(a, b)
     except ValueError as e:

@@ -145,6 +145,7 @@ def _category(dtype: Any) -> int:
 def _rebase(x: Tensor, y: Tensor) -> None:
     """Move x (and its base, when x is a view) onto the graph node of y."""
     node = y._node
+    assert node is not None  # y was recorded: the caller checked y.requires_grad
     if y._vc is None:  # x now holds the value node's output y would have held
         node.watch_output(y._index, x._vc, x._array)
     else:
