@@ -130,7 +130,9 @@ class MulFunction(Function):
     def saved_inputs(self):
         # a is read only for b's gradient and b only for a's, as PyTorch saves them
         na, nb = self.needs_input_grad
-        return (1,) * na + (0,) * nb
+        if na:
+            return (0, 1) if nb else (1,)
+        return (0,) if nb else ()
 
     def backward(self, gy):
         a, b = self.inputs
