@@ -516,10 +516,13 @@ class _RNNBase(Module):
             for d in range(dirs):
                 k = layer * dirs + d
                 h0, c0 = (zero if s is None else s[k] for s in init_states)
-                ws = [self._param(n, layer, d) for n in ("weight_ih", "weight_hh")]
-                if self.bias:
-                    ws += [self._param(n, layer, d) for n in ("bias_ih", "bias_hh")]
-                out, h, c = lstm_layer(x, ws[0], ws[1], h0, c0, *ws[2:], reverse=bool(d))
+                w_ih, w_hh = (self._param(n, layer, d) for n in ("weight_ih", "weight_hh"))
+                b_ih, b_hh = (
+                    (self._param(n, layer, d) for n in ("bias_ih", "bias_hh"))
+                    if self.bias
+                    else (None, None)
+                )
+                out, h, c = lstm_layer(x, w_ih, w_hh, h0, c0, b_ih, b_hh, reverse=bool(d))
                 finals[0].append(h)
                 finals[1].append(c)
                 outs.append(out)
