@@ -155,6 +155,9 @@ def test_both_namespaces_compute_the_same_values_and_the_tensor_one_records():
         "mT": lambda F, x: F.mT(x),
         "cat": lambda F, x: F.cat([x, 2.0 * x], 1),
         "split": lambda F, x: F.split(x, [1, 3], 1)[1],
+        "split, negative axis": lambda F, x: F.split(x, [2, 1, 1], -1)[0],
+        "stack": lambda F, x: F.stack([x, 2.0 * x], 1),
+        "unbind": lambda F, x: F.unbind(x, 1)[2],
         "matmul": lambda F, x: F.matmul(x, F.const(b)),
         "softmax": lambda F, x: F.softmax(x, 1),
     }

@@ -8,8 +8,9 @@ import torch
 
 import tapegrad as tg
 from helpers import assert_close, check_second_order_vs_torch
-from tapegrad.autograd import gradgradcheck
+from tapegrad.autograd import gradcheck, gradgradcheck
 from tapegrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from tapegrad.ops.recurrent import lstm_layer
 
 TORCH_DT = {np.float64: torch.float64, np.float32: torch.float32}
 TOLS = {np.float64: dict(rtol=1e-8, atol=1e-10), np.float32: dict(rtol=1e-5, atol=1e-5)}
@@ -277,3 +278,101 @@ def test_errors():
         GRU(3, 4)(tg.randn(0, 2, 3))
     with pytest.raises(NotImplementedError, match="LSTM: proj_size"):
         LSTM(3, 4, proj_size=2)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_layer_function_vs_torch_cell_loop(reverse, bias):
+    # The whole-sequence Function against PyTorch's LSTMCell stepped over time, both
+    # directions, all seven inputs (outputs h_n and c_n get their own gradients).
+    rng = np.random.default_rng(9)
+    t, b, n_in, hs = 6, 3, 4, 5
+    shapes = [(t, b, n_in), (4 * hs, n_in), (4 * hs, hs), (b, hs), (b, hs)]
+    shapes += [(4 * hs,), (4 * hs,)] if bias else []
+    arrays = [rng.standard_normal(s) * 0.7 for s in shapes]
+
+    def torch_layer(x, w_ih, w_hh, h, c, *bs):
+        outs = [None] * t
+        for k in range(t - 1, -1, -1) if reverse else range(t):
+            h, c = torch._VF.lstm_cell(x[k], (h, c), w_ih, w_hh, *(bs or (None, None)))
+            outs[k] = h
+        return torch.stack(outs), h, c
+
+    xs_tg = [tg.Tensor(a, requires_grad=True) for a in arrays]
+    xs_t = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out_tg = lstm_layer(*xs_tg[:5], *xs_tg[5:], reverse=reverse)
+    out_t = torch_layer(*xs_t)
+    gs = [rng.standard_normal(tuple(o.shape)) for o in out_t]
+    for i, (a, o) in enumerate(zip(out_tg, out_t)):
+        assert_close(a.data, o, rtol=1e-10, atol=1e-12, what=f"output {i}")
+    tg.autograd.backward(list(out_tg), [tg.Tensor(g) for g in gs])
+    torch.autograd.backward(out_t, [torch.tensor(g) for g in gs])
+    for i, (a, o) in enumerate(zip(xs_tg, xs_t)):
+        assert_close(a.grad._array, o.grad, rtol=1e-10, atol=1e-12, what=f"gradient {i}")
+    # second order: Hessian-vector products of a scalar of all three outputs
+    check_second_order_vs_torch(
+        lambda *a: sum((o * o).sum() for o in lstm_layer(*a[:5], *a[5:], reverse=reverse)),
+        lambda *a: sum((o * o).sum() for o in torch_layer(*a)),
+        arrays,
+    )
+
+
+def test_lstm_layer_gradgradcheck_every_input():
+    rng = np.random.default_rng(10)
+    shapes = [(3, 2, 2), (8, 2), (8, 2), (2, 2), (2, 2), (8,), (8,)]
+    xs = [tg.Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    for reverse in (False, True):
+        f = lambda *a, r=reverse: lstm_layer(*a[:5], *a[5:], reverse=r)  # noqa: E731
+        assert gradcheck(f, xs)
+        assert gradgradcheck(f, xs)
+
+
+def test_lstm_module_gradgradcheck_with_parameters():
+    # Bidirectional, two layers, batch first: second derivatives reach the weights.
+    rng = np.random.default_rng(11)
+    lstm = LSTM(2, 2, num_layers=2, bidirectional=True, batch_first=True, dtype=np.float64)
+    x = tg.Tensor(rng.standard_normal((1, 3, 2)), requires_grad=True)
+    params = [lstm.weight_hh_l0_reverse, lstm.bias_ih_l1, lstm.weight_ih_l1]
+    assert gradgradcheck(lambda x, *p: lstm(x)[0], [x, *params])
+
+
+def test_lstm_float32_matches_torch_at_benchmark_size():
+    # The float32 path (gates from a tanh of half-scaled inputs) over 28 steps of a batch
+    # of 64, as in the benchmark. Sums of 1792 float32 terms round on both sides, so both
+    # are held to the float64 result: within 1e-5 of each gradient's largest entry, and
+    # no further from it than twice PyTorch's own float32 error.
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((64, 28, 28))
+    gys = [rng.standard_normal(s) for s in ((64, 28, 128), (1, 64, 128), (1, 64, 128))]
+    ref = torch.nn.LSTM(28, 128, batch_first=True, dtype=torch.float64)
+    sd = {k: v.detach().numpy() for k, v in ref.state_dict().items()}
+
+    def run(lib, dtype):
+        if lib is tg:
+            m = LSTM(28, 128, batch_first=True, dtype=dtype)
+            m.load_state_dict({k: v.astype(dtype) for k, v in sd.items()})
+            out, (h, c) = m(tg.Tensor(x.astype(dtype)))
+            tg.autograd.backward([out, h, c], [tg.Tensor(g.astype(dtype)) for g in gys])
+            return [out.data] + [p.grad._array for p in m.parameters()]
+        m = torch.nn.LSTM(28, 128, batch_first=True, dtype=TORCH_DT[dtype])
+        m.load_state_dict({k: torch.tensor(v.astype(dtype)) for k, v in sd.items()})
+        out, (h, c) = m(torch.tensor(x.astype(dtype)))
+        torch.autograd.backward([out, h, c], [torch.tensor(g.astype(dtype)) for g in gys])
+        return [out.detach().numpy()] + [p.grad.numpy() for p in m.parameters()]
+
+    exact = run(torch, np.float64)
+    ours, theirs = run(tg, np.float32), run(torch, np.float32)
+    for k, (a, b, e) in enumerate(zip(ours, theirs, exact)):
+        assert a.dtype == np.float32
+        err, err_torch = np.abs(a - e).max(), np.abs(b - e).max()
+        assert err <= 1e-5 * np.abs(e).max(), (k, err)
+        assert err <= 2 * err_torch + 1e-7, (k, err, err_torch)
+
+
+def test_lstm_output_changed_in_place_raises_on_backward():
+    lstm = LSTM(3, 4, dtype=np.float64)
+    out, (h, _) = lstm(tg.randn(5, 2, 3, dtype=tg.float64))
+    loss = (h * h).sum()
+    out.add_(1.0)  # shares memory with what backward reads
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()

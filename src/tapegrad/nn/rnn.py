@@ -2,14 +2,17 @@
 
 Parameter names, shapes, gate orders (LSTM: i, f, g, o; GRU: r, z, n) and the
 default initialisation U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) are
-PyTorch's, so weights copy across by name. A layer projects the whole input
-sequence through ``weight_ih`` in one matmul and then runs the recurrence one
-time step at a time: per step one matmul with ``weight_hh`` and one fused
-Function for the gates (:class:`RNNStepFunction`, :class:`LSTMStepFunction`,
-:class:`GRUStepFunction`),
-whose backward is differentiable again, so gradients of any order flow through
-the recurrence.
-"""
+PyTorch's, so weights copy across by name.
+
+An ``LSTM`` layer runs each layer and direction over the whole sequence as one
+Function (:func:`tapegrad.ops.recurrent.lstm_layer`): the recurrence on
+arrays, backpropagation through time in its backward. ``RNN`` and ``GRU``
+layers project the whole input sequence through ``weight_ih`` in one matmul
+and then run the recurrence one time step at a time: per step one matmul with
+``weight_hh`` and one fused Function for the gates (:class:`RNNStepFunction`,
+:class:`GRUStepFunction`; the cells use these and :class:`LSTMStepFunction`).
+Every backward is differentiable again, so gradients of any order flow through
+the recurrence."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from ..ops import shape as _sh
 from ..ops.dropout import dropout as _dropout
 from ..ops.linalg import matmul
 from ..ops.namespace import ArrayNamespace, namespace
+from ..ops.recurrent import lstm_layer
 from ..tensor import Tensor, _wrap
 from . import init
 from .module import Module
@@ -467,8 +471,6 @@ class _RNNBase(Module):
 
         Returns the last layer's output sequence and the final (L*D, B, H) states.
         """
-        mode = self.mode
-        dirs = 2 if self.bidirectional else 1
         batched = self._check_input(input)
         x = input if batched else _sh.unsqueeze(input, 1)
         tdim = 1 if (self.batch_first and batched) else 0
@@ -478,7 +480,6 @@ class _RNNBase(Module):
                 f"{type(self).__name__}: expected a sequence of at least one step, got input "
                 f"of shape {tuple(input.shape)}"
             )
-        n_states = len(states)
         init_states: list[tuple[Tensor, ...] | None] = []
         for k, s in enumerate(states):
             what = "h_0" if k == 0 else "c_0"
@@ -488,6 +489,56 @@ class _RNNBase(Module):
                 s = self._check_state(s, what, batched, batch)
                 init_states.append(_sh.unbind(s, 0))
         zero = _zeros((batch, self.hidden_size), x)
+        if self.mode == "LSTM":
+            xt = _sh.transpose(x, 0, 1) if tdim else x
+            out, finals = self._lstm_layers(xt, init_states, zero)
+            x = _sh.transpose(out, 0, 1) if tdim else out
+        else:
+            x, finals = self._step_layers(x, tdim, init_states, zero)
+        final = [_sh.stack(f, 0) for f in finals]
+        if not batched:
+            x = _sh.squeeze(x, 1)
+            final = [_sh.squeeze(f, 1) for f in final]
+        return x, final
+
+    def _lstm_layers(
+        self, x: Tensor, init_states: list[tuple[Tensor, ...] | None], zero: Tensor
+    ) -> tuple[Tensor, list[list[Tensor]]]:
+        """The LSTM layers over time-major ``x`` (T, B, I), one Function per layer and direction.
+
+        Returns the last layer's (T, B, D*H) output and the final h and c of every
+        layer and direction.
+        """
+        dirs = 2 if self.bidirectional else 1
+        finals: list[list[Tensor]] = [[], []]
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                k = layer * dirs + d
+                h0, c0 = (zero if s is None else s[k] for s in init_states)
+                w_ih, w_hh = (self._param(n, layer, d) for n in ("weight_ih", "weight_hh"))
+                b_ih, b_hh = (
+                    (self._param(n, layer, d) for n in ("bias_ih", "bias_hh"))
+                    if self.bias
+                    else (None, None)
+                )
+                out, h, c = lstm_layer(x, w_ih, w_hh, h0, c0, b_ih, b_hh, reverse=bool(d))
+                finals[0].append(h)
+                finals[1].append(c)
+                outs.append(out)
+            x = outs[0] if dirs == 1 else _sh.cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = _dropout(x, self.dropout, True)
+        return x, finals
+
+    def _step_layers(
+        self, x: Tensor, tdim: int, init_states: list[tuple[Tensor, ...] | None], zero: Tensor
+    ) -> tuple[Tensor, list[list[Tensor]]]:
+        """RNN and GRU layers, one fused Function per time step; as :meth:`_lstm_layers`."""
+        mode = self.mode
+        dirs = 2 if self.bidirectional else 1
+        steps = x.shape[tdim]
+        n_states = len(init_states)
         fold = mode != "GRU"  # GRU's hidden bias sits inside r * (...), so it stays per step
         finals: list[list[Tensor]] = [[] for _ in range(n_states)]
         for layer in range(self.num_layers):
@@ -511,9 +562,7 @@ class _RNNBase(Module):
                 hs: list[Tensor] = [zero] * steps
                 order = range(steps - 1, -1, -1) if d else range(steps)
                 for t in order:
-                    if mode == "LSTM":
-                        st = _lstm_step(xws[t], st, whh_t, bhh)
-                    elif mode == "GRU":
+                    if mode == "GRU":
                         st = (_gru_step(xws[t], st[0], whh_t, bhh),)
                     else:
                         st = (_rnn_step(xws[t], st[0], whh_t, bhh, mode == "RNN_RELU"),)
@@ -524,11 +573,7 @@ class _RNNBase(Module):
             x = outs[0] if dirs == 1 else _sh.cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = _dropout(x, self.dropout, True)
-        final = [_sh.stack(f, 0) for f in finals]
-        if not batched:
-            x = _sh.squeeze(x, 1)
-            final = [_sh.squeeze(f, 1) for f in final]
-        return x, final
+        return x, finals
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

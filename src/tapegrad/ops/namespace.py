@@ -184,8 +184,21 @@ class ArrayNamespace:
         return xp.concatenate(xs, axis=axis)
 
     def split(self, x: Any, sizes: Sequence[int], axis: int) -> list[Any]:
-        """``x`` cut along ``axis`` into pieces of ``sizes``."""
-        return xp.split(x, np.cumsum(sizes)[:-1].tolist(), axis=axis)
+        """``x`` cut along ``axis`` into pieces of ``sizes`` (views)."""
+        lead = (slice(None),) * (axis % x.ndim)
+        out, start = [], 0
+        for n in sizes:
+            out.append(x[lead + (slice(start, start + n),)])
+            start += n
+        return out
+
+    def stack(self, xs: Sequence[Any], axis: int) -> Any:
+        """Same-shape values joined along a new ``axis``."""
+        return xp.stack(xs, axis=axis)
+
+    def unbind(self, x: Any, axis: int) -> list[Any]:
+        """The slices of ``x`` along ``axis``, each without that axis (views on arrays)."""
+        return list(xp.moveaxis(x, axis, 0))
 
     # ---------------------------------------------------------------- others
     def matmul(self, a: Any, b: Any) -> Any:
@@ -272,6 +285,12 @@ class TensorNamespace(ArrayNamespace):
 
     def split(self, x: Any, sizes: Sequence[int], axis: int) -> list[Any]:
         return list(x.split(list(sizes), axis))
+
+    def stack(self, xs: Sequence[Any], axis: int) -> Any:
+        return _sh.stack(list(xs), axis)
+
+    def unbind(self, x: Any, axis: int) -> list[Any]:
+        return list(_sh.unbind(x, axis))
 
     def matmul(self, a: Any, b: Any) -> Any:
         return a @ b
