@@ -170,21 +170,20 @@ class Function:
 
     def _record(self, inputs: tuple[Tensor, ...]) -> None:
         """Link this node into the graph: where each input's gradient goes."""
-        edges: list[tuple[Any, int] | None] = []
-        need = []
-        shapes = []
-        for x in inputs:
-            shapes.append(x._array.shape)
-            if x.requires_grad:
-                need.append(True)
-                node = x._node
-                edges.append((x, -1) if node is None else (node, x._index))
-            else:
-                need.append(False)
-                edges.append(None)
-        self.needs_input_grad = tuple(need)
-        self.next_edges = tuple(edges)
-        self.in_shapes = tuple(shapes)
+        if len(inputs) == 2:  # (most ops: each tuple built at once, no lists)
+            x0, x1 = inputs
+            self.needs_input_grad = (x0.requires_grad, x1.requires_grad)
+            self.next_edges = (_edge(x0), _edge(x1))
+            self.in_shapes = (x0._array.shape, x1._array.shape)
+        elif len(inputs) == 1:
+            x0 = inputs[0]
+            self.needs_input_grad = (x0.requires_grad,)
+            self.next_edges = (_edge(x0),)
+            self.in_shapes = (x0._array.shape,)
+        else:
+            self.needs_input_grad = tuple([x.requires_grad for x in inputs])
+            self.next_edges = tuple([_edge(x) for x in inputs])
+            self.in_shapes = tuple([x._array.shape for x in inputs])
         if self.keep_inputs:
             self.inputs = inputs
         if state.keep_values:
@@ -222,6 +221,14 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
+
+
+def _edge(x: Tensor) -> tuple[Any, int] | None:
+    """Where x's gradient goes: (leaf, -1), (node, output index), or None."""
+    if x.requires_grad:
+        node = x._node
+        return (x, -1) if node is None else (node, x._index)
+    return None
 
 
 def _link_views(inputs: tuple[Tensor, ...], outs: tuple[Tensor, ...]) -> None:
