@@ -67,7 +67,8 @@ class RNNStepFunction(Function):
     def __init__(self, relu: bool) -> None:
         self.relu = relu
 
-    def forward(self, xw, hw):
+    def forward(self, xw: Any, hw: Any) -> Any:
+        """h' = tanh(xw + hw) (or relu) on the arrays: (N, H)."""
         y = xw + hw
         if self.relu:
             np.maximum(y, 0, out=y)
@@ -75,7 +76,9 @@ class RNNStepFunction(Function):
             np.tanh(y, out=y)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dxw = dL/dhw = gy * act'(h')."""
+        assert self._out_data is not None
         F = namespace()
         y = F.output(self)
         if self.relu:
@@ -90,7 +93,8 @@ class LSTMStepFunction(Function):
 
     keep_inputs = True
 
-    def forward(self, xw, hw, c):
+    def forward(self, xw: Any, hw: Any, c: Any) -> Any:
+        """(xw, hw (N, 4H), c (N, H)) -> (h', c'), each (N, H)."""
         hs = c.shape[-1]
         pre = xw + hw
         act = _sigmoid(pre)
@@ -102,7 +106,8 @@ class LSTMStepFunction(Function):
         self.act, self.tc = act, tc
         return o * tc, c_new
 
-    def backward(self, gh, gc):
+    def backward(self, gh: Any, gc: Any) -> Any:
+        """Gradients of xw, hw (N, 4H) and c (N, H) from those of h' and c'."""
         F = namespace()
         need = self.needs_input_grad
         xw, hw, c = F.inputs(self)
@@ -133,7 +138,8 @@ class GRUStepFunction(Function):
 
     keep_inputs = True
 
-    def forward(self, xw, hw, h):
+    def forward(self, xw: Any, hw: Any, h: Any) -> Any:
+        """(xw, hw (N, 3H), h (N, H)) -> h' = (1 - z) n + z h, (N, H)."""
         hs = h.shape[-1]
         rz = _sigmoid(xw[:, : 2 * hs] + hw[:, : 2 * hs])
         r, z = rz[:, :hs], rz[:, hs:]
@@ -144,7 +150,8 @@ class GRUStepFunction(Function):
         out += n
         return out
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """Gradients of xw, hw (N, 3H) and h (N, H) from that of h'."""
         F = namespace()
         need = self.needs_input_grad
         xw, hw, h = F.inputs(self)
@@ -314,6 +321,7 @@ class RNNCell(_CellBase):
         return h if batched else _sh.squeeze(h, 0)
 
     def extra_repr(self) -> str:
+        """The constructor arguments for ``repr``, with the nonlinearity if not tanh."""
         s = super().extra_repr()
         if self.nonlinearity != "tanh":
             s += f", nonlinearity={self.nonlinearity}"

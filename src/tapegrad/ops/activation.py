@@ -99,10 +99,13 @@ def _softplus_array(z: Any) -> Any:
 class ReLUFunction(Function):
     keep_outputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = max(x, 0) on the array."""
         return xp.maximum(x, 0)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy where y > 0, else 0 (so 0 at x == 0, as PyTorch)."""
+        assert self._out_data is not None
         # PyTorch passes the gradient where the result is > 0, so 0 at x == 0.
         return keep_where(gy, self._out_data[0] > 0)
 
@@ -113,7 +116,8 @@ class LeakyReLUFunction(Function):
     def __init__(self, negative_slope: float) -> None:
         self.slope = negative_slope
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = x where x > 0, else negative_slope * x, on the array."""
         # arithmetic rather than np.where, which is slow on data-dependent masks
         if 0.0 <= self.slope <= 1.0:
             y = _arr(x * self.slope)
@@ -123,7 +127,9 @@ class LeakyReLUFunction(Function):
         y += xp.maximum(x, 0)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy where x > 0, else negative_slope * gy."""
+        assert self.inputs is not None
         # slope at x <= 0, as PyTorch's leaky_relu_backward
         m = (self.inputs[0]._array > 0).astype(gy._array.dtype)
         m *= 1.0 - self.slope
@@ -137,10 +143,13 @@ class HardtanhFunction(Function):
     def __init__(self, lo: float, hi: float) -> None:
         self.lo, self.hi = lo, hi
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = x clipped to [lo, hi] on the array."""
         return xp.clip(x, self.lo, self.hi)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy where lo < x < hi, else 0 (0 at the bounds, as PyTorch)."""
+        assert self.inputs is not None
         # Unlike clamp, PyTorch's hardtanh gives 0 gradient exactly at the bounds.
         x = self.inputs[0]._array
         return keep_where(gy, (x > self.lo) & (x < self.hi))
@@ -187,7 +196,8 @@ class ELUFunction(Function):
     def __init__(self, alpha: float, scale: float) -> None:
         self.alpha, self.scale = alpha, scale
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = scale * (x if x > 0 else alpha * (exp(x) - 1)) on the array."""
         x = _floating(x)
         self.neg = x <= 0  # PyTorch's branch test
         # scale * (max(x, 0) + alpha * expm1(min(x, 0))): each part is 0 on the other side
@@ -197,7 +207,9 @@ class ELUFunction(Function):
         y += xp.maximum(x, 0) * self.scale if self.scale != 1.0 else xp.maximum(x, 0)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx through ELUBackwardFunction, so it differentiates again."""
+        assert self.inputs is not None
         y = ELUFunction(self.alpha, self.scale)(self.inputs[0])
         return ELUBackwardFunction(self.alpha, self.scale, self.neg)(gy, y)
 
@@ -210,13 +222,16 @@ class ELUBackwardFunction(Function):
     def __init__(self, alpha: float, scale: float, neg: Any) -> None:
         self.alpha, self.scale, self.neg = alpha, scale, neg
 
-    def forward(self, gy, y):
+    def forward(self, gy: Any, y: Any) -> Any:
+        """gy * (scale where x > 0, else y + scale * alpha) on the arrays."""
         # y + scale * alpha where x <= 0, else scale (a where: y = inf must not give 0 * inf)
         d = xp.where(self.neg, y + self.alpha * self.scale, self.scale).astype(y.dtype, copy=False)
         d *= gy
         return d
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """Gradients of the inputs gy and y of the first derivative."""
+        assert self.inputs is not None
         gy, y = self.inputs
         n_gy, n_y = self.needs_input_grad
         d_gy = ELUBackwardFunction(self.alpha, self.scale, self.neg)(g, y) if n_gy else None
@@ -242,10 +257,12 @@ def selu(x: Tensor, inplace: bool = False) -> Tensor:
 class SigmoidFunction(Function):
     keep_outputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = 1 / (1 + exp(-x)) on the array, stable for large abs(x)."""
         return _sigmoid_array(_floating(x))
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * y * (1 - y), through SigmoidBackwardFunction."""
         return SigmoidBackwardFunction()(gy, self.output())
 
 
@@ -254,13 +271,16 @@ class SigmoidBackwardFunction(Function):
 
     keep_inputs = True
 
-    def forward(self, gy, y):
+    def forward(self, gy: Any, y: Any) -> Any:
+        """gy * y * (1 - y) on the arrays."""
         d = 1.0 - y
         d *= y
         d *= gy
         return d
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """Gradients of the inputs gy and y of the first derivative."""
+        assert self.inputs is not None
         gy, y = self.inputs
         n_gy, n_y = self.needs_input_grad
         d_gy = SigmoidBackwardFunction()(g, y) if n_gy else None
@@ -271,10 +291,12 @@ class SigmoidBackwardFunction(Function):
 class TanhFunction(Function):
     keep_outputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = tanh(x) on the array."""
         return xp.tanh(_floating(x))
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * (1 - y^2), through TanhBackwardFunction."""
         return TanhBackwardFunction()(gy, self.output())
 
 
@@ -283,13 +305,16 @@ class TanhBackwardFunction(Function):
 
     keep_inputs = True
 
-    def forward(self, gy, y):
+    def forward(self, gy: Any, y: Any) -> Any:
+        """gy * (1 - y^2) on the arrays."""
         d = _arr(y * y)
         xp.subtract(1.0, d, out=d)
         d *= gy
         return d
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """Gradients of the inputs gy and y of the first derivative."""
+        assert self.inputs is not None
         gy, y = self.inputs
         n_gy, n_y = self.needs_input_grad
         d_gy = TanhBackwardFunction()(g, y) if n_gy else None
@@ -314,7 +339,8 @@ class SoftplusFunction(Function):
     def __init__(self, beta: float, threshold: float) -> None:
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = log(1 + exp(beta x)) / beta on the array, x where beta x > threshold."""
         x = _floating(x)
         z = x * self.beta if self.beta != 1.0 else x
         y = _softplus_array(z)
@@ -323,7 +349,9 @@ class SoftplusFunction(Function):
         xp.copyto(y, x, where=z > self.threshold)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * sigmoid(beta x), through SoftplusBackwardFunction."""
+        assert self.inputs is not None
         return SoftplusBackwardFunction(self.beta, self.threshold)(gy, self.inputs[0])
 
 
@@ -335,14 +363,17 @@ class SoftplusBackwardFunction(Function):
     def __init__(self, beta: float, threshold: float) -> None:
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, gy, x):
+    def forward(self, gy: Any, x: Any) -> Any:
+        """gy * sigmoid(beta x), or gy on the linear part, on the arrays."""
         z = x * self.beta
         d = _sigmoid_array(z)
         d[z > self.threshold] = 1
         d *= gy
         return d
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """Gradients of the inputs gy and x of the first derivative."""
+        assert self.inputs is not None
         gy, x = self.inputs
         n_gy, n_x = self.needs_input_grad
         d_gy = SoftplusBackwardFunction(self.beta, self.threshold)(g, x) if n_gy else None
@@ -358,12 +389,15 @@ class SoftplusBackwardFunction(Function):
 class SiLUFunction(Function):
     keep_inputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = x * sigmoid(x) on the array; keeps sigmoid(x) for backward."""
         x = _floating(x)
         self.s = _sigmoid_array(x)
         return x * self.s
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * s * (1 + x (1 - s)), through SiLUBackwardFunction."""
+        assert self.inputs is not None
         return SiLUBackwardFunction(self.s)(gy, self.inputs[0])
 
 
@@ -375,7 +409,8 @@ class SiLUBackwardFunction(Function):
     def __init__(self, s: Any) -> None:
         self.s = s
 
-    def forward(self, gy, x):
+    def forward(self, gy: Any, x: Any) -> Any:
+        """gy * s * (1 + x (1 - s)) on the arrays."""
         s = self.s
         d = 1.0 - s
         d *= x
@@ -384,7 +419,9 @@ class SiLUBackwardFunction(Function):
         d *= gy
         return d
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """Gradients of the inputs gy and x of the first derivative."""
+        assert self.inputs is not None
         gy, x = self.inputs
         n_gy, n_x = self.needs_input_grad
         d_gy = SiLUBackwardFunction(self.s)(g, x) if n_gy else None
@@ -417,7 +454,8 @@ class GELUFunction(Function):
     def __init__(self, approximate: str) -> None:
         self.approximate = approximate
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = x * Phi(x) (or its tanh approximation) on the array."""
         x = _floating(x)
         if self.approximate == "none":
             # Phi(x) = erfc(-x / sqrt 2) / 2 keeps its relative accuracy for x << 0
@@ -435,7 +473,9 @@ class GELUFunction(Function):
         y *= 0.5
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * gelu'(x), through GELUBackwardFunction."""
+        assert self.inputs is not None
         return GELUBackwardFunction(self.approximate, self.aux)(gy, self.inputs[0])
 
 
@@ -447,7 +487,8 @@ class GELUBackwardFunction(Function):
     def __init__(self, approximate: str, aux: Any) -> None:
         self.approximate, self.aux = approximate, aux
 
-    def forward(self, gy, x):
+    def forward(self, gy: Any, x: Any) -> Any:
+        """gy * gelu'(x) on the arrays."""
         if self.approximate == "none":
             # Phi(x) + x phi(x)
             d = _arr(x * x)
@@ -471,7 +512,9 @@ class GELUBackwardFunction(Function):
         d *= gy
         return d
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """Gradients of the inputs gy and x of the first derivative."""
+        assert self.inputs is not None
         gy, x = self.inputs
         n_gy, n_x = self.needs_input_grad
         d_gy = GELUBackwardFunction(self.approximate, self.aux)(g, x) if n_gy else None

@@ -39,18 +39,21 @@ class Conv2dFunction(Function):
         self.geom = geom
         self.cols = None
 
-    def forward(self, x, w, b=None):
+    def forward(self, x: Any, w: Any, b: Any = None) -> Any:
+        """x (N, C, H, W) conv w (O, C/groups, kh, kw) + b (O,) -> (N, O, Ho, Wo)."""
         # While a graph is recorded, the columns stay on the node for the weight
         # gradient: one im2col per step instead of two. (Held from forward to
         # backward; the weight gradient drops them before the input gradient
         # allocates its own columns.)
-        keep = [] if state.enabled else None
+        keep: list[Any] | None = [] if state.enabled else None
         y = _conv_fwd(x, w, b, self.geom, keep)
         if keep:
             self.cols = keep[0]
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: a transposed convolution of gy; dL/dw: gy against x; dL/db: gy summed."""
+        assert self.inputs is not None
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         cols, self.cols = self.cols, None
@@ -70,10 +73,13 @@ class ConvTranspose2dFunction(Function):
     def __init__(self, geom: _ConvGeom) -> None:
         self.geom = geom
 
-    def forward(self, x, w, b=None):
+    def forward(self, x: Any, w: Any, b: Any = None) -> Any:
+        """x (N, O, Ho, Wo) with w (O, C/groups, kh, kw) -> (N, C, H, W), + b."""
         return _conv_adj(x, w, b, self.geom)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: a convolution of gy with w; dL/dw: gy against x; dL/db: gy summed."""
+        assert self.inputs is not None
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         gx = Conv2dFunction(self.geom)(gy, w) if need[0] else None
@@ -93,11 +99,14 @@ class Conv2dGradWeightFunction(Function):
         self.geom = geom
         self.cols = cols  # x's columns from the forward pass, used once
 
-    def forward(self, x, gy):
+    def forward(self, x: Any, gy: Any) -> Any:
+        """The weight gradient (O, C/groups, kh, kw) of a conv of x with gy."""
         cols, self.cols = self.cols, None
         return _conv_wgrad(x, gy, self.geom, cols)
 
-    def backward(self, ggw):
+    def backward(self, ggw: Any) -> Any:
+        """Gradients of x and gy: a transposed convolution and a convolution with ggw."""
+        assert self.inputs is not None
         x, gy = self.inputs
         nx, ngy = self.needs_input_grad
         gx = ConvTranspose2dFunction(self.geom)(gy, ggw) if nx else None

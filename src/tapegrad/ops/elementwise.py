@@ -17,6 +17,8 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import xp
 from ..tensor import Tensor, _wrap
+from .compare import eq, ge, gt, isfinite, isnan, le, logical_and, logical_not, logical_or, lt, ne
+from .conversion import cast, clone
 from .promotion import float_dtype, is_number, result_type
 
 __all__ = [
@@ -104,19 +106,23 @@ def _binary(fn_cls: type[Function], op: str, a: Any, b: Any, floating: bool = Fa
 
 # --------------------------------------------------------------- arithmetic
 class AddFunction(Function):
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
+        """a + b on the arrays, broadcasting."""
         return a + b
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/da = dL/db = gy (the engine sums it to each input's shape)."""
         na, nb = self.needs_input_grad
         return (gy if na else None), (gy if nb else None)
 
 
 class SubFunction(Function):
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
+        """a - b on the arrays, broadcasting."""
         return a - b
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/da = gy, dL/db = -gy."""
         na, nb = self.needs_input_grad
         return (gy if na else None), (-gy if nb else None)
 
@@ -124,17 +130,21 @@ class SubFunction(Function):
 class MulFunction(Function):
     keep_inputs = True
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
+        """a * b on the arrays, broadcasting."""
         return a * b
 
-    def saved_inputs(self):
+    def saved_inputs(self) -> tuple[int, ...]:
+        """a is read only for b's gradient and b only for a's."""
         # a is read only for b's gradient and b only for a's, as PyTorch saves them
         na, nb = self.needs_input_grad
         if na:
             return (0, 1) if nb else (1,)
         return (0,) if nb else ()
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/da = gy * b, dL/db = gy * a."""
+        assert self.inputs is not None
         a, b = self.inputs
         na, nb = self.needs_input_grad
         return (gy * b if na else None), (gy * a if nb else None)
@@ -143,14 +153,18 @@ class MulFunction(Function):
 class DivFunction(Function):
     keep_inputs = True
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
+        """a / b on the arrays, broadcasting."""
         return a / b
 
-    def saved_inputs(self):
+    def saved_inputs(self) -> tuple[int, ...]:
+        """The divisor always, the dividend only for the divisor's gradient."""
         # as PyTorch: the divisor always, the dividend only for the divisor's gradient
         return (0, 1) if self.needs_input_grad[1] else (1,)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/da = gy / b, dL/db = -gy * a / b^2."""
+        assert self.inputs is not None
         a, b = self.inputs
         na, nb = self.needs_input_grad
         ga = gy / b if na else None
@@ -159,10 +173,12 @@ class DivFunction(Function):
 
 
 class NegFunction(Function):
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """-x on the array."""
         return -x
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = -gy."""
         return -gy
 
 
@@ -174,13 +190,16 @@ class PowScalarFunction(Function):
     def __init__(self, c: float) -> None:
         self.c = c
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """x ** c on the array (x * x for c == 2)."""
         c = self.c
         if c == 2:
             return x * x
         return x**c
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * c * x ** (c - 1), exactly 0 for c == 0."""
+        assert self.inputs is not None
         (x,) = self.inputs
         c = self.c
         if c == 2:
@@ -199,10 +218,13 @@ class PowFunction(Function):
     keep_inputs = True
     keep_outputs = True
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
+        """a ** b on the arrays, broadcasting."""
         return a**b
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/da = gy * b a ** (b-1), dL/db = gy * a ** b log a (0 where a == 0, b >= 0)."""
+        assert self.inputs is not None
         a, b = self.inputs
         na, nb = self.needs_input_grad
         ga = None
@@ -268,6 +290,7 @@ def div(a: Any, b: Any) -> Tensor:
 
 
 def neg(x: Tensor) -> Tensor:
+    """-x elementwise, as ``torch.neg``; same shape."""
     return NegFunction()(x)
 
 
@@ -296,50 +319,62 @@ def _floating(x: Any) -> Tensor:
 class ExpFunction(Function):
     keep_outputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = exp(x) on the array."""
         return xp.exp(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * y."""
         return gy * self.output()
 
 
 class LogFunction(Function):
     keep_inputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = log(x) on the array."""
         return xp.log(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy / x."""
+        assert self.inputs is not None
         return gy / self.inputs[0]
 
 
 class Log1pFunction(Function):
     keep_inputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = log(1 + x) on the array."""
         return xp.log1p(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy / (1 + x)."""
+        assert self.inputs is not None
         return gy / (self.inputs[0] + 1.0)
 
 
 class SqrtFunction(Function):
     keep_outputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = sqrt(x) on the array."""
         return xp.sqrt(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy / (2 y)."""
         return gy * 0.5 / self.output()
 
 
 class RsqrtFunction(Function):
     keep_outputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = 1 / sqrt(x) on the array."""
         return 1.0 / xp.sqrt(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = -gy * y^3 / 2."""
         y = self.output()
         return gy * -0.5 * y * y * y
 
@@ -347,10 +382,13 @@ class RsqrtFunction(Function):
 class AbsFunction(Function):
     keep_inputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = abs(x) on the array."""
         return xp.abs(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * sign(x) (0 at x == 0, as PyTorch)."""
+        assert self.inputs is not None
         # sign(0) = 0: the subgradient PyTorch uses
         return gy * _wrap(xp.sign(self.inputs[0]._array))
 
@@ -358,24 +396,31 @@ class AbsFunction(Function):
 class SinFunction(Function):
     keep_inputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = sin(x) on the array."""
         return xp.sin(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * cos(x)."""
+        assert self.inputs is not None
         return gy * cos(self.inputs[0])
 
 
 class CosFunction(Function):
     keep_inputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = cos(x) on the array."""
         return xp.cos(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = -gy * sin(x)."""
+        assert self.inputs is not None
         return -gy * sin(self.inputs[0])
 
 
 def exp(x: Tensor) -> Tensor:
+    """exp(x) elementwise, as ``torch.exp`` (integer inputs give the default float); same shape."""
     return ExpFunction()(_floating(x))
 
 
@@ -390,6 +435,7 @@ def log1p(x: Tensor) -> Tensor:
 
 
 def sqrt(x: Tensor) -> Tensor:
+    """Square root elementwise, as ``torch.sqrt`` (NaN below 0); same shape."""
     return SqrtFunction()(_floating(x))
 
 
@@ -399,14 +445,17 @@ def rsqrt(x: Tensor) -> Tensor:
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
+    """abs(x) elementwise, as ``torch.abs``; same shape and dtype."""
     return AbsFunction()(x)
 
 
 def sin(x: Tensor) -> Tensor:
+    """Sine elementwise (radians), as ``torch.sin``; same shape."""
     return SinFunction()(_floating(x))
 
 
 def cos(x: Tensor) -> Tensor:
+    """Cosine elementwise (radians), as ``torch.cos``; same shape."""
     return CosFunction()(_floating(x))
 
 
@@ -416,6 +465,7 @@ def sign(x: Tensor) -> Tensor:
 
 
 def square(x: Tensor) -> Tensor:
+    """x * x elementwise, as ``torch.square``; same shape."""
     return PowScalarFunction(2)(x)
 
 
@@ -437,10 +487,13 @@ class ClampFunction(Function):
     def __init__(self, lo: Any, hi: Any) -> None:
         self.lo, self.hi = lo, hi
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """x clipped to [lo, hi] on the array (either bound may be None)."""
         return xp.clip(x, self.lo, self.hi)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy where lo <= x <= hi, else 0."""
+        assert self.inputs is not None
         # The gradient passes where lo <= x <= hi, as in PyTorch.
         x = self.inputs[0]._array
         keep = xp.ones(x.shape, dtype=bool)
@@ -482,12 +535,15 @@ class ClampTensorFunction(Function):
     def _bounds(self, bounds):
         return (bounds[0] if self.has_lo else None), (bounds[-1] if self.has_hi else None)
 
-    def forward(self, x, *bounds):
+    def forward(self, x: Any, *bounds: Any) -> Any:
+        """x clipped to the tensor bounds given, broadcasting."""
         lo, hi = self._bounds(bounds)
         y = x if lo is None else xp.maximum(x, lo)
         return y if hi is None else xp.minimum(y, hi)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy inside the bounds; each bound gets gy where it is the result."""
+        assert self.inputs is not None
         # PyTorch's clamp_backward and clamp_backward_min_max masks
         x = self.inputs[0]._array
         lo, hi = self._bounds([t._array for t in self.inputs[1:]])
@@ -508,10 +564,13 @@ clip = clamp
 class MaximumFunction(Function):
     keep_inputs = True
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
+        """max(a, b) on the arrays, broadcasting."""
         return xp.maximum(a, b)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """gy to the larger side, split in halves at ties."""
+        assert self.inputs is not None
         a, b = self.inputs
         na, nb = self.needs_input_grad
         # Ties share the gradient equally, as PyTorch documents.
@@ -524,10 +583,13 @@ class MaximumFunction(Function):
 class MinimumFunction(Function):
     keep_inputs = True
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
+        """min(a, b) on the arrays, broadcasting."""
         return xp.minimum(a, b)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """gy to the smaller side, split in halves at ties."""
+        assert self.inputs is not None
         a, b = self.inputs
         na, nb = self.needs_input_grad
         ma = (a._array < b._array) + 0.5 * (a._array == b._array)
@@ -569,12 +631,14 @@ class WhereFunction(Function):
     def __init__(self, cond: Any) -> None:
         self.cond = cond
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
+        """a where ``cond`` holds, else b, broadcasting."""
         if b.ndim == 0 and a.dtype.kind == "f" and b.dtype == a.dtype and not b:
             return _clear_where_not(self.cond, a)
         return xp.where(self.cond, a, b)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/da: gy where cond, else 0; dL/db: gy where not cond, else 0."""
         na, nb = self.needs_input_grad
         zero = _wrap(xp.zeros((), dtype=gy._array.dtype))
         ga = WhereFunction(self.cond)(gy, zero) if na else None
@@ -596,99 +660,3 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
             "cannot be broadcast together"
         ) from None
     return WhereFunction(c)(a, b)
-
-
-# ------------------------------------------------------------ dtype, copies
-class CastFunction(Function):
-    def __init__(self, dtype: Any) -> None:
-        self.dtype = dtype
-
-    def forward(self, x):
-        self.src = x.dtype
-        return x.astype(self.dtype)
-
-    def backward(self, gy):
-        return CastFunction(self.src)(gy)
-
-
-def cast(x: Tensor, dtype: Any) -> Tensor:
-    """x converted to ``dtype``; differentiable between floating dtypes."""
-    d = np.dtype(dtype)
-    if d.kind != "f" and x.requires_grad:
-        # Integer results carry no gradient: cut the graph.
-        return _wrap(x._array.astype(d))
-    return CastFunction(d)(x)
-
-
-class CloneFunction(Function):
-    def forward(self, x):
-        return x.copy()
-
-    def backward(self, gy):
-        return gy
-
-
-def clone(x: Tensor) -> Tensor:
-    """A copy of x's data that stays in the graph."""
-    return CloneFunction()(x)
-
-
-# ------------------------------------------- comparisons and logic (no grad)
-def _cmp(ufunc: Any, op: str, a: Any, b: Any) -> Tensor:
-    if (isinstance(a, Tensor) or is_number(a)) and (isinstance(b, Tensor) or is_number(b)):
-        dt = result_type(a, b)
-        ad = a._array if isinstance(a, Tensor) else np.asarray(a).astype(dt)
-        bd = b._array if isinstance(b, Tensor) else np.asarray(b).astype(dt)
-    else:
-        ad = a._array if isinstance(a, Tensor) else a
-        bd = b._array if isinstance(b, Tensor) else b
-    try:
-        return _wrap(xp.asarray(ufunc(ad, bd)))
-    except ValueError:
-        raise ValueError(
-            f"{op}: shapes {np.shape(ad)} and {np.shape(bd)} cannot be broadcast together"
-        ) from None
-
-
-def eq(a: Any, b: Any) -> Tensor:
-    return _cmp(np.equal, "eq", a, b)
-
-
-def ne(a: Any, b: Any) -> Tensor:
-    return _cmp(np.not_equal, "ne", a, b)
-
-
-def lt(a: Any, b: Any) -> Tensor:
-    return _cmp(np.less, "lt", a, b)
-
-
-def le(a: Any, b: Any) -> Tensor:
-    return _cmp(np.less_equal, "le", a, b)
-
-
-def gt(a: Any, b: Any) -> Tensor:
-    return _cmp(np.greater, "gt", a, b)
-
-
-def ge(a: Any, b: Any) -> Tensor:
-    return _cmp(np.greater_equal, "ge", a, b)
-
-
-def logical_and(a: Any, b: Any) -> Tensor:
-    return _cmp(np.logical_and, "logical_and", a, b)
-
-
-def logical_or(a: Any, b: Any) -> Tensor:
-    return _cmp(np.logical_or, "logical_or", a, b)
-
-
-def logical_not(a: Tensor) -> Tensor:
-    return _wrap(xp.logical_not(a._array))
-
-
-def isnan(a: Tensor) -> Tensor:
-    return _wrap(xp.isnan(a._array))
-
-
-def isfinite(a: Tensor) -> Tensor:
-    return _wrap(xp.isfinite(a._array))

@@ -62,7 +62,8 @@ class UnfoldFunction(Function):
     def __init__(self, g: _Geom) -> None:
         self.g = g
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Sliding blocks of x: (N, C, H, W) -> (N, C*kh*kw, Ho*Wo)."""
         g = self.g
         (kh, kw), (ph, pw) = g.k, g.p
         n, c = x.shape[:2]
@@ -73,7 +74,8 @@ class UnfoldFunction(Function):
                 cols[:, :, i, j] = xp_[(slice(None), slice(None)) + _window(g, i, j)]
         return cols.reshape(n, c * kh * kw, -1)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy folded back, overlapping blocks summed."""
         return FoldFunction(self.g)(gy)
 
 
@@ -83,7 +85,8 @@ class FoldFunction(Function):
     def __init__(self, g: _Geom) -> None:
         self.g = g
 
-    def forward(self, cols):
+    def forward(self, cols: Any) -> Any:
+        """Blocks back into an image: (N, C*kh*kw, Ho*Wo) -> (N, C, H, W), overlaps summed."""
         g = self.g
         (kh, kw), (ph, pw), (h, w) = g.k, g.p, g.size
         n = cols.shape[0]
@@ -95,7 +98,8 @@ class FoldFunction(Function):
                 img[(slice(None), slice(None)) + _window(g, i, j)] += blocks[:, :, i, j]
         return img[:, :, ph : ph + h, pw : pw + w].copy()
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dcols: gy unfolded into blocks."""
         return UnfoldFunction(self.g)(gy)
 
 

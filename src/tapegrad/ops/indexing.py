@@ -144,10 +144,12 @@ class GetItemFunction(Function):
     def __init__(self, key: tuple[Any, ...], adv: bool) -> None:
         self.key, self.adv = key, adv
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """``x[key]`` on the array (basic or advanced indexing)."""
         return x[self.key]
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: zeros of the input's shape with gy placed (added) at ``[key]``."""
         return IndexPutFunction(self.key, self.adv, self.in_shapes[0])(gy)
 
 
@@ -157,14 +159,16 @@ class IndexPutFunction(Function):
     def __init__(self, key: tuple[Any, ...], adv: bool, shape: tuple[int, ...]) -> None:
         self.key, self.adv, self.shape = key, adv, shape
 
-    def forward(self, g):
+    def forward(self, g: Any) -> Any:
+        """Zeros of ``shape`` with g placed at ``[key]``, repeated indices summed."""
         if self.adv:
             return _scatter_key(self.shape, self.key, g)
         z = xp.zeros(self.shape, dtype=g.dtype)
         z[self.key] = g
         return z
 
-    def backward(self, gg):
+    def backward(self, gg: Any) -> Any:
+        """dL/dg: ``gg[key]``."""
         return GetItemFunction(self.key, self.adv)(gg)
 
 
@@ -230,13 +234,15 @@ class IndexPutValueFunction(Function):
     def __init__(self, key: tuple[Any, ...]) -> None:
         self.key = key
 
-    def forward(self, x, value):
+    def forward(self, x: Any, value: Any) -> Any:
+        """A copy of x with ``value`` (cast to x's dtype) written at ``[key]``."""
         self.value_dtype = value.dtype
         out = x.copy()
         _put(out, self.key, value.astype(x.dtype, copy=False))
         return out
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """dL/dx: g with 0 at ``[key]``; dL/dvalue: ``g[key]`` in value's dtype."""
         nx, nv = self.needs_input_grad
         gx = gv = None
         if nx:
@@ -296,7 +302,8 @@ class GatherFunction(Function):
     def __init__(self, dim: int, index: Any) -> None:
         self.dim, self.index = dim, index
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """``x`` gathered along ``dim`` at ``index`` (``torch.gather``): index's shape."""
         idx = self.index
         if any(a != b for d, (a, b) in enumerate(zip(idx.shape, x.shape)) if d != self.dim):
             # torch uses only the leading part of x where index is smaller
@@ -307,7 +314,8 @@ class GatherFunction(Function):
             ]
         return xp.take_along_axis(x, idx, axis=self.dim)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy scatter-added along ``dim`` at ``index`` into the input's shape."""
         return ScatterAddFunction(self.dim, self.index, self.in_shapes[0])(gy)
 
 
@@ -317,7 +325,8 @@ class ScatterAddFunction(Function):
     def __init__(self, dim: int, index: Any, shape: tuple[int, ...], unique: bool = False) -> None:
         self.dim, self.index, self.shape, self.unique = dim, index, shape, unique
 
-    def forward(self, g):
+    def forward(self, g: Any) -> Any:
+        """Zeros of ``shape`` with g added along ``dim`` at ``index``."""
         size = int(np.prod(self.shape, dtype=np.int64))
         z = xp.zeros(size, dtype=g.dtype)
         flat = _flat_positions(self.index, self.dim, self.shape).reshape(-1)
@@ -327,7 +336,8 @@ class ScatterAddFunction(Function):
             np.add.at(z, flat, xp.ascontiguousarray(g).reshape(-1))
         return z.reshape(self.shape)
 
-    def backward(self, gg):
+    def backward(self, gg: Any) -> Any:
+        """dL/dg: gg gathered along ``dim`` at ``index``."""
         return GatherFunction(self.dim, self.index)(gg)
 
 
@@ -377,10 +387,12 @@ class IndexSelectFunction(Function):
     def __init__(self, dim: int, index: Any) -> None:
         self.dim, self.index = dim, index
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """The slices of x at ``index`` along ``dim`` (``torch.index_select``)."""
         return xp.take(x, self.index, axis=self.dim)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy's slices added at ``index`` along ``dim`` into the input's shape."""
         return IndexAddFunction(self.dim, self.index, self.in_shapes[0])(gy)
 
 
@@ -390,10 +402,12 @@ class IndexAddFunction(Function):
     def __init__(self, dim: int, index: Any, shape: tuple[int, ...]) -> None:
         self.dim, self.index, self.shape = dim, index, shape
 
-    def forward(self, g):
+    def forward(self, g: Any) -> Any:
+        """Zeros of ``shape`` with g's slices added at ``index`` along ``dim``."""
         return _index_add(self.shape, self.dim, self.index, g)
 
-    def backward(self, gg):
+    def backward(self, gg: Any) -> Any:
+        """dL/dg: gg's slices at ``index`` along ``dim``."""
         return IndexSelectFunction(self.dim, self.index)(gg)
 
 

@@ -208,10 +208,12 @@ class CopySlicesFunction(Function):
     def __init__(self, pos: Any) -> None:
         self.pos = pos
 
-    def forward(self, base, value):
+    def forward(self, base: Any, value: Any) -> Any:
+        """The base array, already holding the new view value."""
         return base
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """dL/dbase: g with 0 at the view's positions; dL/dvalue: g at them."""
         nb, nv = self.needs_input_grad
         gb = gv = None
         if nb:
@@ -229,11 +231,13 @@ class AsStridedFunction(Function):
     def __init__(self, pos: Any) -> None:
         self.pos = pos
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """The elements of x at C-order positions ``pos``, in pos's shape."""
         self.shape = x.shape
         return xp.ascontiguousarray(x).reshape(-1)[self.pos]
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """dL/dx: zeros of x's shape with g added at ``pos``."""
         return ScatterPositionsFunction(self.pos, self.shape)(g)
 
 
@@ -243,12 +247,14 @@ class ScatterPositionsFunction(Function):
     def __init__(self, pos: Any, shape: tuple[int, ...]) -> None:
         self.pos, self.shape = pos, shape
 
-    def forward(self, g):
+    def forward(self, g: Any) -> Any:
+        """Zeros of ``shape`` with g added at C-order positions ``pos``."""
         z = xp.zeros(int(np.prod(self.shape, dtype=np.int64)), dtype=g.dtype)
         np.add.at(z, self.pos.reshape(-1), xp.ascontiguousarray(g).reshape(-1))
         return z.reshape(self.shape)
 
-    def backward(self, gg):
+    def backward(self, gg: Any) -> Any:
+        """dL/dg: gg's elements at ``pos``."""
         return AsStridedFunction(self.pos)(gg)
 
 
@@ -257,11 +263,13 @@ class CopyFunction(Function):
 
     x's old value gets zero gradient; src the gradient, summed to its shape."""
 
-    def forward(self, x, src):
+    def forward(self, x: Any, src: Any) -> Any:
+        """src broadcast to x's shape and cast to x's dtype."""
         self.src_dtype = src.dtype
         return xp.broadcast_to(src, x.shape).astype(x.dtype)
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """dL/dx: zeros (x is overwritten); dL/dsrc: g in src's dtype."""
         nx, ns = self.needs_input_grad
         # zeros, not g * 0: a NaN reaching an overwritten value still gives it 0, as in PyTorch
         gx = _wrap(xp.zeros(g.shape, dtype=g.dtype)) if nx else None

@@ -41,13 +41,17 @@ def _each_for_the_other(need: tuple[bool, ...]) -> tuple[int, ...]:
 class MatMulFunction(Function):
     keep_inputs = True
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
+        """a @ b on the arrays (NumPy's matmul: batched, 1-D operands as vectors)."""
         return a @ b
 
-    def saved_inputs(self):
+    def saved_inputs(self) -> tuple[int, ...]:
+        """Each operand is read only for the other's gradient, as PyTorch saves them."""
         return _each_for_the_other(self.needs_input_grad)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/da = gy @ b^T, dL/db = a^T @ gy, summed to each operand's shape."""
+        assert self.inputs is not None
         a, b = self.inputs
         na, nb = self.needs_input_grad
         ga = gb = None
@@ -145,7 +149,8 @@ class LinearFunction(Function):
 
     keep_inputs = True
 
-    def forward(self, x, w, b=None):
+    def forward(self, x: Any, w: Any, b: Any = None) -> Any:
+        """x (..., in) @ w.T (out, in) + b (out,) -> (..., out), one GEMM."""
         if x.ndim == 2:
             y = x @ w.T
         else:
@@ -154,10 +159,13 @@ class LinearFunction(Function):
             y += b
         return y
 
-    def saved_inputs(self):
+    def saved_inputs(self) -> tuple[int, ...]:
+        """x is read only for w's gradient and w only for x's."""
         return _each_for_the_other(self.needs_input_grad)  # (reads the first two)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy @ w, dL/dw = gy^T @ x, dL/db = gy summed over the rows."""
+        assert self.inputs is not None
         F = namespace()
         need = self.needs_input_grad
         x, w = F.value(self.inputs[0]), F.value(self.inputs[1])
@@ -330,10 +338,13 @@ class EinsumFunction(Function):
     def __init__(self, subs: tuple[str, ...], out: str) -> None:
         self.subs, self.out = subs, out
 
-    def forward(self, *arrays):
+    def forward(self, *arrays: Any) -> Any:
+        """``np.einsum`` of the arrays with subscripts ``subs`` -> ``out``."""
         return _einsum_raw(",".join(self.subs) + "->" + self.out, arrays)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx_i: an einsum of gy with the other operands, one per input."""
+        assert self.inputs is not None
         xs = self.inputs
         grads = []
         for i, need in enumerate(self.needs_input_grad):

@@ -75,7 +75,8 @@ class NormalizeFunction(Function):
         self.has_w, self.has_b = has_w, has_b
         self.param_shape, self.param_axes = param_shape, param_axes
 
-    def forward(self, x, *params):
+    def forward(self, x: Any, *params: Any) -> Any:
+        """(x - mean) / sqrt(var + eps) * weight + bias over ``axes``; keeps the statistics."""
         axes = self.axes
         # Trailing normalised axes (layer and group norm) are handled as rows of a
         # 2-D view, where einsum gives the sums of products in one pass.
@@ -105,7 +106,8 @@ class NormalizeFunction(Function):
             y += self._view(ARRAYS, params[-1])
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """Gradients of x, weight and bias (those given), one formula on arrays or Tensors."""
         F = namespace()
         need = self.needs_input_grad
         axes, paxes, n = self.axes, self.param_axes, self.count
@@ -115,8 +117,8 @@ class NormalizeFunction(Function):
         xhat = (x - mean) * inv
         gx = gw = gb = None
         shared = paxes == axes and need[0]
-        s1 = F.sum(g, paxes, True) if (self.has_b and need[-1]) or shared else None
-        s2 = F.sum(g * xhat, paxes, True) if (self.has_w and need[1]) or shared else None
+        s1: Any = F.sum(g, paxes, True) if (self.has_b and need[-1]) or shared else None
+        s2: Any = F.sum(g * xhat, paxes, True) if (self.has_w and need[1]) or shared else None
         if self.has_w and need[1]:
             gw = F.reshape(s2, self.in_shapes[1])
         if self.has_b and need[-1]:
@@ -167,7 +169,8 @@ class BatchNormEvalFunction(Function):
         self.rm, self.inv = rm, inv
         self.has_w, self.has_b, self.param_shape = has_w, has_b, param_shape
 
-    def forward(self, x, *params):
+    def forward(self, x: Any, *params: Any) -> Any:
+        """x * scale + shift per channel, from the running statistics."""
         ps = self.param_shape
         scale = self.inv * params[0].reshape(ps) if self.has_w else self.inv
         shift = -self.rm * scale
@@ -177,7 +180,9 @@ class BatchNormEvalFunction(Function):
         y += shift
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * scale; dL/dweight and dL/dbias summed over all but dim 1."""
+        assert self.inputs is not None
         inputs = self.inputs
         need = self.needs_input_grad
         ps = self.param_shape
@@ -192,7 +197,7 @@ class BatchNormEvalFunction(Function):
             gw = reshape(_sum(gy * xhat, axes), inputs[1].shape)
         if self.has_b and need[-1]:
             gb = reshape(_sum(gy, axes), inputs[-1].shape)
-        out = (gx,)
+        out: tuple[Any, ...] = (gx,)
         if self.has_w:
             out += (gw,)
         if self.has_b:

@@ -24,7 +24,8 @@ class PadConstantFunction(Function):
     def __init__(self, widths: tuple[tuple[int, int], ...], value: Any) -> None:
         self.widths, self.value = widths, value
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """x cropped or padded with ``value`` by ``widths`` on each axis."""
         crop = tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(self.widths, x.shape))
         x = x[crop]
         out_shape = tuple(n + max(b, 0) + max(a, 0) for (b, a), n in zip(self.widths, x.shape))
@@ -33,7 +34,8 @@ class PadConstantFunction(Function):
         y[inner] = x
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy with the padding cut off (and the crop padded with 0)."""
         return PadConstantFunction(tuple((-b, -a) for b, a in self.widths), 0)(gy)
 
 

@@ -228,7 +228,8 @@ class MaxPool2dFunction(Function):
         self.geom, self.want_index = geom, want_index
         self.arg: Any = None
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Window maxima: (N, C, H, W) -> (N, C, Ho, Wo); keeps the argmax if asked."""
         g = self.geom
         kh, kw = g.k
         if _tiled(g) and kh * kw < 256:
@@ -281,7 +282,8 @@ class MaxPool2dFunction(Function):
         cols = (xp.arange(wo) * g.stride[1] - g.pad[1])[None, :] + kj * g.dilation[1]
         return rows * w + cols
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: each gy value at its window's argmax, summed where windows overlap."""
         g = self.geom
         if self.arg.dtype == xp.uint8:  # the tiled path made it
             return _TileScatterFunction(self.arg, g, self.in_shapes[0])(gy)
@@ -423,12 +425,14 @@ class AvgPool2dFunction(Function):
     def __init__(self, geom: _PoolGeom, inv: Any) -> None:
         self.geom, self.inv = geom, inv
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Window sums times ``inv``: (N, C, H, W) -> (N, C, Ho, Wo)."""
         y = _window_sum(x, self.geom)
         y *= self.inv
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy * inv spread over each window."""
         return _AvgPoolAdjFunction(self.geom, self.inv)(gy)
 
 

@@ -21,10 +21,12 @@ class RollFunction(Function):
     def __init__(self, shifts: tuple[int, ...], dims: tuple[int, ...]) -> None:
         self.shifts, self.dims = shifts, dims
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """x rolled by ``shifts`` along ``dims`` (``np.roll``)."""
         return xp.roll(x, self.shifts, axis=self.dims)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy rolled back by ``-shifts``."""
         return RollFunction(tuple(-s for s in self.shifts), self.dims)(gy)
 
 

@@ -101,12 +101,14 @@ class SumFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool) -> None:
         self.dims, self.keepdim = dims, keepdim
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Sum of the array over ``dims`` (int64 for bool and integer inputs)."""
         # bool and every integer dtype sum to int64, as in PyTorch (NumPy: uint64 for uints)
         dt = np.int64 if x.dtype.kind in "biu" else None
         return x.sum(axis=self.dims, keepdims=self.keepdim, dtype=dt)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy broadcast back to the input's shape."""
         return _expand_grad(gy, self.in_shapes[0], self.dims, self.keepdim)
 
 
@@ -120,12 +122,14 @@ class MeanFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, n: int) -> None:
         self.dims, self.keepdim, self.n = dims, keepdim, n
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Mean of the array over ``dims`` (the sum divided by ``n``)."""
         # bool and every integer dtype sum to int64, as in PyTorch (NumPy: uint64 for uints)
         dt = np.int64 if x.dtype.kind in "biu" else None
         return x.sum(axis=self.dims, keepdims=self.keepdim, dtype=dt) / self.n
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy / n broadcast back to the input's shape."""
         return _expand_grad(gy, self.in_shapes[0], self.dims, self.keepdim) * (1.0 / self.n)
 
 
@@ -163,13 +167,16 @@ class AMaxFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, is_max: bool) -> None:
         self.dims, self.keepdim, self.is_max = dims, keepdim, is_max
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Max (or min) of the array over ``dims``; keeps it for backward."""
         f = xp.max if self.is_max else xp.min
         y = xp.asarray(f(x, axis=self.dims, keepdims=True))
         self.y = y
         return y if self.keepdim else y.reshape(_reduced_shape(x.shape, self.dims))
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy shared evenly among the elements equal to the extreme, else 0."""
+        assert self.inputs is not None
         x, y = self.inputs[0]._array, self.y
         hit = x == y
         if y.dtype.kind == "f" and xp.isnan(y).any():
@@ -185,7 +192,8 @@ class MaxDimFunction(Function):
     def __init__(self, dim: int, keepdim: bool, is_max: bool) -> None:
         self.dim, self.keepdim, self.is_max = dim, keepdim, is_max
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Max (or min) along ``dim``; keeps the argmax (argmin) for backward."""
         d = self.dim
         if self.is_max:
             idx, y = xp.argmax(x, axis=d, keepdims=True), xp.max(x, axis=d, keepdims=self.keepdim)
@@ -194,7 +202,8 @@ class MaxDimFunction(Function):
         self.idx = idx
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy scattered to the position of the returned index, 0 elsewhere."""
         if not self.keepdim:
             gy = reshape(gy, self.idx.shape)
         return ScatterAddFunction(self.dim, self.idx, self.in_shapes[0], unique=True)(gy)
@@ -292,16 +301,20 @@ class VarFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, ddof: float) -> None:
         self.dims, self.keepdim, self.ddof = dims, keepdim, ddof
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Variance of the array over ``dims`` with ``ddof`` subtracted from the count."""
         dims = self.dims
         d = x - x.mean(axis=dims, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             return (d * d).sum(axis=dims, keepdims=self.keepdim) / self.denom(x.shape)
 
     def denom(self, shape: tuple[int, ...]) -> float:
+        """The divisor of the variance for an input of ``shape``: count - ddof, at least 0."""
         return builtins.max(_count(shape, self.dims) - self.ddof, 0)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * 2 (x - mean) / (n - ddof)."""
+        assert self.inputs is not None
         (x,) = self.inputs
         dims = self.dims
         n = _count(x.shape, dims)
@@ -379,11 +392,14 @@ class ProdFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool) -> None:
         self.dims, self.keepdim = dims, keepdim
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Product of the array over ``dims`` (int64 for bool and integer inputs)."""
         dt = np.int64 if x.dtype.kind in "biu" else None
         return x.prod(axis=self.dims, keepdims=self.keepdim, dtype=dt)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy times the product of the other elements (exact where x has zeros)."""
+        assert self.inputs is not None
         F = namespace()
         (x,) = F.inputs(self)
         dims, shape = self.dims, self.in_shapes[0]
@@ -432,13 +448,16 @@ class Norm2Function(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool) -> None:
         self.dims, self.keepdim = dims, keepdim
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """sqrt(sum(x ** 2)) of the array over ``dims``."""
         if self.dims is None and not self.keepdim:
             v = x.reshape(-1)
             return xp.sqrt(xp.asarray(xp.dot(v, v)))
         return xp.sqrt((x * x).sum(axis=self.dims, keepdims=self.keepdim))
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * x / norm, 0 where the norm is 0."""
+        assert self.inputs is not None
         from .elementwise import where
 
         (x,) = self.inputs
@@ -458,11 +477,14 @@ class NormPFunction(Function):
     def __init__(self, p: float, dims: tuple[int, ...] | None, keepdim: bool) -> None:
         self.p, self.dims, self.keepdim = p, dims, keepdim
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """(sum abs(x) ** p) ** (1/p) of the array over ``dims``."""
         s = (xp.abs(x) ** self.p).sum(axis=self.dims, keepdims=self.keepdim)
         return s ** (1.0 / self.p)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * sign(x) abs(x) ** (p-1) / norm ** (p-1), 0 where the norm is 0."""
+        assert self.inputs is not None
         from .elementwise import abs as _abs
         from .elementwise import sign, where
 

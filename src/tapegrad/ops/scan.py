@@ -37,10 +37,12 @@ class CumsumFunction(Function):
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Cumulative sum of the array along ``dim``."""
         return xp.cumsum(x, axis=self.dim)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: the reversed cumulative sum of gy along ``dim``."""
         return flip(CumsumFunction(self.dim)(flip(gy, self.dim)), self.dim)
 
 
@@ -63,10 +65,13 @@ class CumprodFunction(Function):
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """Cumulative product of the array along ``dim``."""
         return xp.cumprod(x, axis=self.dim)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: reversed cumsum of gy * y over x, exact where x has zeros."""
+        assert self.inputs is not None
         (x,) = self.inputs
         d = self.dim
         if not (x._array == 0).any():

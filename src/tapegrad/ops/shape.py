@@ -58,10 +58,12 @@ class ReshapeFunction(Function):
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """The array reshaped to ``shape`` (a view where NumPy can make one)."""
         return x.reshape(self.shape)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy reshaped to the input's shape."""
         return reshape(gy, self.in_shapes[0])
 
 
@@ -102,10 +104,12 @@ class TransposeFunction(Function):
     def __init__(self, axes: tuple[int, ...]) -> None:
         self.axes = axes
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """The array with its axes permuted by ``axes`` (a view)."""
         return x.transpose(self.axes)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy permuted by the inverse of ``axes``."""
         return TransposeFunction(tuple(np.argsort(self.axes)))(gy)
 
 
@@ -163,10 +167,12 @@ class FlipFunction(Function):
     def __init__(self, dims: tuple[int, ...]) -> None:
         self.dims = dims
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """The array reversed along ``dims``."""
         return xp.flip(x, axis=self.dims)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: gy reversed along ``dims``."""
         return FlipFunction(self.dims)(gy)
 
 
@@ -184,10 +190,12 @@ class RepeatFunction(Function):
     def __init__(self, reps: tuple[int, ...]) -> None:
         self.reps = reps
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """The array tiled ``reps`` times along each dim (``np.tile``)."""
         return xp.tile(x, self.reps)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx: the sum of gy's copies, back to the input's shape."""
         # Split each output axis into (repeat, size) and sum the copies.
         shape = self.in_shapes[0]
         inter = tuple(v for r, s in zip(self.reps, shape) for v in (r, s))
@@ -228,10 +236,12 @@ class CatFunction(Function):
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
-    def forward(self, *xs):
+    def forward(self, *xs: Any) -> Any:
+        """The arrays joined along ``dim``."""
         return xp.concatenate(xs, axis=self.dim)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dxs: gy split back into each input's extent along ``dim``."""
         sizes = tuple(s[self.dim] for s in self.in_shapes)
         return SplitFunction(sizes, self.dim)(gy)
 
@@ -242,7 +252,8 @@ class SplitFunction(Function):
     def __init__(self, sizes: tuple[int, ...], dim: int) -> None:
         self.sizes, self.dim = sizes, dim
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """A tuple of views: consecutive pieces of ``sizes`` along ``dim``."""
         key = [slice(None)] * x.ndim
         outs = []
         start = 0
@@ -252,7 +263,8 @@ class SplitFunction(Function):
             start += s
         return tuple(outs)
 
-    def backward(self, *gys):
+    def backward(self, *gys: Any) -> Any:
+        """dL/dx: the pieces' gradients joined along ``dim``."""
         return CatFunction(self.dim)(*gys)
 
 
@@ -260,10 +272,12 @@ class StackFunction(Function):
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
-    def forward(self, *xs):
+    def forward(self, *xs: Any) -> Any:
+        """The arrays (all one shape) stacked along a new axis ``dim``."""
         return xp.stack(xs, axis=self.dim)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dxs: gy unbound along ``dim``, one slice per input."""
         return UnbindFunction(self.dim)(gy)
 
 
@@ -273,7 +287,8 @@ class UnbindFunction(Function):
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """A tuple of views ``x[..., i, ...]``, one per index along ``dim``."""
         key: list[Any] = [slice(None)] * x.ndim
         outs = []
         for i in range(x.shape[self.dim]):
@@ -281,7 +296,8 @@ class UnbindFunction(Function):
             outs.append(x[tuple(key)])
         return tuple(outs)
 
-    def backward(self, *gys):
+    def backward(self, *gys: Any) -> Any:
+        """dL/dx: the slices' gradients stacked along ``dim``."""
         return StackFunction(self.dim)(*gys)
 
 

@@ -50,7 +50,8 @@ class SoftmaxFunction(Function):
     def __init__(self, axis: int | None) -> None:
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """exp(x - max) / sum(exp(x - max)) along ``axis`` on the array."""
         x = _floating(x)
         ax = self.axis
         y = x - x.max(axis=ax, keepdims=True, initial=-xp.inf)  # initial: empty slices
@@ -60,7 +61,8 @@ class SoftmaxFunction(Function):
         y /= y.sum(axis=ax, keepdims=True)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = y * (gy - sum(gy * y)), through SoftmaxBackwardFunction."""
         return SoftmaxBackwardFunction(self.axis)(gy, self.output())
 
 
@@ -72,13 +74,16 @@ class SoftmaxBackwardFunction(Function):
     def __init__(self, axis: int | None) -> None:
         self.axis = axis
 
-    def forward(self, gy, y):
+    def forward(self, gy: Any, y: Any) -> Any:
+        """y * (gy - sum(gy * y)) along ``axis`` on the arrays."""
         d = gy * y
         s = d.sum(axis=self.axis, keepdims=True)
         d -= y * s
         return d
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """Gradients of the inputs gy and y of the first derivative."""
+        assert self.inputs is not None
         gy, y = self.inputs
         n_gy, n_y = self.needs_input_grad
         # The softmax Jacobian is symmetric, so the map gy -> gx is its own adjoint.
@@ -97,7 +102,8 @@ class LogSoftmaxFunction(Function):
     def __init__(self, axis: int | None) -> None:
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """x - max - log(sum(exp(x - max))) along ``axis`` on the array."""
         x = _floating(x)
         ax = self.axis
         y = x - x.max(axis=ax, keepdims=True, initial=-xp.inf)  # initial: empty slices
@@ -106,7 +112,8 @@ class LogSoftmaxFunction(Function):
         y -= xp.log(xp.exp(y).sum(axis=ax, keepdims=True))
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy - exp(y) * sum(gy), through LogSoftmaxBackwardFunction."""
         return LogSoftmaxBackwardFunction(self.axis)(gy, self.output())
 
 
@@ -118,13 +125,16 @@ class LogSoftmaxBackwardFunction(Function):
     def __init__(self, axis: int | None) -> None:
         self.axis = axis
 
-    def forward(self, gy, y):
+    def forward(self, gy: Any, y: Any) -> Any:
+        """gy - exp(y) * sum(gy) along ``axis`` on the arrays."""
         d = _arr(xp.exp(y))
         d *= gy.sum(axis=self.axis, keepdims=True)
         xp.subtract(gy, d, out=d)
         return d
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """Gradients of the inputs gy and y of the first derivative."""
+        assert self.inputs is not None
         gy, y = self.inputs
         n_gy, n_y = self.needs_input_grad
         ax = self.axis
@@ -156,7 +166,8 @@ class LogSumExpFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool) -> None:
         self.dims, self.keepdim = dims, keepdim
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """log(sum(exp(x))) over ``dims``, shifted by the max for stability."""
         x = _floating(x)
         m = xp.asarray(x.max(axis=self.dims, keepdims=True, initial=-xp.inf))
         # an all -inf (or +inf) slice would give inf - inf; shift it by 0 instead
@@ -175,7 +186,9 @@ class LogSumExpFunction(Function):
             s = s.reshape(_reduced_shape(x.shape, self.dims))
         return s
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * exp(x - y), through LogSumExpBackwardFunction."""
+        assert self.inputs is not None
         return LogSumExpBackwardFunction(self.dims, self.keepdim, self.kept)(
             gy, self.inputs[0], self.output()
         )
@@ -193,13 +206,16 @@ class LogSumExpBackwardFunction(Function):
     def __init__(self, dims: tuple[int, ...] | None, keepdim: bool, kept: tuple[int, ...]) -> None:
         self.dims, self.keepdim, self.kept = dims, keepdim, kept
 
-    def forward(self, gy, x, y):
+    def forward(self, gy: Any, x: Any, y: Any) -> Any:
+        """gy * exp(x - y), gy and y broadcast over the reduced dims."""
         d = _arr(x - y.reshape(self.kept))
         xp.exp(d, out=d)
         d *= gy.reshape(self.kept)
         return d
 
-    def backward(self, g):
+    def backward(self, g: Any) -> Any:
+        """Gradients of the inputs gy, x and y of the first derivative."""
+        assert self.inputs is not None
         gy, x, y = self.inputs
         n_gy, n_x, n_y = self.needs_input_grad
         kept = self.kept

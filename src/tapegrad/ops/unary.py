@@ -7,6 +7,7 @@ in tapegrad ops, so every op here is twice differentiable.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ..autograd.function import Function
 from ..backend import xp
@@ -28,10 +29,12 @@ def _float(x: Tensor, op: str) -> Tensor:
 class ReciprocalFunction(Function):
     keep_outputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = 1 / x on the array."""
         return 1.0 / x
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = -gy * y^2."""
         y = self.output()
         return -gy * y * y
 
@@ -39,30 +42,38 @@ class ReciprocalFunction(Function):
 class Expm1Function(Function):
     keep_inputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = exp(x) - 1 on the array, accurate for small x."""
         return xp.expm1(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * exp(x)."""
+        assert self.inputs is not None
         return gy * exp(self.inputs[0])
 
 
 class Log2Function(Function):
     keep_inputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = log2(x) on the array."""
         return xp.log2(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy / (x ln 2)."""
+        assert self.inputs is not None
         return gy / (self.inputs[0] * math.log(2.0))
 
 
 class TanFunction(Function):
     keep_outputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = tan(x) on the array."""
         return xp.tan(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * (1 + y^2)."""
         y = self.output()
         return gy * (1.0 + y * y)
 
@@ -70,10 +81,13 @@ class TanFunction(Function):
 class AtanFunction(Function):
     keep_inputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = atan(x) on the array."""
         return xp.arctan(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy / (1 + x^2)."""
+        assert self.inputs is not None
         x = self.inputs[0]
         return gy / (1.0 + x * x)
 
@@ -81,10 +95,13 @@ class AtanFunction(Function):
 class ErfFunction(Function):
     keep_inputs = True
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
+        """y = erf(x) on the array, in x's dtype."""
         return special.erf(x).astype(x.dtype, copy=False)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
+        """dL/dx = gy * 2 / sqrt(pi) * exp(-x^2)."""
+        assert self.inputs is not None
         x = self.inputs[0]
         return gy * (2.0 / math.sqrt(math.pi)) * exp(-mul(x, x))
 
@@ -108,6 +125,7 @@ def log2(x: Tensor) -> Tensor:
 
 
 def tan(x: Tensor) -> Tensor:
+    """Elementwise tangent of a floating tensor, as ``torch.tan``; same shape."""
     return TanFunction()(_float(x, "tan"))
 
 
