@@ -87,14 +87,17 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of shape ``size``, as ``torch.zeros`` (the default float dtype)."""
     return _make(xp.zeros(_size(size), dtype=_float(dtype)), requires_grad, device, "zeros")
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of shape ``size``, as ``torch.ones`` (the default float dtype)."""
     return _make(xp.ones(_size(size), dtype=_float(dtype)), requires_grad, device, "ones")
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of shape ``size``, as ``torch.empty``."""
     return _make(xp.empty(_size(size), dtype=_float(dtype)), requires_grad, device, "empty")
 
 
@@ -141,6 +144,7 @@ def linspace(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive, as ``torch.linspace``."""
     a = xp.linspace(start, end, int(steps), dtype=_float(dtype))
     return _make(a, requires_grad, device, "linspace")
 
@@ -152,6 +156,7 @@ def eye(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    """The (n, m) identity matrix (m defaults to n), as ``torch.eye``."""
     return _make(xp.eye(n, m, dtype=_float(dtype)), requires_grad, device, "eye")
 
 
@@ -220,6 +225,7 @@ def _like(x: Tensor, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
 def zeros_like(
     x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """Zeros of x's shape and dtype (or ``dtype``), as ``torch.zeros_like``."""
     s, d = _like(x, dtype)
     return _make(xp.zeros(s, dtype=d), requires_grad, device, "zeros_like")
 
@@ -227,6 +233,7 @@ def zeros_like(
 def ones_like(
     x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """Ones of x's shape and dtype (or ``dtype``), as ``torch.ones_like``."""
     s, d = _like(x, dtype)
     return _make(xp.ones(s, dtype=d), requires_grad, device, "ones_like")
 
@@ -234,6 +241,7 @@ def ones_like(
 def empty_like(
     x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """An uninitialised tensor of x's shape and dtype, as ``torch.empty_like``."""
     s, d = _like(x, dtype)
     return _make(xp.empty(s, dtype=d), requires_grad, device, "empty_like")
 
@@ -241,6 +249,7 @@ def empty_like(
 def full_like(
     x: Tensor, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """``fill_value`` in x's shape and dtype, as ``torch.full_like``."""
     s, d = _like(x, dtype)
     return _make(xp.full(s, fill_value, dtype=d), requires_grad, device, "full_like")
 
@@ -248,6 +257,7 @@ def full_like(
 def rand_like(
     x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """Uniform [0, 1) samples in x's shape and dtype, as ``torch.rand_like``."""
     s, d = _like(x, dtype)
     return rand(s, dtype=d, device=device, requires_grad=requires_grad)
 
@@ -255,6 +265,7 @@ def rand_like(
 def randn_like(
     x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """Standard normal samples in x's shape and dtype, as ``torch.randn_like``."""
     s, d = _like(x, dtype)
     return randn(s, dtype=d, device=device, requires_grad=requires_grad)
 
@@ -267,5 +278,6 @@ def randint_like(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    """Integers in [low, high) in x's shape, as ``torch.randint_like`` (one bound: [0, low))."""
     s, d = _like(x, dtype)
     return randint(low, high, s, dtype=d, device=device, requires_grad=requires_grad)

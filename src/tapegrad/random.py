@@ -71,12 +71,15 @@ class Generator:
         return s
 
     def initial_seed(self) -> int:
+        """The seed this generator was last seeded with."""
         return self._seed
 
     def get_state(self) -> dict[str, Any]:
+        """A copy of the NumPy bit generator's state, for ``set_state``."""
         return dict(self.numpy.bit_generator.state)
 
     def set_state(self, state: dict[str, Any]) -> Generator:
+        """Restore a state from ``get_state``; returns this generator."""
         self.numpy.bit_generator.state = state
         return self
 

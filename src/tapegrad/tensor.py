@@ -161,6 +161,7 @@ class Tensor(_MethodsBase):
 
     @property
     def is_cuda(self) -> bool:
+        """Whether the current device is a CUDA device (CuPy backend)."""
         return _device.current_device().type == "cuda"
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
@@ -306,6 +307,7 @@ class VersionCounter:
         self.op = ""
 
     def bump(self, op: str) -> None:
+        """Count one in-place change, made by ``op`` (named in the error if backward fails)."""
         self.value += 1
         self.op = op
 

@@ -39,27 +39,35 @@ class InplaceMethods:
         return apply_inplace(self, "sub_", lambda s: _ew.sub(s, other, alpha=alpha))
 
     def mul_(self: Tensor, other: Any) -> Tensor:
+        """In-place self * other; returns self."""
         return apply_inplace(self, "mul_", lambda s: _ew.mul(s, other))
 
     def div_(self: Tensor, other: Any) -> Tensor:
+        """In-place self / other; returns self."""
         return apply_inplace(self, "div_", lambda s: _ew.div(s, other))
 
     def pow_(self: Tensor, exponent: Any) -> Tensor:
+        """In-place self ** exponent; returns self."""
         return apply_inplace(self, "pow_", lambda s: _ew.pow(s, exponent))
 
     def neg_(self: Tensor) -> Tensor:
+        """In-place -self; returns self."""
         return apply_inplace(self, "neg_", _ew.neg)
 
     def abs_(self: Tensor) -> Tensor:
+        """In-place abs(self); returns self."""
         return apply_inplace(self, "abs_", _ew.abs)
 
     def exp_(self: Tensor) -> Tensor:
+        """In-place exp(self); returns self."""
         return apply_inplace(self, "exp_", _ew.exp)
 
     def log_(self: Tensor) -> Tensor:
+        """In-place log(self); returns self."""
         return apply_inplace(self, "log_", _ew.log)
 
     def sqrt_(self: Tensor) -> Tensor:
+        """In-place sqrt(self); returns self."""
         return apply_inplace(self, "sqrt_", _ew.sqrt)
 
     def __iadd__(self: Tensor, other: Any) -> Tensor:
@@ -79,23 +87,29 @@ class InplaceMethods:
 
     # ----------------------------------------------------------- activations
     def relu_(self: Tensor) -> Tensor:
+        """In-place max(self, 0); returns self."""
         return apply_inplace(self, "relu_", _act.relu)
 
     def sigmoid_(self: Tensor) -> Tensor:
+        """In-place sigmoid(self); returns self."""
         return apply_inplace(self, "sigmoid_", _act.sigmoid)
 
     def tanh_(self: Tensor) -> Tensor:
+        """In-place tanh(self); returns self."""
         return apply_inplace(self, "tanh_", _act.tanh)
 
     def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """In-place clamp to [min, max]; returns self."""
         return apply_inplace(self, "clamp_", lambda s: _ew.clamp(s, min, max))
 
     clip_ = clamp_
 
     def clamp_min_(self: Tensor, min: Any) -> Tensor:  # noqa: A002
+        """In-place max(self, min); returns self."""
         return apply_inplace(self, "clamp_min_", lambda s: _ew.clamp(s, min, None))
 
     def clamp_max_(self: Tensor, max: Any) -> Tensor:  # noqa: A002
+        """In-place min(self, max); returns self."""
         return apply_inplace(self, "clamp_max_", lambda s: _ew.clamp(s, None, max))
 
     # --------------------------------------------------------- overwriting
@@ -112,9 +126,11 @@ class InplaceMethods:
         return _copy_into(self, value, "fill_")
 
     def zero_(self: Tensor) -> Tensor:
+        """Fill with zeros in place; returns self."""
         return _copy_into(self, 0, "zero_")
 
     def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
+        """In-place ``value`` where ``mask`` is true; returns self."""
         return apply_inplace(self, "masked_fill_", lambda s: _ix.masked_fill(s, mask, value))
 
     def __setitem__(self: Tensor, key: Any, value: Any) -> None:

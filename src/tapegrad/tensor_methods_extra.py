@@ -39,12 +39,14 @@ class ExtraTensorMethods:
     def new_ones(
         self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
+        """Ones of ``size``, with this tensor's dtype unless ``dtype`` is given."""
         d = self.dtype if dtype is None else dtype
         return _cr.ones(*size, dtype=d, device=device, requires_grad=requires_grad)
 
     def new_empty(
         self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
+        """An uninitialised tensor of ``size``, with this tensor's dtype by default."""
         d = self.dtype if dtype is None else dtype
         return _cr.empty(*size, dtype=d, device=device, requires_grad=requires_grad)
 
@@ -57,6 +59,7 @@ class ExtraTensorMethods:
         device: Any = None,
         requires_grad: bool = False,
     ) -> Tensor:
+        """``fill_value`` in ``size``, with this tensor's dtype by default."""
         d = self.dtype if dtype is None else dtype
         return _cr.full(size, fill_value, dtype=d, device=device, requires_grad=requires_grad)
 
@@ -85,9 +88,11 @@ class ExtraTensorMethods:
 
     # ------------------------------------------------------------------ logic
     def any(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """True where any element (over ``dim``) is nonzero; see tapegrad.any."""
         return _red.any(self, dim, keepdim, **kw)
 
     def all(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """True where all elements (over ``dim``) are nonzero; see tapegrad.all."""
         return _red.all(self, dim, keepdim, **kw)
 
     def where(self: Tensor, condition: Any, other: Any) -> Tensor:
@@ -96,55 +101,70 @@ class ExtraTensorMethods:
 
     # ------------------------------------------------------------------- math
     def reciprocal(self: Tensor) -> Tensor:
+        """Elementwise 1 / x; see tapegrad.reciprocal."""
         return _un.reciprocal(self)
 
     def clamp_min(self: Tensor, min: Any) -> Tensor:  # noqa: A002
+        """Elementwise max(x, min); see tapegrad.clamp."""
         return _ew.clamp(self, min, None)
 
     def clamp_max(self: Tensor, max: Any) -> Tensor:  # noqa: A002
+        """Elementwise min(x, max); see tapegrad.clamp."""
         return _ew.clamp(self, None, max)
 
     def expm1(self: Tensor) -> Tensor:
+        """Elementwise exp(x) - 1; see tapegrad.expm1."""
         return _un.expm1(self)
 
     def log2(self: Tensor) -> Tensor:
+        """Elementwise base-2 logarithm; see tapegrad.log2."""
         return _un.log2(self)
 
     def tan(self: Tensor) -> Tensor:
+        """Elementwise tangent; see tapegrad.tan."""
         return _un.tan(self)
 
     def atan(self: Tensor) -> Tensor:
+        """Elementwise arctangent; see tapegrad.atan."""
         return _un.atan(self)
 
     arctan = atan
 
     def erf(self: Tensor) -> Tensor:
+        """Elementwise error function; see tapegrad.erf."""
         return _un.erf(self)
 
     # ---------------------------------------------------------- scans, order
     def cumsum(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
+        """Cumulative sum along ``dim``; see tapegrad.cumsum."""
         return _scan.cumsum(self, dim, dtype)
 
     def cumprod(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
+        """Cumulative product along ``dim``; see tapegrad.cumprod."""
         return _scan.cumprod(self, dim, dtype)
 
     def tril(self: Tensor, diagonal: int = 0) -> Tensor:
+        """The lower triangle (below ``diagonal``), the rest 0; see tapegrad.tril."""
         return _re.tril(self, diagonal)
 
     def triu(self: Tensor, diagonal: int = 0) -> Tensor:
+        """The upper triangle (above ``diagonal``), the rest 0; see tapegrad.triu."""
         return _re.triu(self, diagonal)
 
     def roll(self: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+        """Elements shifted by ``shifts`` along ``dims``, wrapping; see tapegrad.roll."""
         return _re.roll(self, shifts, dims)
 
     def sort(
         self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
     ) -> ReturnTypes:
+        """(values, indices) sorted along ``dim``; see tapegrad.sort."""
         return _sort.sort(self, dim, descending, stable)
 
     def argsort(
         self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
     ) -> Tensor:
+        """The indices that sort along ``dim``; see tapegrad.argsort."""
         return _sort.argsort(self, dim, descending, stable)
 
     def topk(
@@ -154,16 +174,20 @@ class ExtraTensorMethods:
         largest: bool = True,
         sorted: bool = True,  # noqa: A002
     ) -> ReturnTypes:
+        """(values, indices) of the ``k`` largest (or smallest) along ``dim``; see tapegrad.topk."""
         return _sort.topk(self, k, dim, largest, sorted)
 
     # ------------------------------------------------------------------ linalg
     def mm(self: Tensor, other: Any) -> Tensor:
+        """(n, m) @ (m, p) -> (n, p); see tapegrad.mm."""
         return _la.mm(self, other)
 
     def bmm(self: Tensor, other: Any) -> Tensor:
+        """(b, n, m) @ (b, m, p) -> (b, n, p); see tapegrad.bmm."""
         return _la.bmm(self, other)
 
     def baddbmm(
         self: Tensor, batch1: Any, batch2: Any, *, beta: float = 1.0, alpha: float = 1.0
     ) -> Tensor:
+        """beta * self + alpha * batch1 @ batch2; see tapegrad.baddbmm."""
         return _la.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)

@@ -29,6 +29,7 @@ class SumToFunction(Function):
         self.shape = tuple(shape)
 
     def forward(self, x: Any) -> Any:
+        """x summed over its broadcast dims down to ``shape``."""
         shape = self.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(
@@ -40,6 +41,7 @@ class SumToFunction(Function):
         return y
 
     def backward(self, gy: Tensor) -> Tensor:
+        """dL/dx: gy broadcast back to the input's shape."""
         return broadcast_to(gy, self.in_shapes[0])
 
 
@@ -50,9 +52,11 @@ class BroadcastToFunction(Function):
         self.shape = tuple(shape)
 
     def forward(self, x: Any) -> Any:
+        """A read-only broadcast view of x in ``shape``."""
         return xp.broadcast_to(x, self.shape)
 
     def backward(self, gy: Tensor) -> Tensor:
+        """dL/dx: gy summed down to the input's shape."""
         return sum_to(gy, self.in_shapes[0])
 
 

@@ -215,75 +215,99 @@ class TensorNamespace(ArrayNamespace):
     """The same functions as tapegrad ops on Tensors (a graph is recorded)."""
 
     def value(self, t: Tensor) -> Any:
+        """Tensor ``t`` itself."""
         return t
 
     def inputs(self, fn: Any) -> list[Any]:
+        """The node's kept input Tensors (``keep_inputs``)."""
         return list(fn.inputs)
 
     def output(self, fn: Any, i: int = 0) -> Any:
+        """The node's output ``i`` as a Tensor (``keep_outputs``)."""
         return fn.output(i)
 
     def const(self, a: Any) -> Any:
+        """A constant array saved by forward, as a Tensor without gradient."""
         return _wrap(a)
 
     def residual(self, saved: Any, recompute: Any) -> Any:
+        """The forward value, recomputed in tapegrad ops so it is differentiable."""
         return recompute()
 
     def tensor(self, v: Any) -> Tensor:
+        """``v``, already a Tensor."""
         return v
 
     def grads(self, *gs: Any) -> Any:
+        """The gradients as the engine wants them: a tuple, or one unpacked."""
         return gs if len(gs) > 1 else gs[0]
 
     def exp(self, x: Any) -> Any:
+        """tapegrad.exp(x)."""
         return _ew.exp(x)
 
     def log(self, x: Any) -> Any:
+        """tapegrad.log(x)."""
         return _ew.log(x)
 
     def log1p(self, x: Any) -> Any:
+        """tapegrad.log1p(x)."""
         return _ew.log1p(x)
 
     def tanh(self, x: Any) -> Any:
+        """tapegrad.tanh(x)."""
         return _act.tanh(x)
 
     def sigmoid(self, x: Any) -> Any:
+        """tapegrad.sigmoid(x)."""
         return _act.sigmoid(x)
 
     def softplus(self, x: Any) -> Any:
+        """tapegrad.nn.functional.softplus(x) (beta 1)."""
         return _act.softplus(x)
 
     def rsqrt(self, x: Any) -> Any:
+        """tapegrad.rsqrt(x)."""
         return _ew.rsqrt(x)
 
     def clamp_min(self, x: Any, lo: float) -> Any:
+        """tapegrad.clamp(x, min=lo)."""
         return _ew.clamp(x, min=lo)
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
+        """tapegrad.where(cond, a, b)."""
         return _ew.where(cond, a, b)
 
     def sum(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        """Sum of x over ``axes``."""
         return x.sum(axes, keepdim=keepdims)
 
     def mean(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        """Mean of x over ``axes``."""
         return x.mean(axes, keepdim=keepdims)
 
     def prod(self, x: Any, axes: Any = None, keepdims: bool = False) -> Any:
+        """Product of x over ``axes``."""
         return x.prod(axes, keepdim=keepdims)
 
     def reshape(self, x: Any, shape: Sequence[int]) -> Any:
+        """x reshaped to ``shape``."""
         return _sh.reshape(x, tuple(shape))
 
     def broadcast_to(self, x: Any, shape: Sequence[int]) -> Any:
+        """x broadcast to ``shape``."""
         return _sh.broadcast_to(x, tuple(shape))
 
     def mT(self, x: Any) -> Any:  # noqa: N802
+        """x with its last two dims swapped."""
         return _sh.transpose(x, -1, -2)
 
     def cat(self, xs: Sequence[Any], axis: int) -> Any:
+        """The Tensors ``xs`` joined along ``axis``."""
         return _sh.cat(list(xs), axis)
 
     def split(self, x: Any, sizes: Sequence[int], axis: int) -> list[Any]:
+        """x cut into pieces of ``sizes`` along ``axis``."""
         return list(x.split(list(sizes), axis))
 
     def stack(self, xs: Sequence[Any], axis: int) -> Any:
@@ -293,9 +317,11 @@ class TensorNamespace(ArrayNamespace):
         return list(_sh.unbind(x, axis))
 
     def matmul(self, a: Any, b: Any) -> Any:
+        """a @ b."""
         return a @ b
 
     def softmax(self, x: Any, axis: int) -> Any:
+        """Softmax of x along ``axis``."""
         return x.softmax(axis)
 
 
