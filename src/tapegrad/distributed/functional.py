@@ -16,9 +16,11 @@ class AllReduceSumFunction(Function):
     gradients of y over ranks (each rank's loss depends on every rank's x)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """The sum of x over all processes (same shape on each)."""
         return _sum(x)
 
     def backward(self, gy: Tensor) -> Tensor:
+        """dL/dx: the sum of gy over all processes."""
         return AllReduceSumFunction.apply(gy)
 
 

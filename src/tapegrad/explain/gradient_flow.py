@@ -49,6 +49,7 @@ class Residual(nn.Module):
         self.act = ACTS[act]()
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x + act(norm(linear(x)))`` (norm only with batchnorm): (N, width) -> (N, width)."""
         h = self.linear(x)
         if self.norm is not None:
             h = self.norm(h)

@@ -53,6 +53,7 @@ class ReLU(Module):
         return _act.relu(x, self.inplace)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``inplace=True`` when set."""
         return _inplace_repr(self.inplace)
 
 
@@ -69,6 +70,7 @@ class LeakyReLU(Module):
         return _act.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: ``negative_slope`` (and ``inplace``)."""
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
@@ -85,6 +87,7 @@ class ELU(Module):
         return _act.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: ``alpha`` (and ``inplace``)."""
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
@@ -100,6 +103,7 @@ class SELU(Module):
         return _act.selu(x, self.inplace)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``inplace=True`` when set."""
         return _inplace_repr(self.inplace)
 
 
@@ -117,6 +121,7 @@ class GELU(Module):
         return _act.gelu(x, approximate=self.approximate)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``approximate``."""
         return f"approximate={self.approximate!r}"
 
 
@@ -149,6 +154,7 @@ class Softplus(Module):
         return _act.softplus(x, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: ``beta`` and ``threshold``."""
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
@@ -164,6 +170,7 @@ class SiLU(Module):
         return _act.silu(x)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``inplace=True`` when set."""
         return _inplace_repr(self.inplace)
 
 
@@ -185,6 +192,7 @@ class Hardtanh(Module):
         return _act.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: ``min_val``, ``max_val`` (and ``inplace``)."""
         return f"min_val={self.min_val}, max_val={self.max_val}" + (
             ", inplace=True" if self.inplace else ""
         )
@@ -197,6 +205,7 @@ class ReLU6(Hardtanh):
         super().__init__(0.0, 6.0, inplace)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``inplace=True`` when set."""
         return _inplace_repr(self.inplace)
 
 
@@ -228,6 +237,7 @@ class PReLU(Module):
         return _ew.maximum(x, 0.0) + w * _ew.minimum(x, 0.0)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``num_parameters``."""
         return f"num_parameters={self.num_parameters}"
 
 
@@ -253,6 +263,7 @@ class Softmax(Module):
         return _sm.softmax(x, dim)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``dim``."""
         return f"dim={self.dim}"
 
 
@@ -269,4 +280,5 @@ class LogSoftmax(Module):
         return _sm.log_softmax(x, dim)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``dim``."""
         return f"dim={self.dim}"

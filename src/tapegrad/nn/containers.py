@@ -218,12 +218,15 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self) -> Any:
+        """The names of the modules, in insertion order."""
         return self._modules.keys()
 
     def items(self) -> Any:
+        """(name, module) pairs, in insertion order."""
         return self._modules.items()
 
     def values(self) -> Any:
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def pop(self, key: str) -> Module:
@@ -233,6 +236,7 @@ class ModuleDict(Module):
         return m
 
     def clear(self) -> None:
+        """Remove every module."""
         self._modules.clear()
 
     def update(self, modules: Mapping[str, Module] | Iterable[Any]) -> None:
@@ -272,6 +276,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
+        """One line per parameter: its index, dtype and shape."""
         return "\n".join(
             f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
             for i, p in enumerate(self)
@@ -307,15 +312,19 @@ class ParameterDict(Module):
         return key in self._parameters
 
     def keys(self) -> Any:
+        """The names of the parameters, in insertion order."""
         return self._parameters.keys()
 
     def items(self) -> Any:
+        """(name, parameter) pairs, in insertion order."""
         return self._parameters.items()
 
     def values(self) -> Any:
+        """The parameters, in insertion order."""
         return self._parameters.values()
 
     def extra_repr(self) -> str:
+        """One line per parameter: its name, dtype and shape."""
         return "\n".join(
             f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
             for k, p in self.items()

@@ -38,6 +38,7 @@ class Flatten(Module):
         return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: ``start_dim`` and ``end_dim``."""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
@@ -77,6 +78,7 @@ class Unflatten(Module):
         return x.reshape(shape[:d] + sizes + shape[d + 1 :])
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: ``dim`` and ``unflattened_size``."""
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
@@ -88,9 +90,11 @@ class PixelShuffle(Module):
         self.upscale_factor = upscale_factor
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(N, C*r*r, H, W) -> (N, C, H*r, W*r)`` with r the upscale factor."""
         return _fold.pixel_shuffle(x, self.upscale_factor)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``upscale_factor``."""
         return f"upscale_factor={self.upscale_factor}"
 
 
@@ -102,9 +106,11 @@ class PixelUnshuffle(Module):
         self.downscale_factor = downscale_factor
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(N, C, H*r, W*r) -> (N, C*r*r, H, W)`` with r the downscale factor."""
         return _fold.pixel_unshuffle(x, self.downscale_factor)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``downscale_factor``."""
         return f"downscale_factor={self.downscale_factor}"
 
 
@@ -119,6 +125,7 @@ class Unfold(Module):
         self.padding, self.stride = padding, stride
 
     def forward(self, x: Tensor) -> Tensor:
+        """Sliding blocks: ``(N, C, H, W) -> (N, C*kh*kw, L)``, L the number of blocks."""
         return _fold.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
 
 
@@ -138,6 +145,7 @@ class Fold(Module):
         self.padding, self.stride = padding, stride
 
     def forward(self, x: Tensor) -> Tensor:
+        """Blocks back into images: ``(N, C*kh*kw, L) -> (N, C, *output_size)``, overlaps summed."""
         return _fold.fold(
             x, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride
         )

@@ -77,6 +77,7 @@ class Conv1d(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Redraw weight and bias from PyTorch's default distributions."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
@@ -84,12 +85,14 @@ class Conv1d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(N, C_in, L)`` or ``(C_in, L)`` -> ``(..., C_out, L_out)``."""
         pad = self.padding if isinstance(self.padding, str) else self.padding[0]
         return _c1.conv1d(
             x, self.weight, self.bias, self.stride[0], pad, self.dilation[0], self.groups
         )
 
     def extra_repr(self) -> str:
+        """Its settings for the repr, those at their defaults left out."""
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
         s += f"stride={self.stride}"
         if self.padding not in ((0,), "valid"):
@@ -118,6 +121,7 @@ class MaxPool1d(Module):
         self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
     def forward(self, x: Tensor) -> Any:
+        """``(N, C, L)`` or ``(C, L)`` -> window maxima ``(..., L_out)`` (and indices if asked)."""
         return _c1.max_pool1d(
             x,
             self.kernel_size,
@@ -129,6 +133,7 @@ class MaxPool1d(Module):
         )
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: kernel size, stride and padding."""
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
@@ -148,11 +153,13 @@ class AvgPool1d(Module):
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(N, C, L)`` or ``(C, L)`` -> window means ``(..., L_out)``."""
         return _c1.avg_pool1d(
             x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad
         )
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: kernel size, stride and padding."""
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
@@ -164,7 +171,9 @@ class AdaptiveAvgPool1d(Module):
         self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(N, C, L)`` or ``(C, L)`` -> ``(..., output_size)``."""
         return _c1.adaptive_avg_pool1d(x, self.output_size)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``output_size``."""
         return f"output_size={self.output_size}"

@@ -72,6 +72,7 @@ class Linear(Module):
         return _la.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: ``in_features``, ``out_features``, ``bias``."""
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"

@@ -147,6 +147,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Smooth L1 loss of ``input`` against ``target`` (same shape), reduced as set."""
         return _loss_x.smooth_l1_loss(input, target, self.reduction, self.beta)
 
 
@@ -158,6 +159,7 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Huber loss of ``input`` against ``target`` (same shape), reduced as set."""
         return _loss_x.huber_loss(input, target, self.reduction, self.delta)
 
 
@@ -176,4 +178,5 @@ class KLDivLoss(Module):
         self.reduction, self.log_target = reduction, log_target
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """KL divergence with log-probabilities ``input`` against ``target``, reduced as set."""
         return _loss_x.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

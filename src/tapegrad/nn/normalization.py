@@ -221,6 +221,7 @@ class LayerNorm(Module):
         return layer_norm(input, ns, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: normalized shape, eps, affine, bias."""
         return (
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
@@ -283,6 +284,7 @@ class GroupNorm(Module):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: groups, channels, eps, affine."""
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 

@@ -64,6 +64,7 @@ class MaxPool2d(Module):
         )
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: kernel size, stride, padding, dilation, ceil_mode."""
         return (
             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
             f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
@@ -108,6 +109,7 @@ class AvgPool2d(Module):
         )
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: kernel size, stride and padding."""
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
@@ -125,6 +127,7 @@ class AdaptiveAvgPool2d(Module):
         return _conv.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
+        """Its setting for the repr: ``output_size``."""
         return f"output_size={self.output_size}"
 
 
@@ -169,6 +172,7 @@ class Upsample(Module):
         )
 
     def extra_repr(self) -> str:
+        """Its settings for the repr: ``scale_factor`` (or ``size``) and ``mode``."""
         if self.scale_factor is not None:
             info = "scale_factor=" + repr(self.scale_factor)
         else:
