@@ -36,6 +36,7 @@ class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line (and exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
+        """Print the usage error as one line naming ``--help``, and exit with code 2."""
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
 

@@ -116,6 +116,7 @@ def summary_table(labels: Sequence[str], doc: dict[str, Any]) -> str:
 
 
 def one_line(metrics: dict[str, Any]) -> str:
+    """The metrics as one line, "FD 12.345, KID 3.1, ..." (or a note when there are none)."""
     if not metrics:
         return "no metrics for this data"
     return ", ".join(f"{_FORMATS[k][0]} {_cell(k, metrics[k])}" for k in _metric_keys(metrics))

@@ -17,6 +17,7 @@ HELP = "score runs beside reference points; mean and std over several runs"
 
 
 def add_arguments(e: argparse.ArgumentParser) -> None:
+    """The options of ``tapegrad evaluate``: runs, ``--n``, ``--seed``, ``--json``."""
     e.add_argument(
         "runs",
         nargs="+",
@@ -41,6 +42,7 @@ def add_arguments(e: argparse.ArgumentParser) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
+    """Evaluate one run, or several and print a summary table; 0."""
     paths, folder = expand_runs(a.runs)
     if len(paths) == 1 and folder is None:
         res = evaluate_run(paths[0], a.n, a.seed)

@@ -27,6 +27,7 @@ HELP = "print a worked example of backpropagation (without NAME: list them)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``tapegrad explain``: the example's name, ``--format``, ``--lang``."""
     p.add_argument("example", nargs="?", metavar="NAME", help=", ".join(EXAMPLES))
     p.add_argument("--format", default="text", metavar="FMT", help="text or markdown")
     p.add_argument("--lang", default="en", metavar="LANG", help="en or zh (backprop only)")

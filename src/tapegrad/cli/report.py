@@ -18,6 +18,7 @@ HELP = "rebuild RUN/report.html, the run in one offline web page"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The one argument of ``tapegrad report``: the run folder."""
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder made by tapegrad train")
 
 

@@ -13,6 +13,7 @@ HELP = "continue a run from its last checkpoint, to the step target it was start
 
 
 def add_arguments(r: argparse.ArgumentParser) -> None:
+    """The options of ``tapegrad resume``: the run folder and a new step or epoch target."""
     r.add_argument("run", metavar="RUN", help="the run folder")
     target = r.add_mutually_exclusive_group()
     target.add_argument(
@@ -37,6 +38,7 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
+    """Continue the run's training from its last checkpoint; 0 on success."""
     run_dir = Path(a.run)
     cfg, _ = prepare_resume(run_dir, steps=a.steps, more=a.more, epochs=a.epochs)
     tr, cfg = resume_trainer(run_dir, cfg, quiet=a.quiet)

@@ -25,6 +25,7 @@ FORMATS = ("png", "npy")
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
+    """The options of ``tapegrad sample``: run, ``--n``, ``--out``, ``--format``, ``--seed``."""
     s.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a run folder or checkpoint file")
     s.add_argument("--n", type=positive_int, default=64, help="number of samples")
     s.add_argument(
@@ -60,6 +61,7 @@ def output_format(out: str | None, fmt: str | None) -> tuple[Path, str]:
 
 
 def run(a: argparse.Namespace) -> int:
+    """Write ``--n`` samples of the run's generator as a PNG grid (or scatter) or a .npy file; 0."""
     out, fmt = output_format(a.out, a.format)
     if out.is_dir():
         raise CLIError(f"--out {out}: is a folder; give a file name")

@@ -54,6 +54,7 @@ def _betas(text: str) -> tuple[float, float]:
 
 
 def add_arguments(t: argparse.ArgumentParser) -> None:
+    """The options of ``tapegrad train``: recipe, model, loss, data and training settings."""
     t.add_argument(
         "--recipe",
         choices=(*RECIPES, "dp"),
@@ -195,6 +196,7 @@ def _train_dp(a: argparse.Namespace) -> int:
 
 
 def run(a: argparse.Namespace) -> int:
+    """Train one run (or one per seed) into ``--out``; 0 on success."""
     if a.recipe == "dp":
         return _train_dp(a)
     cfg = run_config(a)

@@ -56,6 +56,7 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a parameter group; each parameter's sum of squares starts at the initial value."""
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         for p in group["params"]:

@@ -171,6 +171,7 @@ class AdamW(Adam):
         )
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load as Adam does, keeping the weight decay decoupled."""
         super().load_state_dict(state_dict)
         # An AdamW stays AdamW whatever the saved groups say (as in PyTorch).
         for group in self.param_groups:

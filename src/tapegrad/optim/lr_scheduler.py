@@ -163,6 +163,7 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
+        """The scheduler's state; of each lambda, only a callable object's attributes."""
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
         state["lr_lambdas"] = [
             None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
@@ -171,6 +172,7 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a state from ``state_dict`` (keeping the lambdas given to the constructor)."""
         state = dict(state_dict)
         lr_lambdas = state.pop("lr_lambdas")
         self.__dict__.update(state)
@@ -179,6 +181,7 @@ class LambdaLR(LRScheduler):
                 fn.__dict__.update(saved)
 
     def get_lr(self) -> list[float]:
+        """Each group's initial learning rate times its lambda of the epoch count."""
         self._warn_outside_step()
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
@@ -203,6 +206,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rates, multiplied by ``gamma`` every ``step_size`` epochs."""
         self._warn_outside_step()
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._lrs()
@@ -234,6 +238,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rates, multiplied by ``gamma`` at each milestone."""
         self._warn_outside_step()
         if self.last_epoch not in self.milestones:
             return self._lrs()
@@ -260,6 +265,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rates, multiplied by ``gamma`` every epoch."""
         self._warn_outside_step()
         if self._is_initial:
             return self._lrs()
@@ -293,6 +299,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next step of a cosine from the initial rates down to ``eta_min`` over ``T_max``."""
         self._warn_outside_step()
         t, T, eta_min = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
@@ -353,6 +360,7 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The rates ramped linearly from ``start_factor`` to ``end_factor`` of the initial ones."""
         self._warn_outside_step()
         t, s, e, n = self.last_epoch, self.start_factor, self.end_factor, self.total_iters
         if t == 0:
@@ -392,6 +400,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """A cosine from the initial rates to ``eta_min`` within the current period."""
         self._warn_outside_step()
         return [
             self.eta_min
@@ -400,6 +409,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         ]
 
     def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or to ``epoch`` (may be fractional), restarting each period."""
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:
@@ -536,6 +546,7 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self) -> list[float]:
+        """The rates (and momenta, set on the groups) of the current phase of the cycle."""
         self._warn_outside_step()
         step = self.last_epoch
         if step > self.total_steps:
@@ -605,6 +616,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     @property
     def in_cooldown(self) -> bool:
+        """Whether the cooldown after a reduction is still running."""
         return self.cooldown_counter > 0
 
     def _is_better(self, a: float, best: float) -> bool:

@@ -136,9 +136,11 @@ class DPOptimizer:
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
+        """The wrapped optimizer's parameter groups."""
         return self.optimizer.param_groups
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the wrapped optimizer's gradients (None by default)."""
         self.optimizer.zero_grad(set_to_none)
 
     def _finish(self, sums: Sequence[Any], batch_size: int) -> None:
@@ -203,9 +205,11 @@ class DPOptimizer:
         self._finish([None if g is None else g._array for g in grads], int(norms.shape[0]))
 
     def state_dict(self) -> dict[str, Any]:
+        """The wrapped optimizer's state and the number of private steps taken."""
         return {"optimizer": self.optimizer.state_dict(), "steps": self.steps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state from ``state_dict``."""
         self.optimizer.load_state_dict(state["optimizer"])
         self.steps = int(state["steps"])
 

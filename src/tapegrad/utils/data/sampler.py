@@ -69,6 +69,7 @@ class RandomSampler(Sampler):
 
     @property
     def num_samples(self) -> int:
+        """How many indices one pass yields: the dataset's length unless set."""
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def _gen(self) -> np.random.Generator:

@@ -62,6 +62,7 @@ class WorkerError:
             self.exc = None
 
     def reraise(self) -> None:
+        """Raise the worker's exception in this process, noting which worker raised it."""
         where = f"in DataLoader worker process {self.worker_id}:\n{self.text}"
         if self.exc is not None:
             if hasattr(self.exc, "add_note"):  # Python 3.11+
