@@ -115,7 +115,7 @@ class TensorMethods:
         return self.to(other.dtype)
 
     def contiguous(self: Tensor) -> Tensor:
-        """This tensor itself (arrays are contiguous wherever that matters here)."""
+        """This tensor itself: tapegrad's ops accept any memory layout."""
         return self
 
     def clone(self: Tensor) -> Tensor:
