@@ -311,9 +311,11 @@ class TensorNamespace(ArrayNamespace):
         return list(x.split(list(sizes), axis))
 
     def stack(self, xs: Sequence[Any], axis: int) -> Any:
+        """The Tensors ``xs`` stacked along a new ``axis``."""
         return _sh.stack(list(xs), axis)
 
     def unbind(self, x: Any, axis: int) -> list[Any]:
+        """The slices of x along ``axis``, that axis removed."""
         return list(_sh.unbind(x, axis))
 
     def matmul(self, a: Any, b: Any) -> Any:

@@ -56,7 +56,8 @@ class LSTMLayerFunction(Function):
     def __init__(self, reverse: bool = False) -> None:
         self.reverse = reverse
 
-    def forward(self, x, w_ih, w_hh, h0, c0, *bias):
+    def forward(self, x: Any, w_ih: Any, w_hh: Any, h0: Any, c0: Any, *bias: Any) -> Any:
+        """The whole sequence on the arrays: x (T, B, I) -> (out (T, B, H), h_n, c_n (B, H))."""
         steps, batch, n_in = x.shape
         hs = w_hh.shape[1]
         dt = np.result_type(x, w_ih, w_hh, h0, c0, *bias)
@@ -105,7 +106,8 @@ class LSTMLayerFunction(Function):
         before = slice(1, None) if self.reverse else slice(0, steps)
         return self.act, self.tc, self.cbuf[before], self.hbuf[before]
 
-    def backward(self, g_out, g_hn, g_cn):
+    def backward(self, g_out: Any, g_hn: Any, g_cn: Any) -> Any:
+        """Gradients of x, the weights, h0, c0 (and the biases) by backprop through time."""
         F = namespace()
         need = self.needs_input_grad
         x, w_ih, w_hh, h0, c0, *bias = F.inputs(self)
