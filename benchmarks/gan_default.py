@@ -23,7 +23,7 @@ Usage (one BLAS thread, PyTorch set to one thread too)::
     export OPENBLAS_NUM_THREADS=1 TAPEGRAD_DATA=/path/to/mnist
     python benchmarks/gan_default.py torch --seed 0 --cpu-budget 600 --json torch_s0.json
     tapegrad train --recipe dcgan --seed 0 --out runs/dcgan_s0 --quiet
-    python benchmarks/gan_default.py score runs/dcgan_s0 --json tg_s0.json
+    python benchmarks/gan_default.py score runs/dcgan_s0 --cpu-s SEC --json tg_s0.json
     python benchmarks/gan_default.py table tg_s*.json torch_s*.json
 """
 
@@ -49,13 +49,14 @@ import tapegrad  # noqa: E402
 from tapegrad._atomic import atomic_open  # noqa: E402
 from tapegrad.gan import metrics as M  # noqa: E402
 
-KEYS = ("fd", "kid", "modes", "kl", "conf09", "min_class")
+KEYS = ("fd", "kid", "modes", "kl", "conf09", "min_class", "label_acc")
 
 
-def score(scorer: Q.Scorer, samples: np.ndarray) -> dict[str, Any]:
+def score(scorer: Q.Scorer, samples: np.ndarray, labels: Any = None) -> dict[str, Any]:
     """``gan_quality``'s scores of ``samples`` (N, 1, 28, 28) in [-1, 1], plus ``conf09``
     (fraction classified with probability >= 0.9), ``min_class`` (the rarest digit's
-    fraction) and ``hist`` (predicted digits 0-9)."""
+    fraction), ``hist`` (predicted digits 0-9) and, given the ``labels`` (N,) a
+    conditional G was asked for, ``label_acc`` (fraction predicted as asked)."""
     out: dict[str, Any] = scorer.score(samples)
     feats = M.features(samples)
     model = M.load_classifier()
@@ -68,6 +69,8 @@ def score(scorer: Q.Scorer, samples: np.ndarray) -> dict[str, Any]:
     out["conf09"] = float((p.max(axis=1) >= 0.9).mean())
     out["min_class"] = float(hist.min() / hist.sum())
     out["hist"] = hist.tolist()
+    if labels is not None:
+        out["label_acc"] = float((p.argmax(axis=1) == np.asarray(labels)).mean())
     return out
 
 
@@ -87,6 +90,7 @@ def cmd_torch(a: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_score(a: argparse.Namespace) -> dict[str, Any]:
     from tapegrad.data import load_mnist_arrays
+    from tapegrad.gan.models import balanced_labels
     from tapegrad.gan.runner import open_run
 
     opened = open_run(a.run)
@@ -95,11 +99,15 @@ def cmd_score(a: argparse.Namespace) -> dict[str, Any]:
     scorer = Q.Scorer(test)
     res: dict[str, Any] = {"framework": "tapegrad", "run": a.run, "seed": cfg["seed"]}
     res["steps"] = tr.step
+    if a.cpu_s is not None:
+        res["command_cpu_s"] = a.cpu_s
     res["config"] = cfg
-    res.update(score(scorer, tr.generate(a.n_samples).reshape(-1, 1, 28, 28)))
+    # a conditional G is asked for every digit equally often (Trainer.generate's labels)
+    labels = balanced_labels(a.n_samples, tr.G.n_classes) if tr.conditional else None
+    res.update(score(scorer, tr.generate(a.n_samples).reshape(-1, 1, 28, 28), labels))
     if tr.ema is not None:
         live = tr.generate(a.n_samples, use_ema=False).reshape(-1, 1, 28, 28)
-        res["live"] = score(scorer, live)
+        res["live"] = score(scorer, live, labels)
     return res
 
 
@@ -111,7 +119,7 @@ def _mean_std(v: list[float]) -> str:
 
 def cmd_table(a: argparse.Namespace) -> None:
     runs = [json.loads(Path(p).read_text()) for p in a.files]
-    cols = ("steps", "train_cpu_s", "train_s", *KEYS)
+    cols = ("steps", "command_cpu_s", "train_cpu_s", *KEYS)
     print("| framework | seed | " + " | ".join(cols) + " |")
     for r in runs:
         cells = [f"{r.get(k, float('nan')):.3f}" if isinstance(r.get(k), float) else
@@ -134,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--cpu-budget", type=float, required=True, help="CPU seconds of training")
     s = sub.add_parser("score", help="score a `tapegrad train` run folder")
     s.add_argument("run")
+    s.add_argument(
+        "--cpu-s", type=float, default=None, help="CPU seconds the training command took"
+    )
     for q in (t, s):
         q.add_argument("--data", default=None, help="MNIST folder (default: tapegrad's search)")
         q.add_argument("--n-samples", type=int, default=10_000)

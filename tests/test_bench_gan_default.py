@@ -57,3 +57,18 @@ def test_score_a_run_folder(tmp_path, monkeypatch):
     assert res["config"]["recipe"] == "default" and res["config"]["ema"] == 0.99
     assert sum(res["hist"]) == 200 and sum(res["live"]["hist"]) == 200  # EMA and live G
     assert 0 <= res["conf09"] <= 1 and res["fd"] > 0
+
+
+def test_score_a_conditional_run_asks_for_every_digit(tmp_path):
+    run = tmp_path / "c"
+    assert cli_main(["train", "--steps", "2", "--out", str(run), "--quiet"]) == 0  # cdcgan
+    out = tmp_path / "c.json"
+    bench.main(["score", str(run), "--n-samples", "200", "--cpu-s", "12.5", "--json", str(out)])
+    res = json.loads(out.read_text())
+    assert res["config"]["model"] == "cdcgan" and res["command_cpu_s"] == 12.5
+    # the labels asked for are 20 of each digit in order: recompute the agreement
+    from tapegrad.gan.runner import open_run
+
+    x = open_run(run).trainer.generate(200).reshape(-1, 1, 28, 28)
+    agree = (M.probs(x).argmax(axis=1) == np.repeat(np.arange(10), 20)).mean()
+    assert res["label_acc"] == pytest.approx(agree, abs=1 / 200)

@@ -31,9 +31,10 @@ def test_train_sample_resume_evaluate(tmp_path, capsys):
     assert main(["train", "--steps", "3", "--out", str(run), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert f"run folder: {run}" in out
-    # the defaults are the MNIST GAN of the backpropagation and GANs tutorial
+    # the defaults are the `default` recipe: the half-width conditional DCGAN
     cfg = json.loads((run / "config.json").read_text())["run"]
-    assert (cfg["model"], cfg["loss"], cfg["data"]) == ("mlp", "ns", "mnist")
+    assert (cfg["model"], cfg["loss"], cfg["data"]) == ("cdcgan", "ns", "mnist")
+    assert cfg["model_kwargs"] == {"ngf": 32, "ndf": 32} and cfg["recipe"] == "default"
     assert cfg["lr_g"] == cfg["lr_d"] == 2e-4 and cfg["betas_g"] == [0.5, 0.999]
     assert cfg["batch_size"] == 64 and cfg["z_dim"] == 100
     n_train = 60000 if "training split" in out else 10000
@@ -224,7 +225,7 @@ def test_seeds_summary_is_the_mean_of_the_runs(tmp_path, capsys):
 def test_spectral_norm_wraps_the_discriminator(tmp_path):
     from tapegrad.nn import Linear
 
-    base = ["train", "--steps", "1", "--batch-size", "16", "--quiet", "--out"]
+    base = ["train", "--recipe", "mlp", "--steps", "1", "--batch-size", "16", "--quiet", "--out"]
     assert main([*base, str(tmp_path / "sn"), "--spectral-norm"]) == 0
     assert main([*base, str(tmp_path / "plain")]) == 0
     sn = tg.load(tmp_path / "sn" / "checkpoints" / "last.safetensors")

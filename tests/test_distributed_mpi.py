@@ -133,7 +133,7 @@ def test_tapegrad_train_on_two_ranks_is_one_run(tmp_path: Path) -> None:
     from tapegrad.cli import main
 
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(SRC))
-    args = ["train", "--steps", "20", "--batch-size", "32", "--quiet"]
+    args = ["train", "--recipe", "mlp", "--steps", "20", "--batch-size", "32", "--quiet"]
     cmd = [_mpiexec(), "-n", "2", sys.executable, "-m", "tapegrad.cli"]
     r = subprocess.run(
         cmd + args + ["--out", str(tmp_path / "two")],

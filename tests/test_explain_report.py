@@ -52,9 +52,11 @@ def parse(html: str) -> _Page:
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory) -> Path:
-    """A `tapegrad train --steps 30` run folder (the default MNIST GAN)."""
+    """A `tapegrad train --recipe mlp --steps 30` run folder (the tutorial's MNIST GAN,
+    whose 8 x 8 sample grid the report shows at its own size)."""
     run = tmp_path_factory.mktemp("report") / "run"
-    assert main(["train", "--steps", "30", "--out", str(run), "--quiet"]) == 0
+    args = ["train", "--recipe", "mlp", "--steps", "30", "--out", str(run), "--quiet"]
+    assert main(args) == 0
     return run
 
 

@@ -7,14 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import tapegrad as tg
 from tapegrad.cli import DEFAULT_STEPS, main
 from tapegrad.cli import sample as sample_cmd
+from tapegrad.gan import trainer as trainer_module
 from tapegrad.gan.config import RunConfig, read_run_config
 from tapegrad.gan.recipes import RECIPES, Recipe, get_recipe, recipe_for_data
+from tapegrad.gan.runner import open_run
 
-NAMES = ("default", "dcgan", "wgan-gp", "hinge-sn", "cdcgan", "mixture-grid", "mixture-ring")
+NAMES = ("default", "mlp", "dcgan", "wgan-gp", "hinge-sn", "cdcgan", "mixture-grid", "mixture-ring")
 
 
 def _cfg(run: Path) -> RunConfig:
@@ -27,21 +30,58 @@ def test_registry_holds_the_recipes_with_measurements():
         assert isinstance(r, Recipe) and r.name == name and r.description
         assert r.metrics and r.time and r.source.startswith("docs/"), name
         assert (Path(__file__).resolve().parents[1] / r.source).is_file()
-    with pytest.raises(ValueError, match="unknown recipe 'nope'; valid recipes: default, dcgan"):
+    with pytest.raises(
+        ValueError, match="unknown recipe 'nope'; valid recipes: default, mlp, dcgan"
+    ):
         get_recipe("nope")
     assert recipe_for_data("grid").name == "mixture-grid"
     assert recipe_for_data("ring").name == "mixture-ring"
-    assert recipe_for_data("mnist").name == recipe_for_data("/some/folder").name == "default"
-    # the default is the tutorial's MLP GAN, as `tapegrad train` ran it before recipes
+    assert recipe_for_data("mnist").name == "default"
+    # unlabelled images (a folder, an array file) start from the tutorial's MLP GAN
+    assert recipe_for_data("/some/folder").name == "mlp"
+    m = get_recipe("mlp").config()
+    want = ("mlp", "ns", 64, 2e-4, (0.5, 0.999))
+    assert (m.model, m.loss, m.batch_size, m.lr_g, m.betas_g) == want
+    assert m.steps is None and m.epochs is None and m.anneal == 0.0 and m.recipe == "mlp"
+    # the default: the half-width conditional DCGAN, a fixed number of steps
     d = get_recipe("default").config()
-    assert (d.model, d.loss, d.batch_size, d.lr_g, d.betas_g) == (
-        "mlp",
+    assert (d.model, d.model_kwargs, d.loss, d.batch_size, d.lr_g, d.betas_g) == (
+        "cdcgan",
+        {"ngf": 32, "ndf": 32},
         "ns",
         64,
         2e-4,
         (0.5, 0.999),
     )
-    assert d.steps is None and d.epochs is None and d.anneal == 0.0 and d.recipe == "default"
+    assert d.conditional and d.steps == 3000 and d.recipe == "default"
+
+
+def test_train_without_flags_runs_the_default_and_its_grid_has_a_row_per_digit(
+    tmp_path, capsys, monkeypatch
+):
+    run = tmp_path / "d"
+    assert main(["train", "--steps", "2", "--out", str(run), "--quiet"]) == 0
+    want = get_recipe("default").config({"steps": 2}).to_dict()
+    assert _cfg(run) == RunConfig(**{**want, "epochs": _cfg(run).epochs})
+    grid = np.asarray(Image.open(run / "samples" / "step_000002.png"))
+    assert grid.shape == (10 * 30 + 2, 10 * 30 + 2)  # 10 x 10 tiles of 28 px, 2 px apart
+    tr = open_run(run).trainer
+    assert len(tr.fixed_z) == 100
+    # the grid's row r is G asked for digit r: redraw row 3 with label 3 and compare
+    want = tr.generate(z=tr.fixed_z[30:40], labels=np.full(10, 3))
+    tiles = [grid[2 + 3 * 30 : 30 + 3 * 30, 2 + c * 30 : 30 + c * 30] for c in range(10)]
+    got = np.stack(tiles).astype(np.float64) / 255.0
+    assert np.abs(got - (np.clip(want[:, 0], -1, 1) + 1) / 2).max() < 1.5 / 255
+    # (after 2 steps G barely depends on the label, so check the labels it is given too)
+    seen = {}
+
+    def spy(G, z, labels, ema):
+        seen.update(labels=labels)
+        return np.zeros((len(z), 1, 28, 28), np.float32)
+
+    monkeypatch.setattr(trainer_module, "generate", spy)
+    tr._fixed_samples()
+    assert seen["labels"].tolist() == np.repeat(np.arange(10), 10).tolist()
 
 
 def test_recipe_values_are_those_of_the_records():
@@ -131,6 +171,20 @@ def test_bad_recipe_flags_exit_2_naming_the_flag(flags, message, tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (out / "checkpoints").exists()
+
+
+def test_epochs_alone_replace_the_recipes_steps():
+    from tapegrad.cli import _parser
+    from tapegrad.cli.train import run_config
+
+    def cfg(*flags):
+        return run_config(_parser().parse_args(["train", *flags]))
+
+    assert (cfg().steps, cfg().epochs) == (3000, None)
+    assert (cfg("--epochs", "5").steps, cfg("--epochs", "5").epochs) == (None, 5)
+    both = cfg("--epochs", "5", "--steps", "7")
+    assert (both.steps, both.epochs) == (7, 5)
+    assert cfg("--recipe", "dcgan", "--epochs", "1").steps is None
 
 
 def test_old_configs_without_anneal_or_recipe_still_load():

@@ -1,10 +1,12 @@
 """``tapegrad train``: train a GAN into a run folder.
 
-With no arguments it trains the ``default`` recipe (:mod:`tapegrad.gan.recipes`): the
-backpropagation and GANs tutorial's MNIST GAN (MLP generator and discriminator,
-non-saturating loss, Adam 2e-4 with betas (0.5, 0.999), batch 64) on MNIST's 60,000
-training images (``TAPEGRAD_DATA`` or the copy shipped with tapegrad), for about 9,600
-steps. ``--recipe NAME`` starts from another named recipe (``tapegrad recipes`` lists
+With no arguments it trains the ``default`` recipe (:mod:`tapegrad.gan.recipes`): a
+conditional DCGAN at half width (ngf = ndf = 32; non-saturating loss, Adam 2e-4 with
+betas (0.5, 0.999), batch 64) on MNIST's 60,000 training images (``TAPEGRAD_DATA`` or
+the copy shipped with tapegrad), sampled with every digit in equal shares; its sample
+grids show digit r in row r. A folder of images or an array file (no labels) starts
+from the ``mlp`` recipe, the backpropagation and GANs tutorial's MLP GAN.
+``--recipe NAME`` starts from another named recipe (``tapegrad recipes`` lists
 them); ``--data ring``/``grid`` without one starts from the 2-D record
 (``mixture-ring``/``mixture-grid``). Flags given beside a recipe override its values;
 ``config.json`` records the result and the recipe's name.
@@ -34,7 +36,7 @@ from ._common import CLIError, positive_int, write_json_file
 from ._tables import one_line, summary_table
 
 NAME = "train"
-HELP = "train a GAN into a run folder (default: the `default` recipe, the tutorial's MNIST GAN)"
+HELP = "train a GAN into a run folder (default: the `default` recipe, a conditional DCGAN)"
 
 _R = RECIPES["default"]  # the values flags a recipe controls show as their defaults
 #: ``tapegrad train`` flags that override a recipe's value (None when not given)
@@ -63,14 +65,14 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
         help=f"start from a named recipe: {', '.join(RECIPES)} (`tapegrad recipes` lists "
         "them with their measured metrics; the flags below override its values), or dp: "
         "the differentially private conditional GAN on MNIST (uses --epsilon, --delta, "
-        "--steps as D steps, --seed, --out, --data). By default `default`, or the 2-D "
-        "record for --data ring/grid",
+        "--steps as D steps, --seed, --out, --data). By default `default` (MNIST), the "
+        "2-D record for --data ring/grid, or mlp for a folder of images or an array",
     )
     t.add_argument(
         "--model",
         default=None,
         metavar="NAME",
-        help=f"one of {', '.join(MODELS)} (default: the recipe's, mlp); cgan-mlp, "
+        help=f"one of {', '.join(MODELS)} (default: the recipe's, cdcgan); cgan-mlp, "
         "cdcgan and projection are conditional and need labelled data (mnist)",
     )
     t.add_argument(
@@ -82,7 +84,8 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
         "--epochs",
         type=int,
         default=None,
-        help="epochs to train (default: about 9,600 steps, or as many as --steps needs)",
+        help="epochs to train, replacing the recipe's --steps when given alone (default: as "
+        "many as the recipe's steps need, else about 9,600 steps)",
     )
     t.add_argument(
         "--steps",
@@ -236,6 +239,8 @@ def run_config(a: argparse.Namespace) -> RunConfig:
         kwargs["g_batch_norm"] = a.g_batch_norm == "on"
     given = {k: getattr(a, k) for k in _RECIPE_FLAGS}
     settings = recipe.settings({**given, "data": data, "model_kwargs": kwargs})
+    if a.epochs is not None and a.steps is None:
+        settings["steps"] = None  # --epochs N alone trains N epochs, past the recipe's steps
     pack = settings["model_kwargs"].get("pack", 1)
     if settings["batch_size"] % pack:
         raise CLIError(

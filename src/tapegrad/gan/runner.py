@@ -89,6 +89,7 @@ def build_trainer(
         if labels is None:
             raise ConfigError(f"--model {cfg.model} is conditional and needs labelled data (mnist)")
         n_classes = int(labels.max()) + 1
+        trainer_kw.setdefault("n_samples", n_classes**2)  # the grid's row r is label r
     _random.manual_seed(cfg.seed)
     try:
         G, D = build_models(cfg.model, shape, cfg.z_dim, n_classes, **cfg.model_kwargs)

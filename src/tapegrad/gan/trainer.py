@@ -59,6 +59,7 @@ from ..utils.data.dataloader import DataLoader
 from ..utils.data.dataset import TensorDataset
 from .checkpoint import first_non_finite, load_checkpoint, save_checkpoint
 from .losses import GANLoss, get_loss
+from .models.conditional import balanced_labels
 from .runs import RunDir
 from .schedule import check_anneal, set_annealed_rates
 
@@ -142,7 +143,8 @@ class Trainer:
         seed: seeds the trainer's noise, the data order and the fixed sample noise.
         out_dir: run folder (see :mod:`tapegrad.gan.runs`); None writes nothing.
         labels: int labels ``(N,)`` for conditional models.
-        n_samples: images in the fixed-noise grid.
+        n_samples: images in the fixed-noise grid (conditional: with ``n_classes**2``
+            images, row r of the grid is label r; see :meth:`generate`).
         log_every: log a metrics record every this many steps.
         keep_epoch_checkpoints: also keep ``checkpoints/epoch_XXX.safetensors``.
         quiet: no progress bar.
@@ -233,9 +235,6 @@ class Trainer:
         fixed = np.random.Generator(np.random.PCG64([self.seed, 3]))
         dtype = next(G.parameters()).dtype
         self.fixed_z = fixed.standard_normal((n_samples, self.z_dim)).astype(dtype)
-        self.fixed_labels = (
-            (np.arange(n_samples) % G.n_classes).astype(np.int64) if self.conditional else None
-        )
 
         self.opt_g = make_optimizer(optimizer, G.parameters(), lr_g, betas_g, momentum)
         self.opt_d = make_optimizer(optimizer, D.parameters(), lr_d, betas_d, momentum)
@@ -513,7 +512,7 @@ class Trainer:
         return self.data[: len(self.fixed_z)] if self.data.ndim == 2 else None
 
     def _fixed_samples(self) -> np.ndarray:
-        return self.generate(z=self.fixed_z, labels=self.fixed_labels)
+        return self.generate(z=self.fixed_z)
 
     def _end_of_epoch(self, seconds: float) -> None:
         summary: dict[str, Any] = {"kind": "epoch", "epoch": self.epoch, "step": self.step}
@@ -554,14 +553,15 @@ class Trainer:
         """Samples from G in eval mode (EMA weights when kept), as a NumPy array.
 
         ``z`` ``(n, z_dim)`` is drawn from a generator seeded by ``seed`` when not given
-        (training's noise is not touched). Returns ``(n, *sample_shape)`` in G's range.
+        (training's noise is not touched); ``labels`` default to :func:`balanced_labels`.
+        Returns ``(n, *sample_shape)`` in G's range.
         """
         if z is None:
             gen = np.random.Generator(np.random.PCG64([self.seed, 4]))
             z = gen.standard_normal((int(n), self.z_dim)).astype(self.fixed_z.dtype)  # type: ignore[arg-type]  # callers give n or z
         z = np.asarray(z)
         if self.conditional and labels is None:
-            labels = np.arange(z.shape[0]) % self.G.n_classes
+            labels = balanced_labels(z.shape[0], self.G.n_classes)
         return generate(self.G, z, labels, self.ema if use_ema else None)
 
     # ------------------------------------------------------------ checkpoints

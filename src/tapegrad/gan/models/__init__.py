@@ -33,13 +33,19 @@ from ._base import (
     dcgan_init_,
     dcgan_valid_sizes,
 )
-from .conditional import ConditionalDiscriminator, ConditionalGenerator, ProjectionDiscriminator
+from .conditional import (
+    ConditionalDiscriminator,
+    ConditionalGenerator,
+    ProjectionDiscriminator,
+    balanced_labels,
+)
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mixture import MixtureDiscriminator, MixtureGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 
 __all__ = [
     "GeneratorBase",
+    "balanced_labels",
     "MLPGenerator",
     "MLPDiscriminator",
     "DCGANGenerator",

@@ -8,6 +8,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ...nn import init
 from ...nn.embedding import Embedding
 from ...nn.linear import Linear
@@ -27,6 +29,13 @@ from ._base import (
 )
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+
+
+def balanced_labels(n: int, n_classes: int) -> np.ndarray:
+    """int64 ``(n,)`` labels for sampling a conditional G: every class in equal sorted
+    blocks (sizes differing by at most one), so a grid of ``n_classes**2`` samples,
+    ``n_classes`` a row, shows class r in row r."""
+    return (np.arange(n) * n_classes // n).astype(np.int64)
 
 
 class ConditionalGenerator(GeneratorBase):
