@@ -76,6 +76,8 @@ def test_train_writes_a_report_with_every_section(cli_run):
     # a 30-step G covers few digits, but that is no collapse before the warm-up
     assert health[0]["alarms"] == [] and "No alarm in 1 health record" in html
     assert "MNIST" in html and "<th>lr_g</th><td>0.0002</td>" in html
+    # the summary names the model and the recipe the run started from
+    assert "<dt>model</dt><dd>mlp (recipe mlp)</dd>" in html
 
 
 def test_report_rebuilds_a_run_made_before_reports(tmp_path, capsys):

@@ -201,7 +201,9 @@ def _summary(run: dict[str, Any], steps: list[dict[str, Any]], health: list[dict
         badge = f'<span class="badge red">{n_alarm} alarm{"s" * (n_alarm != 1)}</span>'
     else:
         badge = '<span class="badge green">healthy</span>'
-    model = cfg.get("model", "?")
+    model = cfg.get("model") or cli.get("model", "?")  # (older run folders: top level)
+    if cli.get("recipe"):
+        model = f"{model} (recipe {cli['recipe']})"
     loss = cfg.get("trainer", {}).get("loss", cli.get("loss", "?"))
     plan = []
     if cli.get("epochs") or cfg.get("epochs"):
