@@ -51,8 +51,13 @@ def test_recipe_values_are_those_of_the_records():
         "pack": 2, "g_batch_norm": False, "g_hidden": 128, "g_n_hidden": 3, "d_hidden": 128,
         "d_n_hidden": 3,
     }  # fmt: skip
-    assert (g.lr_g, g.lr_d, g.betas_g, g.anneal) == (1e-3, 1e-3, (0.0, 0.9), 0.5)
+    assert (g.lr_g, g.lr_d, g.betas_g, g.anneal) == (5e-4, 5e-4, (0.0, 0.9), 0.5)
     assert (g.batch_size, g.steps, g.z_dim, g.data) == (512, 24_000, 2, "grid")
+    r = get_recipe("mixture-ring").config()
+    assert r.data == "ring" and (r.lr_g, r.lr_d) == (1e-3, 1e-3)
+    assert {
+        k: v for k, v in r.to_dict().items() if k not in ("data", "recipe", "lr_g", "lr_d")
+    } == {k: v for k, v in g.to_dict().items() if k not in ("data", "recipe", "lr_g", "lr_d")}
     w = get_recipe("wgan-gp").config()
     assert (w.loss, w.n_critic, w.lr_g, w.betas_d) == ("wgan-gp", 5, 1e-4, (0.5, 0.9))
     c = get_recipe("cdcgan").config()
@@ -63,8 +68,8 @@ def test_recipe_values_are_those_of_the_records():
 
 def test_overrides():
     r = get_recipe("mixture-grid")
-    cfg = r.config({"lr_g": 5e-4, "betas": (0.5, 0.99), "steps": None, "model_kwargs": {"pack": 4}})
-    assert cfg.lr_g == 5e-4 and cfg.lr_d == 1e-3 and cfg.betas_g == (0.5, 0.99)
+    cfg = r.config({"lr_g": 3e-4, "betas": (0.5, 0.99), "steps": None, "model_kwargs": {"pack": 4}})
+    assert cfg.lr_g == 3e-4 and cfg.lr_d == r.lr_d == 5e-4 and cfg.betas_g == (0.5, 0.99)
     assert cfg.steps == 24_000 and cfg.model_kwargs["pack"] == 4
     assert cfg.model_kwargs["g_hidden"] == 128
     assert r.model_kwargs["pack"] == 2  # the registry is not changed

@@ -127,15 +127,15 @@ _MIXTURE = _frozen(
 )
 
 
-def _mixture(data: str, metrics: Mapping[str, Any]) -> Recipe:
+def _mixture(data: str, lr: float, metrics: Mapping[str, Any]) -> Recipe:
     return Recipe(
         name=f"mixture-{data}",
-        description=f"the 2-D {data} record: PacGAN2, G without BatchNorm, lr 1e-3 annealed",
+        description=f"the 2-D {data} record: PacGAN2, G without BatchNorm, lr {lr:g} annealed",
         model="mixture",
         data=data,
         model_kwargs=_MIXTURE,
-        lr_g=1e-3,
-        lr_d=1e-3,
+        lr_g=lr,
+        lr_d=lr,
         betas=(0.0, 0.9),
         batch_size=512,  # 256 packed pairs
         steps=24_000,
@@ -211,8 +211,9 @@ RECIPES: Mapping[str, Recipe] = _frozen(
                 time="2,000 steps, 409 CPU-s",
                 source="docs/gan_gallery.md",
             ),
-            _mixture("grid", {"modes": "25.0 / 25", "HQ": "96.3%", "reverse KL": 0.008}),
-            _mixture("ring", {"modes": "8.0 / 8", "HQ": "97.2%", "reverse KL": 0.003}),
+            # lr 1e-3 left the grid's centre column empty in one of 5 runs (seed 3)
+            _mixture("grid", 5e-4, {"modes": "25.0 / 25", "HQ": "96.3%", "reverse KL": 0.008}),
+            _mixture("ring", 1e-3, {"modes": "8.0 / 8", "HQ": "97.2%", "reverse KL": 0.003}),
         )
     }
 )
