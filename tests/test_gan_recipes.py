@@ -12,8 +12,9 @@ from PIL import Image
 import tapegrad as tg
 from tapegrad.cli import DEFAULT_STEPS, main
 from tapegrad.cli import sample as sample_cmd
+from tapegrad.data import load_dataset
 from tapegrad.gan import trainer as trainer_module
-from tapegrad.gan.config import RunConfig, read_run_config
+from tapegrad.gan.config import LEGACY_N_POINTS, RunConfig, read_run_config
 from tapegrad.gan.recipes import RECIPES, Recipe, get_recipe, recipe_for_data
 from tapegrad.gan.runner import open_run
 
@@ -90,8 +91,13 @@ def test_recipe_values_are_those_of_the_records():
         "pack": 2, "g_batch_norm": False, "g_hidden": 128, "g_n_hidden": 3, "d_hidden": 128,
         "d_n_hidden": 3,
     }  # fmt: skip
-    assert (g.lr_g, g.lr_d, g.betas_g, g.anneal) == (1e-3, 1e-3, (0.0, 0.9), 0.5)
+    assert (g.lr_g, g.lr_d, g.betas_g, g.anneal) == (5e-4, 5e-4, (0.0, 0.9), 0.5)
     assert (g.batch_size, g.steps, g.z_dim, g.data) == (512, 24_000, 2, "grid")
+    r = get_recipe("mixture-ring").config()
+    assert r.data == "ring" and (r.lr_g, r.lr_d) == (1e-3, 1e-3)
+    assert {
+        k: v for k, v in r.to_dict().items() if k not in ("data", "recipe", "lr_g", "lr_d")
+    } == {k: v for k, v in g.to_dict().items() if k not in ("data", "recipe", "lr_g", "lr_d")}
     w = get_recipe("wgan-gp").config()
     assert (w.loss, w.n_critic, w.lr_g, w.betas_d) == ("wgan-gp", 5, 1e-4, (0.5, 0.9))
     c = get_recipe("cdcgan").config()
@@ -102,8 +108,8 @@ def test_recipe_values_are_those_of_the_records():
 
 def test_overrides():
     r = get_recipe("mixture-grid")
-    cfg = r.config({"lr_g": 5e-4, "betas": (0.5, 0.99), "steps": None, "model_kwargs": {"pack": 4}})
-    assert cfg.lr_g == 5e-4 and cfg.lr_d == 1e-3 and cfg.betas_g == (0.5, 0.99)
+    cfg = r.config({"lr_g": 3e-4, "betas": (0.5, 0.99), "steps": None, "model_kwargs": {"pack": 4}})
+    assert cfg.lr_g == 3e-4 and cfg.lr_d == r.lr_d == 5e-4 and cfg.betas_g == (0.5, 0.99)
     assert cfg.steps == 24_000 and cfg.model_kwargs["pack"] == 4
     assert cfg.model_kwargs["g_hidden"] == 128
     assert r.model_kwargs["pack"] == 2  # the registry is not changed
@@ -121,6 +127,7 @@ def test_recipes_command_lists_every_recipe(capsys):
         assert f"{name}: {r.description}" in out
         for k, v in r.metrics.items():
             assert f"{k} {v}" in out
+        assert f"({r.time}) [{r.source}]" in out
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -134,7 +141,7 @@ def test_each_recipe_trains(name, tmp_path, capsys):
     want = get_recipe(name).config({"steps": steps})
     assert cfg == RunConfig(**{**want.to_dict(), "epochs": cfg.epochs})
     # the recipe's epochs, else about DEFAULT_STEPS steps or as many as its steps need
-    n = 10_000 if name.startswith("mixture") else 60_000
+    n = 100_000 if name.startswith("mixture") else 60_000
     per_epoch = n // cfg.batch_size
     want_epochs = want.epochs or max(round(DEFAULT_STEPS / per_epoch), math.ceil(steps / per_epoch))
     assert cfg.epochs == want_epochs
@@ -189,9 +196,37 @@ def test_epochs_alone_replace_the_recipes_steps():
 
 def test_old_configs_without_anneal_or_recipe_still_load():
     d = RunConfig().to_dict()
-    del d["anneal"], d["recipe"]
+    del d["anneal"], d["recipe"], d["n_points"]
     cfg = RunConfig.from_dict(d)
     assert cfg.anneal == 0.0 and cfg.recipe is None
+    # runs written before n_points was stored drew 10,000 ring/grid points
+    assert cfg.n_points == LEGACY_N_POINTS == 10_000
+    assert RunConfig.from_dict(RunConfig().to_dict()).n_points == 100_000
+
+
+def test_2d_runs_train_on_pacgans_100k_points_unless_told(tmp_path, capsys):
+    run = tmp_path / "ring"
+    assert main(["train", "--data", "ring", "--steps", "1", "--out", str(run), "--quiet"]) == 0
+    cfg, doc = read_run_config(run)
+    assert cfg.n_points == 100_000 and doc["data_description"] == "ring mixture (100,000 points)"
+    x, _, _ = load_dataset("ring", cfg.seed, cfg.n_points)
+    want, _ = tg.data.ring(100_000, generator=cfg.seed)
+    np.testing.assert_array_equal(x, want.numpy())
+    small = tmp_path / "small"
+    args = ["train", "--data", "grid", "--n-points", "1024", "--steps", "1", "--quiet"]
+    assert main([*args, "--out", str(small)]) == 0
+    cfg, doc = read_run_config(small)
+    assert cfg.n_points == 1024 and doc["data_description"] == "grid mixture (1,024 points)"
+    # 1,024 points make 2 batches of 512: the epoch count follows the training set
+    assert cfg.epochs == round(DEFAULT_STEPS / 2)
+    capsys.readouterr()
+    for flags, message in [
+        (["--n-points", "0"], "--n-points must be a positive integer, got 0"),
+        (["--data", "mnist", "--n-points", "5"], "--n-points is for --data ring or grid"),
+    ]:
+        assert main(["train", "--data", "grid", *flags, "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
 
 
 def test_2d_data_alone_selects_the_record_and_sample_shows_the_modes(tmp_path, monkeypatch):

@@ -142,6 +142,13 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
         help="batch norm in the mixture model's G (default: the recipe's)",
     )
     t.add_argument(
+        "--n-points",
+        type=int,
+        default=None,
+        metavar="N",
+        help="ring/grid: training points drawn with the seed (default 100,000, PacGAN's)",
+    )
+    t.add_argument(
         "--r1", type=float, default=None, metavar="GAMMA", help="R1 penalty weight on D (off)"
     )
     t.add_argument("--z-dim", type=int, default=None, help="noise size (default 100; 2 mixture)")
@@ -250,6 +257,10 @@ def run_config(a: argparse.Namespace) -> RunConfig:
     if settings["loss"] == "wgan-gp" and settings["model"] in DCGAN_D_MODELS:
         settings["model_kwargs"]["batch_norm"] = False
     extra = {"optimizer": a.optimizer, "momentum": a.momentum, "r1": a.r1, "seed": a.seed}
+    if a.n_points is not None:
+        if settings["data"] not in MIXTURE_DATA:
+            raise CLIError(f"--n-points is for --data ring or grid, not {settings['data']}")
+        extra["n_points"] = a.n_points
     return RunConfig(**settings, **extra, tensorboard=a.tensorboard)
 
 

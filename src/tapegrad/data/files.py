@@ -32,12 +32,15 @@ class DataError(ValueError):
     """Training data that cannot be used; the message names the file and the problem."""
 
 
-def load_dataset(spec: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None, str]:
+def load_dataset(
+    spec: str, seed: int = 0, n_points: int = 100_000
+) -> tuple[np.ndarray, np.ndarray | None, str]:
     """``(samples, labels or None, description)`` for a ``--data`` value.
 
     ``mnist``: the training split (uint8 ``(N, 1, 28, 28)``; shipped with tapegrad, so
     training never falls back to the test images its scores compare with).
-    ``ring``/``grid``: 10,000 points of the 2-D mixtures drawn with ``seed``. A folder:
+    ``ring``/``grid``: ``n_points`` points of the 2-D mixtures drawn with ``seed``
+    (PacGAN's training set size by default). A folder:
     every image in it (same size; greyscale unless any is colour), uint8
     ``(N, C, H, W)``. A ``.npy`` file: ``(N, H, W)``, ``(N, C, H, W)`` or ``(N, D)``
     numbers, returned memory-mapped (read-only).
@@ -49,8 +52,8 @@ def load_dataset(spec: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray | Non
         x, y = load_mnist_arrays(train=True)
         return x[:, None], y, "MNIST training split (60,000 images)"
     if spec in ("ring", "grid"):
-        pts, modes = (toy.ring if spec == "ring" else toy.grid)(10_000, generator=seed)
-        return np.asarray(pts), np.asarray(modes), f"{spec} mixture (10,000 points)"
+        pts, modes = (toy.ring if spec == "ring" else toy.grid)(n_points, generator=seed)
+        return np.asarray(pts), np.asarray(modes), f"{spec} mixture ({n_points:,} points)"
     p = Path(spec).expanduser()
     if p.is_dir():
         return _load_folder(p), None, f"images in {p}"

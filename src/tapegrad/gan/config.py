@@ -34,6 +34,8 @@ __all__ = [
 CONFIG_FORMAT = "tapegrad.gan.RunConfig/1"
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 MIXTURE_DATA = ("ring", "grid")
+#: ring/grid training points of run folders written before ``n_points`` was stored
+LEGACY_N_POINTS = 10_000
 
 FLAGS = {
     "model": "--model",
@@ -55,6 +57,7 @@ FLAGS = {
     "seed": "--seed",
     "epochs": "--epochs",
     "steps": "--steps",
+    "n_points": "--n-points",
     "model_kwargs": "--spectral-norm",
 }
 
@@ -72,7 +75,9 @@ class RunConfig:
     target (None: run all ``epochs``). ``data`` is ``mnist``, ``ring``, ``grid`` or an
     absolute path. ``anneal``: both learning rates fall linearly to 0 over this last
     fraction of the steps. ``recipe``: the name of the recipe the run started from
-    (:mod:`tapegrad.gan.recipes`), a record only.
+    (:mod:`tapegrad.gan.recipes`), a record only. ``n_points``: for ``ring``/``grid``,
+    the size of the training set drawn with ``seed`` (PacGAN's 100,000; run folders
+    written before this setting drew :data:`LEGACY_N_POINTS` and load with that).
     """
 
     model: str = "mlp"
@@ -96,6 +101,7 @@ class RunConfig:
     steps: int | None = None
     tensorboard: bool = False
     recipe: str | None = None
+    n_points: int = 100_000
 
     def __post_init__(self) -> None:
         self.betas_g = tuple(float(b) for b in self.betas_g)  # type: ignore[assignment]
@@ -115,7 +121,7 @@ class RunConfig:
             raise ConfigError(
                 f"--optimizer {self.optimizer}: unknown optimizer; valid: {', '.join(OPTIMIZERS)}"
             )
-        for name in ("z_dim", "batch_size", "n_critic"):
+        for name in ("z_dim", "batch_size", "n_critic", "n_points"):
             _positive(self, name, int)
         for name in ("epochs", "steps"):
             if getattr(self, name) is not None:
@@ -159,6 +165,7 @@ class RunConfig:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ConfigError(f"{where}: unknown run settings {', '.join(unknown)}")
+        d = {"n_points": LEGACY_N_POINTS, **d}  # stored by every run since it existed
         try:
             return cls(**d)
         except ConfigError as e:

@@ -127,22 +127,22 @@ _MIXTURE = _frozen(
 )
 
 
-def _mixture(data: str, metrics: Mapping[str, Any]) -> Recipe:
+def _mixture(data: str, lr: float, metrics: Mapping[str, Any]) -> Recipe:
     return Recipe(
         name=f"mixture-{data}",
-        description=f"the 2-D {data} record: PacGAN2, G without BatchNorm, lr 1e-3 annealed",
+        description=f"the 2-D {data} record: PacGAN2, G without BatchNorm, learning rate annealed",
         model="mixture",
         data=data,
         model_kwargs=_MIXTURE,
-        lr_g=1e-3,
-        lr_d=1e-3,
+        lr_g=lr,
+        lr_d=lr,
         betas=(0.0, 0.9),
         batch_size=512,  # 256 packed pairs
         steps=24_000,
         anneal=0.5,
         z_dim=2,
-        metrics=_frozen(metrics),
-        time="about 200 CPU-s per run, one thread",
+        metrics=_frozen({**metrics, "seeds": 5}),
+        time="24,000 steps, about 190 CPU-s per run, one thread",
         source="docs/gan_mixture.md",
     )
 
@@ -232,8 +232,14 @@ RECIPES: Mapping[str, Recipe] = _frozen(
                 time="2,000 steps, 409 CPU-s",
                 source="docs/gan_gallery.md",
             ),
-            _mixture("grid", {"modes": "25.0 / 25", "HQ": "96.3%", "reverse KL": 0.008}),
-            _mixture("ring", {"modes": "8.0 / 8", "HQ": "97.2%", "reverse KL": 0.003}),
+            # lr 1e-3 left the grid's centre column empty in one of 5 runs (seed 3);
+            # the metrics are the means of `tapegrad train --data grid|ring --seeds 5`
+            _mixture(
+                "grid",
+                5e-4,
+                {"modes": "25.0 / 25", "HQ": "95.2% (lowest run 89.7%)", "reverse KL": 0.007},
+            ),
+            _mixture("ring", 1e-3, {"modes": "8.0 / 8", "HQ": "97.6%", "reverse KL": 0.002}),
         )
     }
 )

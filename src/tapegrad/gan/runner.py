@@ -81,7 +81,7 @@ def build_trainer(
 ) -> tuple[Trainer, RunConfig]:
     """``(trainer, cfg with epochs fixed)`` for ``cfg``: the data loaded, the models built
     and seeded; with ``out_dir`` the run folder's ``config.json`` is written (once)."""
-    x, labels, what = load_dataset(cfg.data, cfg.seed)
+    x, labels, what = load_dataset(cfg.data, cfg.seed, cfg.n_points)
     cfg = fix_epochs(cfg, max(1, x.shape[0] // cfg.batch_size))
     shape = tuple(x.shape[1:])
     n_classes = None
