@@ -62,8 +62,8 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
         help=f"start from a named recipe: {', '.join(RECIPES)} (`tapegrad recipes` lists "
         "them with their measured metrics; the flags below override its values), or dp: "
         "the differentially private conditional GAN on MNIST (uses --epsilon, --delta, "
-        "--steps as D steps, --n-critic as D steps per G step, --batch-size as the "
-        "expected real batch, --lr-g, --lr-d, --ema, --seed, --out, --data). By default "
+        "--steps as D steps, --seed, --out, --data, and the batch size, D steps per G step "
+        "(n-critic), learning rates and EMA flags when given). By default "
         "`default`, or the 2-D record for --data ring/grid",
     )
     t.add_argument(
