@@ -441,14 +441,15 @@ def test_cli_recipe_dp_trains_and_records_epsilon(tmp_path, monkeypatch, capsys)
     out = tmp_path / "run"
     code = cli.main(
         ["train", "--recipe", "dp", "--epsilon", "3", "--delta", "1e-3", "--steps", "4",
-         "--out", str(out)]
+         "--batch-size", "20", "--n-critic", "2", "--out", str(out)]
     )  # fmt: skip
     assert code == 0
     import json
 
     rep = json.loads((out / "config.json").read_text())
     assert rep["epsilon"] <= 3 and rep["epsilon"] == pytest.approx(3, rel=0.02)
-    assert rep["delta"] == 1e-3 and rep["d_steps_done"] == 4
+    assert rep["delta"] == 1e-3 and rep["d_steps_done"] == 4 and rep["g_steps_done"] == 2
+    assert rep["config"]["batch_size"] == 20 and rep["sample_rate"] == pytest.approx(20 / 300)
     assert (out / "samples.png").is_file() and "epsilon 3" in capsys.readouterr().out
     assert cli.main(["train", "--recipe", "dp", "--epsilon", "-1", "--out", str(out)]) == 2
     assert "--epsilon must be positive" in capsys.readouterr().err
@@ -468,3 +469,17 @@ def test_private_gan_without_noise_or_clipping_is_the_non_private_gan():
         list(G1.parameters()) + list(D1.parameters()), list(G2.parameters()) + list(D2.parameters())
     ):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-7, atol=1e-9)
+
+
+def test_recipes_command_lists_the_private_recipe_with_its_defaults(capsys):
+    from tapegrad import cli
+    from tapegrad.privacy.recipe import DP_MEASURED
+
+    assert cli.main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    c = DPGANConfig()
+    assert "\ndp: the differentially private conditional GAN" in out
+    assert f"expected size {c.batch_size}," in out and f"over {c.d_steps} D steps" in out
+    assert f"{c.d_steps_per_g} D steps per G step" in out
+    for k, v in DP_MEASURED.items():
+        assert f"{k} {v}" in out

@@ -65,8 +65,10 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
         help=f"start from a named recipe: {', '.join(RECIPES)} (`tapegrad recipes` lists "
         "them with their measured metrics; the flags below override its values), or dp: "
         "the differentially private conditional GAN on MNIST (uses --epsilon, --delta, "
-        "--steps as D steps, --seed, --out, --data). By default `default` (MNIST), the "
-        "2-D record for --data ring/grid, or mlp for a folder of images or an array",
+        "--steps as D steps, --seed, --out, --data, and the batch size, D steps per G step "
+        "(n-critic), learning rates and EMA flags when given). By default `default` "
+        "(MNIST), the 2-D record for --data ring/grid, or mlp for a folder of images or an "
+        "array",
     )
     t.add_argument(
         "--model",
@@ -192,10 +194,24 @@ def _train_dp(a: argparse.Namespace) -> int:
     root = None if a.data in (None, "mnist") else a.data
     if root is not None and not Path(root).is_dir():
         raise CLIError(f"--recipe dp trains on MNIST: --data must be mnist or a folder, got {root}")
+    flags = {
+        "batch_size": a.batch_size,
+        "d_steps_per_g": a.n_critic,
+        "lr_g": a.lr_g,
+        "lr_d": a.lr_d,
+        "ema": a.ema,
+    }
+    overrides = {k: v for k, v in flags.items() if v is not None}
     out = Path(a.out) if a.out else Path("runs") / time.strftime("dp-%Y%m%d-%H%M%S")
     try:
         rep = run_dp_recipe(
-            a.epsilon, out, delta=a.delta, d_steps=a.steps, seed=a.seed, data_root=root
+            a.epsilon,
+            out,
+            delta=a.delta,
+            d_steps=a.steps,
+            seed=a.seed,
+            data_root=root,
+            **overrides,
         )
     except (ImportError, ValueError) as e:
         raise CLIError(str(e)) from e

@@ -88,9 +88,9 @@ class DPGANConfig:
 
     epsilon: float | None = 10.0
     delta: float = 1e-5
-    d_steps: int = 6000
-    d_steps_per_g: int = 3
-    batch_size: int = 256
+    d_steps: int = 12000
+    d_steps_per_g: int = 4
+    batch_size: int = 1024
     max_grad_norm: float = 1.0
     noise_multiplier: float | None = None
     z_dim: int = 64

@@ -16,7 +16,36 @@ from typing import Any
 
 from .gan import DPGANConfig, load_mnist_for_dp, synthesize, train_dp_gan
 
-__all__ = ["run_dp_recipe"]
+__all__ = ["DP_MEASURED", "format_dp_recipe", "run_dp_recipe"]
+
+#: What the recipe measured at each budget (``docs/gan_privacy.md`` has the commands):
+#: the accuracy on the 10,000 real MNIST test images of a classifier trained only on
+#: 60,000 samples of the EMA generator, and the membership-inference AUC of D's logit.
+DP_MEASURED: dict[str, str] = {
+    "epsilon 10 accuracy": "83.8% and 81.6% (two seeds)",
+    "epsilon 5 accuracy": "81.4%",
+    "epsilon 1 accuracy (6,000 D steps)": "72.4%",
+    "membership AUC at epsilon 10": "0.486 (non-private 0.576)",
+}
+DP_TIME = "12,000 D steps, 678 CPU-s at epsilon 10"
+
+
+def format_dp_recipe() -> str:
+    """The ``dp`` recipe's settings (:class:`DPGANConfig`'s defaults) and measurements (text)."""
+    c = DPGANConfig()
+    measured = "; ".join(f"{k} {v}" for k, v in DP_MEASURED.items())
+    return "\n".join(
+        [
+            "dp: the differentially private conditional GAN on MNIST (only D sees real "
+            "images; its updates are DP-SGD; --epsilon, --delta)",
+            f"    conditional MLP G {c.g_hidden} with EMA {c.ema:g}, projection MLP D "
+            f"{c.d_hidden} without normalisation, Poisson batches of expected size "
+            f"{c.batch_size}, clip {c.max_grad_norm:g}, noise from the budget over "
+            f"{c.d_steps} D steps, {c.d_steps_per_g} D steps per G step, Adam lr "
+            f"{c.lr_g:g}/{c.lr_d:g} betas {c.betas}",
+            f"    measured: {measured} ({DP_TIME}) [docs/gan_privacy.md]",
+        ]
+    )
 
 
 def run_dp_recipe(
