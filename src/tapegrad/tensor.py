@@ -302,6 +302,11 @@ class VersionCounter:
 
     __slots__ = ("value", "op")
 
+    #: Bumps of all counters so far. A node that noted this count when it was
+    #: recorded, and finds it unchanged at backward, has seen no in-place change
+    #: anywhere since: its check is skipped.
+    bumps: int = 0
+
     def __init__(self) -> None:
         self.value = 0
         self.op = ""
@@ -310,6 +315,7 @@ class VersionCounter:
         """Count one in-place change, made by ``op`` (named in the error if backward fails)."""
         self.value += 1
         self.op = op
+        VersionCounter.bumps += 1
 
 
 def _data(x: Any) -> Any:

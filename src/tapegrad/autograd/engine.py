@@ -34,7 +34,7 @@ from ..backend import xp
 from ..tensor import Tensor, _wrap
 from .broadcast import sum_to
 from .grad_mode import state
-from .saved import check_saved
+from .saved import check_saved, needs_check
 
 if TYPE_CHECKING:  # pragma: no cover
     from .function import Function
@@ -193,7 +193,7 @@ def _walk(
             continue
         if node._freed:
             raise _freed_error(node)
-        if node._saved:
+        if node._seen is not None and needs_check(node):
             check_saved(node)
         if useful is not None and id(node) not in useful:
             continue

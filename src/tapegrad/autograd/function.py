@@ -42,7 +42,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from ..tensor import Tensor, _wrap, as_tensor
+from ..tensor import Tensor, VersionCounter, _wrap, as_tensor
 from .grad_mode import state
 from .saved import link_view, record_saved, stored_roots, watch_output
 
@@ -68,6 +68,7 @@ class Function:
     _input_values: tuple[Any, ...] | None = None
     _freed: bool = False
     _saved: list[Any] | None = None
+    _seen: int | None = None
 
     # ``*args: Any, **kwargs: Any`` is how a type checker spells "any signature":
     # each op declares forward and backward with its own arguments.
@@ -146,8 +147,15 @@ class Function:
             if self.keep_outputs:
                 self._out_data = (ys,)
             y = _wrap(ys, self, 0)
-            if roots is not None or self.keep_inputs:
+            if roots is not None:
                 record_saved(self, inputs, roots)
+            elif self.keep_inputs:
+                # Inputs without a counter were never changed in place: then only
+                # the count of changes is noted (see autograd/saved.py).
+                if _no_counters(inputs, n):
+                    self._seen = VersionCounter.bumps
+                else:
+                    record_saved(self, inputs, roots)
             if same or y._array.base is not None:
                 _link_views(inputs, (y,))
             return y
@@ -221,6 +229,12 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
+
+
+def _no_counters(inputs: tuple[Tensor, ...], n: int) -> bool:
+    if n == 2:
+        return inputs[0]._vc is None and inputs[1]._vc is None
+    return all([x._vc is None for x in inputs])
 
 
 def _edge(x: Tensor) -> tuple[Any, int] | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import xp
-from ..tensor import Tensor
+from ..tensor import Tensor, VersionCounter
 
 _ndarray = xp.ndarray
 
@@ -51,27 +51,33 @@ def record_saved(fn: Any, inputs: tuple[Tensor, ...], roots: set[int] | None) ->
     """Note on ``fn`` the versions of the inputs its backward will read.
 
     Each entry is ``(counter, version, role, position, array)``. A kept input
-    is held by the node, so its entry has no counter: the check reads the
-    input's counter then, and a tensor that has none (never changed in place,
-    never viewed) is at version 0. Outputs are watched from the moment they
-    get a counter (:func:`watch_output`), which a fresh output does not have.
-    So recording an op on tensors nobody edits allocates nothing here: this
-    runs once per recorded op, and its cost is per-op overhead. ``roots`` is
-    :func:`stored_roots` of ``fn`` taken right after its forward.
+    is held by the node, so its entry has no counter, and only an input already
+    changed in place (version above 0) needs one: :func:`check_saved` takes 0
+    for the others, the version of a tensor without a counter. Outputs are
+    watched from the moment they get a counter (:func:`watch_output`), which a
+    fresh output does not have. The node also notes how many in-place changes
+    there have been anywhere (``VersionCounter.bumps``): the engine checks it
+    only when that count has moved. So recording an op on tensors nobody edits
+    allocates nothing; this runs once per recorded op, and its cost is per-op
+    overhead. ``roots`` is :func:`stored_roots` of ``fn`` taken right after its
+    forward.
     """
     if roots is None and not fn.keep_inputs:
         return  # (the caller skips the call then; this keeps the function whole)
+    fn._seen = VersionCounter.bumps
     saved: list[tuple[Any, int, str, int, Any]] = []
     if roots is None:
         for i in fn.saved_inputs():
             vc = inputs[i]._vc
-            saved.append((None, 0 if vc is None else vc.value, "input", i, None))
+            if vc is not None and vc.value:
+                saved.append((None, vc.value, "input", i, None))
     else:
         want = fn.saved_inputs() if fn.keep_inputs else ()
         for i, x in enumerate(inputs):
             if i in want:
                 vc = x._vc
-                saved.append((None, 0 if vc is None else vc.value, "input", i, None))
+                if vc is not None and vc.value:
+                    saved.append((None, vc.value, "input", i, None))
             elif id(_root(x._array)) in roots:
                 vc = x._counter()
                 saved.append((vc, vc.value, "input", i, x._array))
@@ -89,6 +95,8 @@ def watch_output(fn: Any, i: int, vc: Any, array: Any) -> None:
         roots = stored_roots(fn)
         if roots is None or id(_root(array)) not in roots:
             return
+    if fn._seen is None:
+        fn._seen = VersionCounter.bumps
     entry = (vc, vc.value, "output", i, array)
     if fn._saved is None:
         fn._saved = [entry]
@@ -96,23 +104,37 @@ def watch_output(fn: Any, i: int, vc: Any, array: Any) -> None:
         fn._saved.append(entry)
 
 
+def needs_check(node: Any) -> bool:
+    """Whether anything was changed in place since ``node`` noted its versions."""
+    seen = node._seen
+    return seen is not None and seen != VersionCounter.bumps
+
+
 def check_saved(node: Any) -> None:
     """Raise if a tensor ``node`` saved for backward was changed in place since."""
-    for vc, expected, role, i, arr in node._saved:
-        if vc is None:  # a kept input: its counter, if it has one by now
+    kept: dict[int, int] = {}  # version of each kept input that had been changed before
+    for vc, expected, role, i, arr in node._saved or ():
+        if vc is None:
+            kept[i] = expected
+        elif vc.value != expected:
+            _raise_changed(node, vc, expected, role, i, arr)
+    if node.keep_inputs and node.inputs is not None:
+        for i in node.saved_inputs():
             x = node.inputs[i]
-            vc, arr = x._vc, x._array
-            if vc is None:
-                continue
-        if vc.value != expected:
-            op = f" [{vc.op}]" if vc.op else ""
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by "
-                f"an inplace operation{op}: [{arr.dtype} tensor of shape {tuple(arr.shape)}], "
-                f"which is {role} {i} of {node.name}Backward, is at version {vc.value}; "
-                f"expected version {expected} instead. Hint: use an out-of-place op, or "
-                "clone() the tensor before changing it in place."
-            )
+            vc = x._vc
+            if vc is not None and vc.value != kept.get(i, 0):
+                _raise_changed(node, vc, kept.get(i, 0), "input", i, x._array)
+
+
+def _raise_changed(node: Any, vc: Any, expected: int, role: str, i: int, arr: Any) -> None:
+    op = f" [{vc.op}]" if vc.op else ""
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by "
+        f"an inplace operation{op}: [{arr.dtype} tensor of shape {tuple(arr.shape)}], "
+        f"which is {role} {i} of {node.name}Backward, is at version {vc.value}; "
+        f"expected version {expected} instead. Hint: use an out-of-place op, or "
+        "clone() the tensor before changing it in place."
+    )
 
 
 def retarget_saved(node: Any, old: Any, new: Any) -> None:
