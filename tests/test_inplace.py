@@ -71,6 +71,39 @@ def test_message_names_the_op_and_versions():
         s.sum().backward()
 
 
+def test_changes_elsewhere_pass_and_a_kept_input_changed_twice_raises():
+    # An in-place change anywhere moves the global tally, so the nodes recorded
+    # before it are checked in full: an unrelated change must not raise, and an
+    # input changed before it was kept, then again, must (expected version 1).
+    def unrelated(lib):
+        x = leaf(lib)
+        other = lib.tensor(B.copy())
+        y = x * 2
+        z = y * y  # keeps y, never changed
+        other.mul_(2)
+        z.sum().backward()
+        return x.grad
+
+    same(unrelated)
+
+    def twice(lib):
+        x = leaf(lib)
+        y = x * 2
+        y.add_(1)  # version 1 before y is kept
+        z = y * x
+        y.mul_(3)  # version 2
+        z.sum().backward()
+
+    both_raise(twice, SAVED_MSG)
+    x = leaf(tg)
+    y = x * 2
+    y.add_(1)
+    z = y * x
+    y.mul_(3)
+    with pytest.raises(RuntimeError, match=r"is at version 2; expected version 1"):
+        z.sum().backward()
+
+
 def test_view_of_saved_tensor_edited_raises():
     def f(lib):
         x = leaf(lib)
