@@ -332,10 +332,11 @@ def test_where_against_zero_keeps_nan_inf_and_signed_zero_bits(dtype):
     # cond holds must come through bit for bit, and +0.0 elsewhere, as in PyTorch
     x = np.array([np.nan, -np.inf, -0.0, 1.5, np.nan, np.inf, -0.0, -2.0], dtype=dtype)
     cond = np.array([True, True, True, True, False, False, False, False])
-    got = tg.where(cond, tg.Tensor(x), 0.0).numpy()
-    want = torch.where(torch.tensor(cond), torch.tensor(x), 0.0).numpy()
-    assert got.dtype == want.dtype
-    assert got.tobytes() == want.tobytes()
+    for other in (0.0, -0.0):  # -0.0 must stay -0.0 where cond is false
+        got = tg.where(cond, tg.Tensor(x), other).numpy()
+        want = torch.where(torch.tensor(cond), torch.tensor(x), other).numpy()
+        assert got.dtype == want.dtype
+        assert got.tobytes() == want.tobytes(), other
 
 
 # ------------------------------------------------------------ cast, clone

@@ -10,6 +10,7 @@ twice differentiable.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -627,13 +628,19 @@ def _clear_where_not(cond: Any, a: Any) -> Any:
     return xp.bitwise_and(a.view(ints), m, out=m).view(a.dtype)
 
 
+def _is_plus_zero(b: Any) -> bool:
+    """Whether 0-d float array ``b`` is +0.0 (cleared bits give +0.0, never -0.0)."""
+    v = float(b)
+    return v == 0.0 and math.copysign(1.0, v) > 0.0
+
+
 class WhereFunction(Function):
     def __init__(self, cond: Any) -> None:
         self.cond = cond
 
     def forward(self, a: Any, b: Any) -> Any:
         """a where ``cond`` holds, else b, broadcasting."""
-        if b.ndim == 0 and a.dtype.kind == "f" and b.dtype == a.dtype and not b:
+        if b.ndim == 0 and a.dtype.kind == "f" and b.dtype == a.dtype and _is_plus_zero(b):
             return _clear_where_not(self.cond, a)
         return xp.where(self.cond, a, b)
 
