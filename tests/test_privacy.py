@@ -453,6 +453,13 @@ def test_cli_recipe_dp_trains_and_records_epsilon(tmp_path, monkeypatch, capsys)
     assert (out / "samples.png").is_file() and "epsilon 3" in capsys.readouterr().out
     assert cli.main(["train", "--recipe", "dp", "--epsilon", "-1", "--out", str(out)]) == 2
     assert "--epsilon must be positive" in capsys.readouterr().err
+    # the recipe's flags are named in their errors, before anything is written
+    for flag, bad in (("--batch-size", "0"), ("--n-critic", "0"), ("--lr-d", "0"), ("--ema", "1")):
+        bad_out = tmp_path / "never"
+        args = ["train", "--recipe", "dp", "--epsilon", "3", flag, bad, "--out", str(bad_out)]
+        assert cli.main(args) == 2
+        assert f"{flag} must" in capsys.readouterr().err
+        assert not bad_out.exists()
 
 
 def test_private_gan_without_noise_or_clipping_is_the_non_private_gan():

@@ -191,6 +191,14 @@ def _train_dp(a: argparse.Namespace) -> int:
         raise CLIError(f"--delta must be in (0, 1), got {a.delta}")
     if a.steps is not None and a.steps < 1:
         raise CLIError(f"--steps must be positive, got {a.steps}")
+    for flag, n in (("--batch-size", a.batch_size), ("--n-critic", a.n_critic)):
+        if n is not None and n < 1:
+            raise CLIError(f"{flag} must be a positive integer, got {n}")
+    for flag, lr in (("--lr-g", a.lr_g), ("--lr-d", a.lr_d)):
+        if lr is not None and not lr > 0:
+            raise CLIError(f"{flag} must be positive, got {lr}")
+    if a.ema is not None and not 0 < a.ema < 1:
+        raise CLIError(f"--ema must be in (0, 1), got {a.ema}")
     root = None if a.data in (None, "mnist") else a.data
     if root is not None and not Path(root).is_dir():
         raise CLIError(f"--recipe dp trains on MNIST: --data must be mnist or a folder, got {root}")
