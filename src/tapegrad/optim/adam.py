@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
+from .adam_kernel import fused_adam
 from .optimizer import Optimizer, _check_nonneg, _check_unit, _decayed_grad
 
 __all__ = ["Adam", "AdamW"]
@@ -114,16 +115,21 @@ class Adam(Optimizer):
             else:
                 g, owned = _decayed_grad(pd, gd, weight_decay, maximize)
 
+            bias_correction1 = 1 - beta1**t
+            bias_correction2 = 1 - beta2**t
+            step_size = lr / bias_correction1
+            if not amsgrad and fused_adam(
+                pd, g, m, v, beta1=beta1, beta2=beta2, eps=eps, step_size=step_size,
+                bias_correction2=bias_correction2,
+            ):  # fmt: skip
+                continue  # one compiled pass, bit-identical to the lines below
+
             tmp = xp.empty_like(pd)
             _lerp_(m, g, 1 - beta1, tmp)
             v *= beta2
             xp.multiply(g, g, out=tmp)
             tmp *= 1 - beta2
             v += tmp
-
-            bias_correction1 = 1 - beta1**t
-            bias_correction2 = 1 - beta2**t
-            step_size = lr / bias_correction1
             if amsgrad:
                 vmax = state.get("max_exp_avg_sq")
                 if vmax is None:  # amsgrad switched on after the state was made
