@@ -54,6 +54,13 @@ class MatMulFunction(Function):
         assert self.inputs is not None
         a, b = self.inputs
         na, nb = self.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:
+            # (the common case, in the namespace: plain NumPy in an ordinary backward,
+            # where a Tensor transpose would cost more than a small product)
+            F = namespace()
+            av, bv = F.inputs(self)
+            g = F.value(gy)
+            return F.grads(g @ F.mT(bv) if na else None, F.mT(av) @ g if nb else None)
         ga = gb = None
         # 1-D operands are treated as a row (a) or column (b) vector, as in NumPy.
         if a.ndim == 1 and b.ndim == 1:
