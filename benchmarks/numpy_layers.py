@@ -120,7 +120,9 @@ class Linear(Layer):
 
     def forward(self, x):
         x = x.reshape(x.shape[0], -1)
-        return GEMM(x, self.params["weight"]) + self.params["bias"], x
+        y = GEMM(x, self.params["weight"])
+        y += self.params["bias"]
+        return y, x
 
     def backward(self, x, dy, need_dx=True):
         self.grads["weight"] += GEMM(x.T, dy)
@@ -273,6 +275,8 @@ class Act(Layer):
     """ReLU (slope 0), LeakyReLU (slope > 0) or tanh (``slope=None``)."""
 
     def __init__(self, slope: float | None):
+        if slope is not None and not 0 <= slope <= 1:
+            raise ValueError(f"Act: slope {slope} outside [0, 1]")
         self.slope = slope
 
     def forward(self, x):
@@ -281,15 +285,27 @@ class Act(Layer):
             return y, y
         pos = x > 0
         if self.slope == 0:
-            return x * pos, pos
-        return np.where(pos, x, x * x.dtype.type(self.slope)), pos
+            return np.maximum(x, 0), pos
+        # max(x, slope * x) for a slope in (0, 1]: no np.where, which is slow on a
+        # data-dependent mask, and one array allocated
+        y = x * x.dtype.type(self.slope)
+        return np.maximum(x, y, out=y), pos
 
     def backward(self, cache, dy, need_dx=True):
         if self.slope is None:
-            return dy * (1 - cache * cache)
+            d = cache * cache
+            np.subtract(1, d, out=d)
+            d *= dy
+            return d
         if self.slope == 0:
             return dy * cache
-        return np.where(cache, dy, dy * dy.dtype.type(self.slope))
+        # the derivative, 1 or slope, times dy: arithmetic rather than np.where ((1 - s) + s
+        # rounds to exactly 1 for the workloads' slope 0.2, in float32 and float64)
+        d = cache.astype(dy.dtype)
+        d *= dy.dtype.type(1 - self.slope)
+        d += dy.dtype.type(self.slope)
+        d *= dy
+        return d
 
     def input_grad(self, cache, dy):
         if self.slope is None:
@@ -414,21 +430,27 @@ class Adam:
         self.pg, self.lr, (self.b1, self.b2), self.t = net.params(), lr, betas, 0
         self.m = [np.zeros_like(p) for p, _ in self.pg]
         self.v = [np.zeros_like(p) for p, _ in self.pg]
+        # one scratch array per parameter: no temporaries allocated (and page-faulted) per step
+        self.tmp = [np.zeros_like(p) for p, _ in self.pg]
 
     def step(self) -> None:
         self.t += 1
         b1, b2 = self.b1, self.b2
         step_size = self.lr / (1 - b1**self.t)
         root_bc2 = np.sqrt(1 - b2**self.t)
-        for (p, g), m, v in zip(self.pg, self.m, self.v):
+        for (p, g), m, v, tmp in zip(self.pg, self.m, self.v, self.tmp):
             m *= b1
-            m += (1 - b1) * g
+            m += np.multiply(g, 1 - b1, out=tmp)
             v *= b2
-            v += (1 - b2) * g * g
-            denom = np.sqrt(v)
-            denom /= root_bc2
-            denom += 1e-8
-            p -= step_size * m / denom
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)  # the denominator, then the step
+            tmp /= root_bc2
+            tmp += 1e-8
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p -= tmp
 
 
 def bce_logits(logits: np.ndarray, target: float) -> tuple[float, np.ndarray]:
