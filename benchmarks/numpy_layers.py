@@ -60,7 +60,8 @@ def pad(x: np.ndarray, p: int) -> np.ndarray:
 # ------------------------------------------------------------------ layers
 class Layer:
     """``params``/``grads`` hold arrays in this module's layout; ``forward(x)`` returns
-    (y, cache) and ``backward(cache, dy, need_dx)`` adds into ``grads``, returns dx."""
+    (y, cache) and ``backward(cache, dy, need_dx)`` adds into ``grads``, returns dx.
+    Linear and Act also have ``input_grad`` and ``input_grad_backward`` (double backward)."""
 
     params: dict[str, np.ndarray] = {}
 
@@ -127,7 +128,7 @@ class Linear(Layer):
     def backward(self, x, dy, need_dx=True):
         self.grads["weight"] += GEMM(x.T, dy)
         self.grads["bias"] += dy.sum(0)
-        return GEMM(dy, self.params["weight"].T) if need_dx else None
+        return self.input_grad(x, dy) if need_dx else None
 
     def input_grad(self, x, dy):
         return GEMM(dy, self.params["weight"].T)
@@ -409,7 +410,7 @@ class Net:
     def input_grad(self, caches: list, dy: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """The input's gradient from the output's ``dy`` (no parameter gradients), and the
         gradient that entered each layer (for :meth:`input_grad_backward`)."""
-        dys = [dy] * len(self.layers)
+        dys: list[np.ndarray] = [dy] * len(self.layers)  # filled from the last layer on
         for i in range(len(self.layers) - 1, -1, -1):
             dys[i] = dy
             dy = self.layers[i].input_grad(caches[i], dy)
