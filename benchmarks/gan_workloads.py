@@ -23,9 +23,9 @@ weights gives the same losses and parameters (to 1e-4) and skips the workload if
 (2) times interleaved A/B pairs (tapegrad block, PyTorch block, ...) after a warm-up,
 (3) converts the median times into GFLOP/s of matmul/conv work counted analytically and into
 a percentage of NumPy's float32 GEMM peak measured in the same process, and (4) measures the
-peak memory of each side in fresh subprocesses (``--no-memory`` skips it). For dcgan28 and
-cnn it also checks and times a hand-written NumPy step (numpy_step.py), interleaved with
-tapegrad. See benchmarks/README.md for the methods.
+peak memory of each side in fresh subprocesses (``--no-memory`` skips it). For every GAN
+workload and cnn it also checks and times a hand-written NumPy step (numpy_step.py),
+interleaved with tapegrad. See benchmarks/README.md for the methods.
 
 The BLAS thread count is fixed when NumPy is imported, so the script re-executes itself once
 per thread count with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS set (and calls

@@ -17,6 +17,7 @@ _spec = importlib.util.spec_from_file_location("gan_workloads_bench", _PATH)
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 numpy_step = sys.modules["numpy_step"]  # imported by the benchmark from its folder
+numpy_layers = sys.modules["numpy_layers"]
 
 
 @pytest.mark.parametrize("name", bench.WORKLOADS)
@@ -144,7 +145,7 @@ def test_profile_categories_split_numpy_time_by_caller():
     assert len(set(cats)) == 4
 
 
-@pytest.mark.parametrize("name", ["dcgan28", "cnn"])
+@pytest.mark.parametrize("name", numpy_step.WORKLOADS)
 def test_numpy_step_computes_pytorchs_step(name):
     """The hand-written NumPy step's gradients (every optimiser step's), losses and updated
     parameters and running statistics equal PyTorch's from the same weights and inputs."""
@@ -159,8 +160,34 @@ def test_numpy_step_computes_pytorchs_step(name):
 
 
 def test_numpy_step_check_catches_a_wiring_difference(monkeypatch):
-    monkeypatch.setattr(numpy_step.Act, "backward", lambda self, c, dy, need_dx=True: dy)
+    monkeypatch.setattr(numpy_layers.Act, "backward", lambda self, c, dy, need_dx=True: dy)
     assert numpy_step.check_numpy_step("cnn", batch=4)["grad_rel"] > 1e-3
+
+
+def test_numpy_step_check_catches_a_wrong_penalty_gradient(monkeypatch):
+    """The penalty's backward must apply the LeakyReLU masks of the input-gradient pass."""
+    monkeypatch.setattr(numpy_layers.Act, "input_grad_backward", lambda s, c, dy, ddx, n: ddx)
+    assert numpy_step.check_numpy_step("wgan_gp", batch=4)["grad_rel"] > 1e-3
+
+
+@pytest.mark.parametrize("name", numpy_step.WORKLOADS)
+def test_numpy_step_gemms_are_the_workloads(name, monkeypatch):
+    """Every product of the step goes through ``numpy_layers.GEMM`` (which gemm_cpu_ms
+    swaps) and their FLOPs are the workload's analytic count. WGAN-GP's penalty skips the
+    one product of its double backward that only reaches the constant ones."""
+    flops = [0]
+
+    def counted(a, b):
+        flops[0] += 2 * a.shape[0] * a.shape[1] * b.shape[1]
+        return np.matmul(a, b)
+
+    ns = numpy_step.build_numpy_step(name, bench.build_side(name, "torch", 4).state(), 4)
+    monkeypatch.setattr(numpy_layers, "GEMM", counted)
+    ns.step()
+    skipped = 5 * 4 * 2 * 64 if name == "wgan_gp" else 0  # per critic step: (4, 64) @ (64, 1)
+    assert flops[0] == bench.iteration_flops(name, 4) - skipped
+    gemm_ms, step_ms = numpy_step.gemm_cpu_ms(ns, iters=1)
+    assert 0 < gemm_ms <= step_ms and numpy_layers.GEMM is counted
 
 
 def test_numpy_step_im2col_col2im_are_adjoint():
@@ -169,5 +196,5 @@ def test_numpy_step_im2col_col2im_are_adjoint():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 9, 9, 3))
     c = rng.standard_normal((2, 4, 4, 3, 3, 3))
-    lhs = np.sum(numpy_step.col2im(c, 9, 9, 2) * x)
-    assert lhs == pytest.approx(np.sum(c * numpy_step.im2col(x, 3, 2, 4, 4)), rel=1e-12)
+    lhs = np.sum(numpy_layers.col2im(c, 9, 9, 2) * x)
+    assert lhs == pytest.approx(np.sum(c * numpy_layers.im2col(x, 3, 2, 4, 4)), rel=1e-12)
