@@ -3,7 +3,8 @@
 Layers with no autograd graph, each holding its parameters and gradients in a layout
 made for the GEMMs: channels-last (N, H, W, C) activations, weights stored as GEMM
 matrices, im2col by one strided slice copy per kernel offset and col2im by one slice-add
-per kernel offset; a network of them (:class:`Net`), PyTorch's Adam in place, and the
+per kernel offset; a network of them (:class:`Net`), PyTorch's Adam in place (through
+tapegrad's compiled one-pass update when Numba is installed, as tapegrad does), and the
 losses with their gradients. Every matrix product goes through the module-level name
 :data:`GEMM`, which numpy_step.gemm_cpu_ms swaps for a timed one.
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
+from tapegrad.optim.adam_kernel import fused_adam
 
 #: Every GEMM of the step goes through this name, so numpy_step.gemm_cpu_ms can time them.
 GEMM: Callable[[np.ndarray, np.ndarray], np.ndarray] = np.matmul
@@ -440,6 +443,13 @@ class Adam:
         step_size = self.lr / (1 - b1**self.t)
         root_bc2 = np.sqrt(1 - b2**self.t)
         for (p, g), m, v, tmp in zip(self.pg, self.m, self.v, self.tmp):
+            # tapegrad's compiled one-pass update where tapegrad uses it (Numba
+            # installed), so the two steps differ only in the graph around the products
+            if fused_adam(
+                p, g, m, v, beta1=b1, beta2=b2, eps=1e-8, step_size=step_size,
+                bias_correction2=1 - b2**self.t,
+            ):  # fmt: skip
+                continue
             m *= b1
             m += np.multiply(g, 1 - b1, out=tmp)
             v *= b2
