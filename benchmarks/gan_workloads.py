@@ -1,4 +1,5 @@
-"""Time four GAN training workloads in tapegrad and in PyTorch, side by side, on the CPU.
+"""Time six training workloads (five GAN and CNN steps, an LSTM) in tapegrad and in PyTorch, side
+by side, on the CPU.
 
 Workloads (float32; one iteration = one D step + one G step, both with Adam):
 
