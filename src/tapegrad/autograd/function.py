@@ -114,6 +114,17 @@ class Function:
             ys = self.forward(a0, a1)
             need_any = x0.requires_grad or x1.requires_grad
             same = ys is a0 or ys is a1
+        elif n == 3:  # (linear with a bias, the third most common)
+            x0, x1, x2 = inputs
+            if type(x0) is not Tensor or type(x1) is not Tensor or type(x2) is not Tensor:
+                x0, x1, x2 = inputs = (as_tensor(x0), as_tensor(x1), as_tensor(x2))
+            for x in inputs:
+                if x._base is not None and x._gen != x._vc.value:  # type: ignore[union-attr]
+                    x._sync_view()
+            a0, a1, a2 = x0._array, x1._array, x2._array
+            ys = self.forward(a0, a1, a2)
+            need_any = x0.requires_grad or x1.requires_grad or x2.requires_grad
+            same = ys is a0 or ys is a1 or ys is a2
         else:
             inputs = tuple([x if type(x) is Tensor else as_tensor(x) for x in inputs])
             for x in inputs:
@@ -188,6 +199,11 @@ class Function:
             self.needs_input_grad = (x0.requires_grad,)
             self.next_edges = (_edge(x0),)
             self.in_shapes = (x0._array.shape,)
+        elif len(inputs) == 3:
+            x0, x1, x2 = inputs
+            self.needs_input_grad = (x0.requires_grad, x1.requires_grad, x2.requires_grad)
+            self.next_edges = (_edge(x0), _edge(x1), _edge(x2))
+            self.in_shapes = (x0._array.shape, x1._array.shape, x2._array.shape)
         else:
             self.needs_input_grad = tuple([x.requires_grad for x in inputs])
             self.next_edges = tuple([_edge(x) for x in inputs])
