@@ -119,7 +119,7 @@ class Function:
             if type(x0) is not Tensor or type(x1) is not Tensor or type(x2) is not Tensor:
                 x0, x1, x2 = inputs = (as_tensor(x0), as_tensor(x1), as_tensor(x2))
             for x in inputs:
-                if x._base is not None and x._gen != x._vc.value:  # type: ignore[union-attr]
+                if x._base is not None and x._gen != x._vc.value:
                     x._sync_view()
             a0, a1, a2 = x0._array, x1._array, x2._array
             ys = self.forward(a0, a1, a2)
