@@ -337,6 +337,11 @@ def test_where_against_zero_keeps_nan_inf_and_signed_zero_bits(dtype):
         want = torch.where(torch.tensor(cond), torch.tensor(x), other).numpy()
         assert got.dtype == want.dtype
         assert got.tobytes() == want.tobytes(), other
+    # broadcasting either way: the mask wider than x, and x wider than the mask
+    for c, v in ((cond.reshape(2, 1, 4), x.reshape(2, 4)), (cond[:4], x.reshape(2, 4))):
+        got = tg.where(c, tg.Tensor(v), 0.0).numpy()
+        want = torch.where(torch.tensor(c), torch.tensor(v), 0.0).numpy()
+        assert got.shape == want.shape and got.tobytes() == want.tobytes()
 
 
 # ------------------------------------------------------------ cast, clone
