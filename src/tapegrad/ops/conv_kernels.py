@@ -12,15 +12,73 @@ Two layouts: with many input channels the columns are built channels-last
 the products read the columns without a transpose; with few channels the
 columns are built channel-major, (C*kH*kW, N*Ho*Wo), where the runs are image
 rows. Both process the batch in chunks whose columns stay in the CPU's cache.
+
+The channels-last im2col and col2im run as compiled loops (conv_numba.py)
+when Numba is installed, else as one NumPy slice copy or add per kernel
+offset; both give bit-identical results. ``TAPEGRAD_NUMBA=0`` in the
+environment, read at import, forces the NumPy code.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
+from importlib.util import find_spec
 from typing import Any
+
+import numpy
 
 from ..backend import xp
 
 _as_strided = xp.lib.stride_tricks.as_strided
+
+
+def _numba_choice() -> tuple[bool, str]:
+    """(whether the Numba kernels are used, why) from TAPEGRAD_NUMBA, the backend and numba."""
+    flag = os.environ.get("TAPEGRAD_NUMBA", "")
+    if flag not in ("", "0", "1"):
+        raise ValueError(f"TAPEGRAD_NUMBA must be '0' or '1' (or unset), got {flag!r}")
+    if flag == "0":
+        return False, "off (TAPEGRAD_NUMBA=0)"
+    if xp is not numpy:
+        return False, "off (the array backend is not NumPy)"
+    if find_spec("numba") is None:
+        if flag == "1":
+            raise RuntimeError("TAPEGRAD_NUMBA=1 but numba is not installed: pip install numba")
+        return False, "off (numba is not installed)"
+    return True, "on"
+
+
+#: Whether the channels-last im2col/col2im run as Numba kernels. Numba itself is
+#: imported at the first convolution (importing it takes about 0.3 s).
+_numba_on, _numba_why = _numba_choice()
+
+
+def numba_status() -> str:
+    """``"on"`` when convolutions use the compiled Numba copies, else ``"off (why)"``."""
+    return _numba_why
+
+
+def _compiled(a: Any) -> Any:
+    """The conv_numba module when its kernels apply to array ``a``, else None.
+
+    A numba that is installed but fails to import (one built for another NumPy,
+    say) turns the Numba path off with one warning; the NumPy code then runs.
+    """
+    global _numba_on, _numba_why
+    if not _numba_on or a.dtype.char not in "fd":
+        return None
+    try:
+        from . import conv_numba
+    except ImportError as e:
+        _numba_on, _numba_why = False, f"off (numba failed to import: {e})"
+        warnings.warn(
+            f"tapegrad: numba failed to import ({e}); convolutions use the NumPy code",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return conv_numba
 
 
 class _ConvGeom:
@@ -322,6 +380,7 @@ class _NhwcCols:
 
     The padded copy of a chunk and the column buffer are allocated once and
     reused for every chunk; the padding border is written once and stays zero.
+    The compiled kernel, when on, reads x directly and needs no padded copy.
     """
 
     def __init__(self, xn: Any, g: _ConvGeom, m: int) -> None:
@@ -329,8 +388,9 @@ class _NhwcCols:
         pt, pb, pl, pr = g.pads
         (kh, kw), (ho, wo) = g.k, g.out_hw
         self.xn, self.g, self.offsets = xn, g, _offsets(g)
+        self.nb = _compiled(xn)
         self.pad = None
-        if g.pads != (0, 0, 0, 0):
+        if g.pads != (0, 0, 0, 0) and self.nb is None:
             self.pad = xp.zeros((m, h + pt + pb, w + pl + pr, c), dtype=xn.dtype)
         self.cols = xp.empty((m, ho, wo, kh, kw, c), dtype=xn.dtype)
 
@@ -338,12 +398,16 @@ class _NhwcCols:
         """Columns of samples [s0, s1) as a (k*Ho*Wo, kH*kW*C) matrix (a view of the buffer)."""
         k = s1 - s0
         src = self.xn[s0:s1]
+        cols = self.cols[:k]
+        if self.nb is not None:
+            g = self.g
+            self.nb.im2col_nhwc(src, cols, *g.stride, *g.dilation, g.pads[0], g.pads[2])
+            return cols.reshape(k * cols.shape[1] * cols.shape[2], -1)
         if self.pad is not None:
             pt, _, pl, _ = self.g.pads
             h, w = src.shape[1:3]
             self.pad[:k, pt : pt + h, pl : pl + w] = src
             src = self.pad[:k]
-        cols = self.cols[:k]
         for i, j, rows, cs in self.offsets:
             cols[:, :, :, i, j] = src[:, rows, cs]
         return cols.reshape(k * cols.shape[1] * cols.shape[2], -1)
@@ -385,12 +449,17 @@ def _conv_adj_nhwc(gy: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
     out = xp.empty((n, h, w_, c), dtype=dtype)
     m = _chunk_len(n, ho * wo * wmt.shape[1])
     cols = xp.empty((m, ho, wo, kh, kw, c), dtype=dtype)
-    pad = xp.empty((m, h + pt + pb, w_ + pl + pr, c), dtype=dtype)
+    nb = _compiled(cols)
+    if nb is None:
+        pad = xp.empty((m, h + pt + pb, w_ + pl + pr, c), dtype=dtype)
     offsets = _offsets(g)
     for s0 in range(0, n, m):
         s1 = min(n, s0 + m)
         k = s1 - s0
         xp.matmul(gyn[s0:s1].reshape(-1, o), wmt, out=cols[:k].reshape(k * ho * wo, -1))
+        if nb is not None:
+            nb.col2im_nhwc(cols[:k], out[s0:s1], *g.stride, *g.dilation, pt, pl)
+            continue
         tgt = pad[:k]
         tgt.fill(0)
         for i, j, rows, cs in offsets:

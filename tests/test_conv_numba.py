@@ -1,0 +1,260 @@
+"""The compiled (Numba) im2col/col2im of the channels-last convolution against the NumPy code.
+
+Both paths must agree bit for bit: the kernels against references written
+here (np.pad and one slice per kernel offset), then conv2d's three kernels
+and whole conv2d / conv_transpose2d steps with the Numba path on and off.
+The switch (TAPEGRAD_NUMBA), a missing or broken numba and an unwritable
+cache folder are checked in fresh processes, which need no numba.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.ops import conv_kernels
+from tapegrad.ops.conv_kernels import _ConvGeom
+
+SRC = os.path.join(os.path.dirname(__file__), os.pardir, "src")
+
+# (n, c, o, (h, w), (kh, kw), stride, pads (top, bottom, left, right), dilation)
+GEOMS = [
+    (7, 8, 5, (9, 9), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),
+    (7, 8, 6, (10, 12), (4, 4), (2, 2), (1, 1, 1, 1), (1, 1)),
+    (5, 9, 4, (11, 8), (3, 2), (2, 1), (2, 0, 1, 3), (2, 1)),
+    (6, 16, 3, (7, 5), (4, 3), (3, 2), (0, 0, 0, 0), (1, 2)),
+    # every window of some kernel offsets lies in the padding
+    (3, 8, 4, (3, 4), (3, 3), (2, 2), (2, 2, 2, 2), (1, 1)),
+    # the discriminator's 64 -> 128 layer of the DCGAN workload, default chunks
+    (13, 64, 128, (14, 14), (4, 4), (2, 2), (1, 1, 1, 1), (1, 1)),
+]
+
+
+def _geom(n, c, hw, k, stride, pads, dil) -> _ConvGeom:
+    out = tuple(
+        (hw[a] + pads[2 * a] + pads[2 * a + 1] - dil[a] * (k[a] - 1) - 1) // stride[a] + 1
+        for a in (0, 1)
+    )
+    return _ConvGeom(k, stride, pads, dil, 1, hw, out)
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    """The bytes of a, so that -0.0 and +0.0 (and NaN payloads) count as different."""
+    return np.ascontiguousarray(a).view(np.uint8)
+
+
+def _assert_identical(a, b) -> None:
+    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+    assert np.array_equal(_bits(a), _bits(b)), f"max |diff| {np.max(np.abs(a - b))}"
+
+
+@pytest.fixture
+def numba_kernels():
+    """The conv_numba module (skips where numba is not installed)."""
+    pytest.importorskip("numba", reason="numba is not installed (pip install tapegrad[fast])")
+    from tapegrad.ops import conv_numba
+
+    return conv_numba
+
+
+def _ref_im2col(src, g: _ConvGeom) -> np.ndarray:
+    """(k, Ho, Wo, kH, kW, C) columns of src (k, H, W, C), through np.pad and slices."""
+    pt, pb, pl, pr = g.pads
+    p = np.pad(src, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = g.k, g.stride, g.dilation, g.out_hw
+    cols = np.empty((src.shape[0], ho, wo, kh, kw, src.shape[3]), src.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, :, i, j] = p[:, i * dh :: sh, j * dw :: sw][:, :ho, :wo]
+    return cols
+
+
+def _ref_col2im(cols, g: _ConvGeom) -> np.ndarray:
+    """The adjoint of _ref_im2col: zeros, one add per kernel offset in order, then the interior."""
+    pt, pb, pl, pr = g.pads
+    (h, w), (kh, kw), (sh, sw), (dh, dw) = g.in_hw, g.k, g.stride, g.dilation
+    (ho, wo), k, c = g.out_hw, cols.shape[0], cols.shape[-1]
+    p = np.zeros((k, h + pt + pb, w + pl + pr, c), cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            cs = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            p[:, rows, cs] += cols[:, :, :, i, j]
+    return p[:, pt : pt + h, pl : pl + w]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geom", GEOMS)
+def test_kernels_match_numpy_references_bit_for_bit(numba_kernels, geom, dtype):
+    n, c, _, hw, k, stride, pads, dil = geom
+    g = _geom(n, c, hw, k, stride, pads, dil)
+    rng = np.random.default_rng(0)
+    src = rng.standard_normal((n, *hw, c)).astype(dtype)
+    cols = np.full((n, *g.out_hw, *k, c), np.nan, dtype)
+    numba_kernels.im2col_nhwc(src, cols, *stride, *dil, pads[0], pads[2])
+    _assert_identical(cols, _ref_im2col(src, g))
+    # -0.0 entries: 0.0 + -0.0 is +0.0, so the sums must start from +0.0 as NumPy's do
+    cols = rng.standard_normal(cols.shape).astype(dtype)
+    cols[rng.random(cols.shape) < 0.3] = -0.0
+    out = np.full((n, *hw, c), np.nan, dtype)
+    numba_kernels.col2im_nhwc(cols, out, *stride, *dil, pads[0], pads[2])
+    _assert_identical(out, _ref_col2im(cols, g))
+
+
+def _three_kernels(x, w, b, gy, b_adj, g):
+    """conv2d (bias b, O entries), its adjoint (bias b_adj, C entries) and its weight gradient."""
+    return (
+        conv_kernels._conv_fwd(x, w, b, g),
+        conv_kernels._conv_adj(gy, w, b_adj, g),
+        conv_kernels._conv_wgrad(x, gy, g),
+    )
+
+
+@pytest.mark.parametrize("small_chunks", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geom", GEOMS)
+def test_conv_kernels_same_bits_with_and_without_numba(
+    numba_kernels, monkeypatch, geom, dtype, small_chunks
+):
+    n, c, o, hw, k, stride, pads, dil = geom
+    g = _geom(n, c, hw, k, stride, pads, dil)
+    if small_chunks:  # chunks of 2 samples: the last chunk of an odd batch is shorter
+        monkeypatch.setattr(
+            conv_kernels, "_NHWC_COLS", 2 * g.out_hw[0] * g.out_hw[1] * c * k[0] * k[1]
+        )
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, c, *hw)).astype(dtype)
+    w = rng.standard_normal((o, c, *k)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype)
+    gy = rng.standard_normal((n, o, *g.out_hw)).astype(dtype)
+    b_adj = rng.standard_normal(c).astype(dtype)
+    calls = {"im2col_nhwc": 0, "col2im_nhwc": 0}
+    for name in calls:
+        real = getattr(numba_kernels, name)
+
+        def counted(*a, _real=real, _name=name):
+            calls[_name] += 1
+            return _real(*a)
+
+        monkeypatch.setattr(numba_kernels, name, counted)
+    fast = _three_kernels(x, w, b, gy, b_adj, g)
+    assert calls["im2col_nhwc"] > 0 and calls["col2im_nhwc"] > 0, calls
+    monkeypatch.setattr(conv_kernels, "_numba_on", False)
+    slow = _three_kernels(x, w, b, gy, b_adj, g)
+    for a, s in zip(fast, slow):
+        _assert_identical(a, s)
+
+
+def _dcgan_step(seed: int) -> list[np.ndarray]:
+    """A conv2d and a conv_transpose2d layer of the DCGAN workload, forward and backward."""
+    rng = np.random.default_rng(seed)
+
+    def t(*shape):
+        return tg.Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+
+    x, w1, w2, b2 = t(9, 64, 14, 14), t(128, 64, 4, 4), t(128, 64, 4, 4), t(64)
+    h = tg.conv2d(x, w1, stride=2, padding=1).relu()
+    y = tg.conv_transpose2d(h, w2, b2, stride=2, padding=1)
+    (y * y).sum().backward()
+    return [y.detach().numpy()] + [p.grad.numpy() for p in (x, w1, w2, b2)]
+
+
+def test_conv_layers_forward_and_backward_same_bits(numba_kernels, monkeypatch):
+    fast = _dcgan_step(2)
+    monkeypatch.setattr(conv_kernels, "_numba_on", False)
+    for a, s in zip(fast, _dcgan_step(2)):
+        _assert_identical(a, s)
+
+
+# ------------------------------------------------------- the switch, in fresh processes
+_PROBE = """
+import numpy as np, sys, warnings
+{prelude}
+warnings.simplefilter("error")  # any warning from here on fails the run
+import tapegrad as tg
+from tapegrad.ops import conv_kernels
+rng = np.random.default_rng(3)
+x = tg.Tensor(rng.standard_normal((3, 8, 6, 5)).astype(np.float32))
+w = tg.Tensor(rng.standard_normal((4, 8, 3, 3)).astype(np.float32))
+{before_conv}
+y = tg.conv2d(x, w, stride=2, padding=1).numpy()
+print(json.dumps({{"status": conv_kernels.numba_status(), "numba": "numba" in sys.modules,
+                  "y": y.tobytes().hex()}}))
+"""
+
+
+def _probe(env: dict, prelude: str = "", before_conv: str = "") -> subprocess.CompletedProcess:
+    code = "import json\n" + _PROBE.format(prelude=prelude, before_conv=before_conv)
+    full_env = {k: v for k, v in os.environ.items() if k != "TAPEGRAD_NUMBA"}
+    full_env.update(PYTHONPATH=os.path.abspath(SRC), **env)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _numpy_conv_bytes(monkeypatch) -> str:
+    monkeypatch.setattr(conv_kernels, "_numba_on", False)
+    rng = np.random.default_rng(3)
+    x = tg.Tensor(rng.standard_normal((3, 8, 6, 5)).astype(np.float32))
+    w = tg.Tensor(rng.standard_normal((4, 8, 3, 3)).astype(np.float32))
+    return tg.conv2d(x, w, stride=2, padding=1).numpy().tobytes().hex()
+
+
+def test_switch_off_never_imports_numba(monkeypatch):
+    r = _probe({"TAPEGRAD_NUMBA": "0"})
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["status"] == "off (TAPEGRAD_NUMBA=0)" and not out["numba"]
+    assert out["y"] == _numpy_conv_bytes(monkeypatch)
+
+
+def test_without_numba_the_numpy_path_runs(monkeypatch):
+    r = _probe({}, prelude="sys.modules['numba'] = None  # as if not installed")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["status"] == "off (numba is not installed)"
+    assert out["y"] == _numpy_conv_bytes(monkeypatch)
+    r = _probe({"TAPEGRAD_NUMBA": "1"}, prelude="sys.modules['numba'] = None")
+    assert r.returncode != 0 and "TAPEGRAD_NUMBA=1 but numba is not installed" in r.stderr
+
+
+def test_bad_switch_value_is_named():
+    r = _probe({"TAPEGRAD_NUMBA": "yes"})
+    assert r.returncode != 0
+    assert "TAPEGRAD_NUMBA must be '0' or '1' (or unset), got 'yes'" in r.stderr
+
+
+def test_broken_numba_falls_back_with_one_warning(tmp_path, monkeypatch):
+    (tmp_path / "numba").mkdir()
+    (tmp_path / "numba" / "__init__.py").write_text("raise ImportError('built for another NumPy')")
+    r = _probe(
+        {},
+        prelude=f"sys.path.insert(0, {str(tmp_path)!r})",
+        before_conv="warnings.simplefilter('default')",
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["status"] == "off (numba failed to import: built for another NumPy)"
+    assert r.stderr.count("RuntimeWarning") == 1, r.stderr
+    assert out["y"] == _numpy_conv_bytes(monkeypatch)
+
+
+def test_unwritable_cache_folders_compile_in_memory_quietly(numba_kernels, monkeypatch):
+    # Every cache folder numba tries fails its write test, as in a read-only install
+    # with a read-only home: the kernels must still compile, with no warning.
+    prelude = textwrap.dedent("""
+        import numba.core.caching as caching
+        def _unwritable(self):
+            raise PermissionError("read-only")
+        caching._CacheLocator.ensure_cache_path = _unwritable
+    """)
+    r = _probe({}, prelude=prelude)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["status"] == "on" and out["numba"] and r.stderr == "", r.stderr
+    assert out["y"] == _numpy_conv_bytes(monkeypatch)
