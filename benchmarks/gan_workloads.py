@@ -545,7 +545,7 @@ def _child(args: argparse.Namespace) -> None:
     import torch
 
     import tapegrad
-    from tapegrad.ops.conv_kernels import numba_status
+    from tapegrad.ops.compiled import numba_status
 
     torch.set_num_threads(args.child)
     peak = gemm_peak_gflops()
@@ -553,7 +553,7 @@ def _child(args: argparse.Namespace) -> None:
     cpu = _cpu_model()
     numba = numba_status()
     print(
-        f"CPU: {cpu}; NumPy BLAS: {describe_blas(blas)}; tapegrad's Numba conv copies: {numba}",
+        f"CPU: {cpu}; NumPy BLAS: {describe_blas(blas)}; tapegrad's Numba kernels: {numba}",
         flush=True,
     )
     print(
@@ -604,7 +604,7 @@ def summary_table(runs: list[dict[str, Any]]) -> str:
         blas = describe_blas(run.get("blas", {"error": "BLAS not recorded"}))
         lines.append(
             f"\nthreads={run['threads']} (CPU {run.get('cpu', '?')}; NumPy BLAS {blas}; "
-            f"Numba conv copies {run.get('numba', '?')}; sgemm "
+            f"Numba kernels {run.get('numba', '?')}; sgemm "
             f"peak {run['gemm_peak_gflops']:.1f} GFLOP/s; memory target: ratio <= {MEM_TARGET})\n"
         )
         lines.append(

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import tapegrad as tg
 from helpers import check_vs_torch
 from tapegrad.autograd import gradgradcheck
-from tapegrad.ops import conv_kernels
+from tapegrad.ops import compiled, conv_kernels
 from test_ops_conv import CONV_CASES, CONVT_CASES, _arrays, _tensors
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -26,7 +26,7 @@ def layout(request, monkeypatch):
     """Forces one kernel layout and small chunks; yields a counter of channels-last calls."""
     last = request.param.startswith("channels_last")
     if request.param == "channels_last_numpy":
-        monkeypatch.setattr(conv_kernels, "_numba_on", False)
+        monkeypatch.setattr(compiled, "_numba_on", False)
     monkeypatch.setattr(conv_kernels, "_NHWC_MIN_C", 1 if last else 10**9)
     monkeypatch.setattr(conv_kernels, "_NHWC_COLS", 200)
     monkeypatch.setattr(conv_kernels, "_COLS_MAX", 500)

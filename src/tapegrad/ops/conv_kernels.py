@@ -13,72 +13,19 @@ the products read the columns without a transpose; with few channels the
 columns are built channel-major, (C*kH*kW, N*Ho*Wo), where the runs are image
 rows. Both process the batch in chunks whose columns stay in the CPU's cache.
 
-The channels-last im2col and col2im run as compiled loops (conv_numba.py)
-when Numba is installed, else as one NumPy slice copy or add per kernel
-offset; both give bit-identical results. ``TAPEGRAD_NUMBA=0`` in the
-environment, read at import, forces the NumPy code.
+The channels-last im2col and col2im run as compiled loops (numba_kernels.py,
+chosen by compiled.py) when Numba is installed, else as one NumPy slice copy
+or add per kernel offset; both give bit-identical results.
 """
 
 from __future__ import annotations
 
-import os
-import warnings
-from importlib.util import find_spec
 from typing import Any
 
-import numpy
-
 from ..backend import xp
+from .compiled import kernels_for
 
 _as_strided = xp.lib.stride_tricks.as_strided
-
-
-def _numba_choice() -> tuple[bool, str]:
-    """(whether the Numba kernels are used, why) from TAPEGRAD_NUMBA, the backend and numba."""
-    flag = os.environ.get("TAPEGRAD_NUMBA", "")
-    if flag not in ("", "0", "1"):
-        raise ValueError(f"TAPEGRAD_NUMBA must be '0' or '1' (or unset), got {flag!r}")
-    if flag == "0":
-        return False, "off (TAPEGRAD_NUMBA=0)"
-    if xp is not numpy:
-        return False, "off (the array backend is not NumPy)"
-    if find_spec("numba") is None:
-        if flag == "1":
-            raise RuntimeError("TAPEGRAD_NUMBA=1 but numba is not installed: pip install numba")
-        return False, "off (numba is not installed)"
-    return True, "on"
-
-
-#: Whether the channels-last im2col/col2im run as Numba kernels. Numba itself is
-#: imported at the first convolution (importing it takes about 0.3 s).
-_numba_on, _numba_why = _numba_choice()
-
-
-def numba_status() -> str:
-    """``"on"`` when convolutions use the compiled Numba copies, else ``"off (why)"``."""
-    return _numba_why
-
-
-def _compiled(a: Any) -> Any:
-    """The conv_numba module when its kernels apply to array ``a``, else None.
-
-    A numba that is installed but fails to import (one built for another NumPy,
-    say) turns the Numba path off with one warning; the NumPy code then runs.
-    """
-    global _numba_on, _numba_why
-    if not _numba_on or a.dtype.char not in "fd":
-        return None
-    try:
-        from . import conv_numba
-    except ImportError as e:
-        _numba_on, _numba_why = False, f"off (numba failed to import: {e})"
-        warnings.warn(
-            f"tapegrad: numba failed to import ({e}); convolutions use the NumPy code",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return None
-    return conv_numba
 
 
 class _ConvGeom:
@@ -388,7 +335,7 @@ class _NhwcCols:
         pt, pb, pl, pr = g.pads
         (kh, kw), (ho, wo) = g.k, g.out_hw
         self.xn, self.g, self.offsets = xn, g, _offsets(g)
-        self.nb = _compiled(xn)
+        self.nb = kernels_for(xn)
         self.pad = None
         if g.pads != (0, 0, 0, 0) and self.nb is None:
             self.pad = xp.zeros((m, h + pt + pb, w + pl + pr, c), dtype=xn.dtype)
@@ -449,7 +396,7 @@ def _conv_adj_nhwc(gy: Any, w: Any, b: Any, g: _ConvGeom) -> Any:
     out = xp.empty((n, h, w_, c), dtype=dtype)
     m = _chunk_len(n, ho * wo * wmt.shape[1])
     cols = xp.empty((m, ho, wo, kh, kw, c), dtype=dtype)
-    nb = _compiled(cols)
+    nb = kernels_for(cols)
     if nb is None:
         pad = xp.empty((m, h + pt + pb, w_ + pl + pr, c), dtype=dtype)
     offsets = _offsets(g)

@@ -1,8 +1,10 @@
-"""The compiled (Numba) im2col/col2im of the channels-last convolution against the NumPy code.
+"""The compiled (Numba) loops against the NumPy code they replace, and the switch between them.
 
-Both paths must agree bit for bit: the kernels against references written
-here (np.pad and one slice per kernel offset), then conv2d's three kernels
-and whole conv2d / conv_transpose2d steps with the Numba path on and off.
+Both paths must agree bit for bit: the convolution's im2col/col2im against
+references written here (np.pad and one slice per kernel offset), then
+conv2d's three kernels, whole conv2d / conv_transpose2d steps and the tiled
+max pool (values, indices, gradients) with the Numba path on and off; the
+compiled max pool also against PyTorch, to second order.
 The switch (TAPEGRAD_NUMBA), a missing or broken numba and an unwritable
 cache folder are checked in fresh processes, which need no numba.
 """
@@ -17,7 +19,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad.ops import conv_kernels
+from tapegrad.ops import compiled, conv_kernels
 from tapegrad.ops.conv_kernels import _ConvGeom
 
 SRC = os.path.join(os.path.dirname(__file__), os.pardir, "src")
@@ -55,11 +57,25 @@ def _assert_identical(a, b) -> None:
 
 @pytest.fixture
 def numba_kernels():
-    """The conv_numba module (skips where numba is not installed)."""
+    """The numba_kernels module (skips where numba is not installed)."""
     pytest.importorskip("numba", reason="numba is not installed (pip install tapegrad[fast])")
-    from tapegrad.ops import conv_numba
+    from tapegrad.ops import numba_kernels
 
-    return conv_numba
+    return numba_kernels
+
+
+def _count_calls(monkeypatch, module, *names: str) -> dict[str, int]:
+    """Wraps the named functions of module to count their calls; returns the live counts."""
+    calls = dict.fromkeys(names, 0)
+    for name in names:
+        real = getattr(module, name)
+
+        def counted(*a, _real=real, _name=name):
+            calls[_name] += 1
+            return _real(*a)
+
+        monkeypatch.setattr(module, name, counted)
+    return calls
 
 
 def _ref_im2col(src, g: _ConvGeom) -> np.ndarray:
@@ -133,18 +149,10 @@ def test_conv_kernels_same_bits_with_and_without_numba(
     b = rng.standard_normal(o).astype(dtype)
     gy = rng.standard_normal((n, o, *g.out_hw)).astype(dtype)
     b_adj = rng.standard_normal(c).astype(dtype)
-    calls = {"im2col_nhwc": 0, "col2im_nhwc": 0}
-    for name in calls:
-        real = getattr(numba_kernels, name)
-
-        def counted(*a, _real=real, _name=name):
-            calls[_name] += 1
-            return _real(*a)
-
-        monkeypatch.setattr(numba_kernels, name, counted)
+    calls = _count_calls(monkeypatch, numba_kernels, "im2col_nhwc", "col2im_nhwc")
     fast = _three_kernels(x, w, b, gy, b_adj, g)
     assert calls["im2col_nhwc"] > 0 and calls["col2im_nhwc"] > 0, calls
-    monkeypatch.setattr(conv_kernels, "_numba_on", False)
+    monkeypatch.setattr(compiled, "_numba_on", False)
     slow = _three_kernels(x, w, b, gy, b_adj, g)
     for a, s in zip(fast, slow):
         _assert_identical(a, s)
@@ -166,9 +174,85 @@ def _dcgan_step(seed: int) -> list[np.ndarray]:
 
 def test_conv_layers_forward_and_backward_same_bits(numba_kernels, monkeypatch):
     fast = _dcgan_step(2)
-    monkeypatch.setattr(conv_kernels, "_numba_on", False)
+    monkeypatch.setattr(compiled, "_numba_on", False)
     for a, s in zip(fast, _dcgan_step(2)):
         _assert_identical(a, s)
+
+
+# ------------------------------------------------------------------ tiled max pool
+def _nhwc_memory(a: np.ndarray) -> np.ndarray:
+    """a (N, C, H, W) with the same values in (N, H, W, C) memory, as a convolution leaves it."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def _pool_step(x: np.ndarray, gy: np.ndarray, k) -> list[np.ndarray]:
+    xt = tg.Tensor(x, requires_grad=True)
+    y, idx = tg.max_pool2d(xt, k, return_indices=True)
+    y.backward(tg.Tensor(gy))
+    return [y.detach().numpy(), idx.numpy(), xt.grad.numpy()]
+
+
+def _tie_heavy(rng, shape, dtype) -> np.ndarray:
+    """Few distinct values, so windows hold ties, with a NaN and +-0.0 among them."""
+    x = rng.integers(-2, 3, shape).astype(dtype)
+    x[x == 0] = np.where(rng.random(int((x == 0).sum())) < 0.5, -0.0, 0.0)
+    x.flat[rng.integers(0, x.size, 3)] = np.nan
+    return _nhwc_memory(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape,k", [((5, 8, 9, 11), 2), ((3, 16, 8, 8), 2), ((2, 3, 7, 8), (3, 2))]
+)
+def test_tiled_max_pool_same_bits_with_and_without_numba(
+    numba_kernels, monkeypatch, shape, k, dtype
+):
+    rng = np.random.default_rng(4)
+    kk = (k, k) if isinstance(k, int) else k
+    out_shape = shape[:2] + (shape[2] // kk[0], shape[3] // kk[1])
+    cases = [(_nhwc_memory(rng.standard_normal(shape).astype(dtype)), False)]
+    cases.append((_tie_heavy(rng, shape, dtype), False))
+    cases.append((cases[0][0], True))  # an infinite gradient: the exact (masked) path
+    calls = _count_calls(monkeypatch, numba_kernels, "maxpool_tiled_nhwc", "maxpool_scatter_nhwc")
+    for x, inf in cases:
+        gy = _nhwc_memory(rng.standard_normal(out_shape).astype(dtype))
+        if inf:
+            gy[0, 0, 0, 0] = -np.inf
+        fast = _pool_step(x, gy, k)
+        with monkeypatch.context() as m:
+            m.setattr(compiled, "_numba_on", False)
+            slow = _pool_step(x, gy, k)
+        y, ys = fast[0], slow[0]
+        # A zero maximum held as both +0.0 and -0.0 may take either sign (see numba_kernels)
+        zero = y == 0
+        assert np.array_equal(ys == 0, zero) and np.array_equal(np.isnan(y), np.isnan(ys))
+        _assert_identical(np.where(zero, 0, y), np.where(zero, 0, ys))
+        for a, b in zip(fast[1:], slow[1:]):
+            _assert_identical(a, b)
+    assert calls["maxpool_tiled_nhwc"] == 3 and calls["maxpool_scatter_nhwc"] == 3, calls
+
+
+def test_compiled_max_pool_matches_torch_to_second_order(numba_kernels):
+    import torch
+    import torch.nn.functional as F
+
+    from helpers import check_second_order_vs_torch, check_vs_torch
+    from tapegrad.autograd import gradgradcheck
+
+    rng = np.random.default_rng(5)
+    x = _nhwc_memory(rng.standard_normal((2, 8, 7, 9)))
+    assert compiled.kernels_for(x) is not None and x.transpose(0, 2, 3, 1).flags.c_contiguous
+    check_vs_torch(lambda a: tg.max_pool2d(a, 2), lambda a: F.max_pool2d(a, 2), [x])
+    ties = _nhwc_memory(rng.integers(0, 3, (2, 8, 6, 6)).astype(np.float64))
+    y, idx = tg.max_pool2d(tg.Tensor(ties), 2, return_indices=True)
+    yt, idxt = F.max_pool2d(torch.tensor(ties), 2, return_indices=True)
+    np.testing.assert_array_equal(y.numpy(), yt.numpy())
+    np.testing.assert_array_equal(idx.numpy(), idxt.numpy())
+    t = tg.Tensor(x, requires_grad=True)
+    assert gradgradcheck(lambda a: tg.max_pool2d(a, 2) ** 2, [t])
+    check_second_order_vs_torch(
+        lambda a: tg.max_pool2d(a, 2) ** 2, lambda a: F.max_pool2d(a, 2) ** 2, [x]
+    )
 
 
 # ------------------------------------------------------- the switch, in fresh processes
@@ -177,13 +261,13 @@ import numpy as np, sys, warnings
 {prelude}
 warnings.simplefilter("error")  # any warning from here on fails the run
 import tapegrad as tg
-from tapegrad.ops import conv_kernels
+from tapegrad.ops import compiled
 rng = np.random.default_rng(3)
 x = tg.Tensor(rng.standard_normal((3, 8, 6, 5)).astype(np.float32))
 w = tg.Tensor(rng.standard_normal((4, 8, 3, 3)).astype(np.float32))
 {before_conv}
 y = tg.conv2d(x, w, stride=2, padding=1).numpy()
-print(json.dumps({{"status": conv_kernels.numba_status(), "numba": "numba" in sys.modules,
+print(json.dumps({{"status": compiled.numba_status(), "numba": "numba" in sys.modules,
                   "y": y.tobytes().hex()}}))
 """
 
@@ -198,7 +282,7 @@ def _probe(env: dict, prelude: str = "", before_conv: str = "") -> subprocess.Co
 
 
 def _numpy_conv_bytes(monkeypatch) -> str:
-    monkeypatch.setattr(conv_kernels, "_numba_on", False)
+    monkeypatch.setattr(compiled, "_numba_on", False)
     rng = np.random.default_rng(3)
     x = tg.Tensor(rng.standard_normal((3, 8, 6, 5)).astype(np.float32))
     w = tg.Tensor(rng.standard_normal((4, 8, 3, 3)).astype(np.float32))
