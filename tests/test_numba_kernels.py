@@ -2,9 +2,10 @@
 
 Both paths must agree bit for bit: the convolution's im2col/col2im against
 references written here (np.pad and one slice per kernel offset), then
-conv2d's three kernels, whole conv2d / conv_transpose2d steps and the tiled
-max pool (values, indices, gradients) with the Numba path on and off; the
-compiled max pool also against PyTorch, to second order.
+conv2d's three kernels, whole conv2d / conv_transpose2d steps, the tiled
+max pool (values, indices, gradients) and the float64 channel sums of
+channels-last batches (batch norm) with the Numba path on and off; the
+compiled max pool and batch norm also against PyTorch.
 The switch (TAPEGRAD_NUMBA), a missing or broken numba and an unwritable
 cache folder are checked in fresh processes, which need no numba.
 """
@@ -252,6 +253,63 @@ def test_compiled_max_pool_matches_torch_to_second_order(numba_kernels):
     assert gradgradcheck(lambda a: tg.max_pool2d(a, 2) ** 2, [t])
     check_second_order_vs_torch(
         lambda a: tg.max_pool2d(a, 2) ** 2, lambda a: F.max_pool2d(a, 2) ** 2, [x]
+    )
+
+
+# --------------------------------------------------- channel sums (batch norm, biases)
+def _zero_heavy(rng, shape) -> np.ndarray:
+    """float32 values, half of them -0.0, and channel 0 all -0.0 (its sum must be +0.0)."""
+    a = rng.standard_normal(shape).astype(np.float32) * 100
+    a[rng.random(shape) < 0.5] = -0.0
+    a[:, 0] = -0.0
+    return a
+
+
+@pytest.mark.parametrize("keepdims", [True, False])
+@pytest.mark.parametrize("shape", [(64, 16, 8, 8), (20, 9, 7, 11), (33, 1, 6, 7)])
+def test_channel_sums_same_bits_with_and_without_numba(numba_kernels, monkeypatch, shape, keepdims):
+    from tapegrad.ops.namespace import _sum_f64
+
+    rng = np.random.default_rng(6)
+    calls = _count_calls(monkeypatch, numba_kernels, "channel_sums_f64")
+    for a in (rng.standard_normal(shape).astype(np.float32) * 1e3, _zero_heavy(rng, shape)):
+        a = _nhwc_memory(a)
+        fast = _sum_f64(a, (0, 2, 3), keepdims)
+        with monkeypatch.context() as m:
+            m.setattr(compiled, "_numba_on", False)
+            slow = _sum_f64(a, (0, 2, 3), keepdims)
+        _assert_identical(fast, slow)
+    assert calls["channel_sums_f64"] == 2, calls
+
+
+def _bn_step(x: np.ndarray, gy: np.ndarray, w: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+    ts = [tg.Tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = tg.batch_norm(ts[0], None, None, ts[1], ts[2], training=True)
+    y.backward(tg.Tensor(gy))
+    return [y.detach().numpy()] + [t.grad.numpy() for t in ts]
+
+
+def test_channels_last_float32_batch_norm_same_bits_and_vs_torch(numba_kernels, monkeypatch):
+    import torch.nn.functional as F
+
+    from helpers import check_vs_torch
+
+    rng = np.random.default_rng(7)
+    x = _nhwc_memory(rng.standard_normal((32, 16, 8, 8)).astype(np.float32) * 3 + 1)
+    gy = _nhwc_memory(rng.standard_normal(x.shape).astype(np.float32))
+    w, b = (rng.standard_normal(16).astype(np.float32) for _ in range(2))
+    calls = _count_calls(monkeypatch, numba_kernels, "channel_sums_f64")
+    fast = _bn_step(x, gy, w, b)
+    assert calls["channel_sums_f64"] >= 3, calls  # the mean, the variance, the gradients' sums
+    with monkeypatch.context() as m:
+        m.setattr(compiled, "_numba_on", False)
+        slow = _bn_step(x, gy, w, b)
+    for a, s in zip(fast, slow):
+        _assert_identical(a, s)
+    check_vs_torch(
+        lambda *a: tg.batch_norm(a[0], None, None, *a[1:], training=True),
+        lambda *a: F.batch_norm(a[0], None, None, *a[1:], training=True),
+        [x, w, b],
     )
 
 

@@ -7,7 +7,9 @@ compiled.py says so. Their results are bit-identical to the NumPy code they
 replace: im2col and the pool's gradient only copy (the pool's writes
 ``g * 0`` where NumPy's multiply does), and col2im adds each input element's
 contributions in the same kernel-offset order, starting from +0.0, in the
-same dtype. The max pool keeps NumPy's ``maximum`` rule (NaN wins; on equal
+same dtype. The channel sums add
+in NumPy's order for a channels-last batch (from +0.0, one row after another),
+in float64. The max pool keeps NumPy's ``maximum`` rule (NaN wins; on equal
 values the later window element is kept), which NumPy itself follows in its
 SIMD loops; where a window's maximum is a zero held as both +0.0 and -0.0,
 NumPy's scalar loop (on CPUs or array tails that use it) may keep the other
@@ -156,3 +158,20 @@ def maxpool_scatter_nhwc(gy, arg, out, kh, kw, exact):  # pragma: no cover - com
                             o[ch] = 0
                         else:
                             o[ch] = g[ch] * 0
+
+
+@_jit
+def channel_sums_f64(a, out):  # pragma: no cover - compiled
+    """out[c] = the float64 sum of column c of a (R, C): +0.0, then row after row.
+
+    The order NumPy's ``a.sum(axis=(0, 2, 3), dtype=float64)`` follows on a
+    channels-last batch (its cast goes through a buffer, so the sums start
+    from the identity +0.0, not from row 0), so the bits are the same.
+    """
+    r, c = a.shape
+    for j in range(c):
+        out[j] = 0.0
+    for i in range(r):
+        row = a[i]
+        for j in range(c):
+            out[j] += row[j]
