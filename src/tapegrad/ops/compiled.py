@@ -1,7 +1,8 @@
 """Whether the few compiled data-movement loops (numba_kernels.py) run, and loading them.
 
-With Numba installed, the channels-last convolutions' im2col and col2im and the
-tiled max pool run as compiled loops; without it, or with
+With Numba installed, the channels-last convolutions' im2col and col2im, the
+tiled max pool and the float64 channel sums of channels-last batches run as
+compiled loops; without it, or with
 ``TAPEGRAD_NUMBA=0`` in the environment (read when tapegrad is imported), the
 NumPy code runs, with bit-identical results except where numba_kernels.py
 says. Numba itself is imported at the first call that uses it: importing it

@@ -1,14 +1,14 @@
-"""Compiled data-movement loops (optional: Numba): convolution im2col/col2im, tiled max pool.
+"""Compiled loops (optional: Numba): conv im2col/col2im, tiled max pool, channel sums.
 
-These loops are the only compiled code in tapegrad. They move data and pick
-maxima; every derivative is still written once, in NumPy, in the modules that
-call them (conv_kernels.py, pooling.py) in place of their NumPy copies when
-compiled.py says so. Their results are bit-identical to the NumPy code they
-replace: im2col and the pool's gradient only copy (the pool's writes
-``g * 0`` where NumPy's multiply does), and col2im adds each input element's
-contributions in the same kernel-offset order, starting from +0.0, in the
-same dtype. The channel sums add
-in NumPy's order for a channels-last batch (from +0.0, one row after another),
+These loops are the only compiled code in tapegrad. They move data, pick
+maxima and add columns; every derivative is still written once, in NumPy, in
+the modules that call them (conv_kernels.py, pooling.py, namespace.py) in
+place of their NumPy operations when compiled.py says so. Their results are
+bit-identical to the NumPy code they replace: im2col and the pool's gradient
+only copy (the pool's writes ``g * 0`` where NumPy's multiply does), and
+col2im adds each input element's contributions in the same kernel-offset
+order, starting from +0.0, in the same dtype. The channel sums add in
+NumPy's order for a channels-last batch (from +0.0, one row after another),
 in float64. The max pool keeps NumPy's ``maximum`` rule (NaN wins; on equal
 values the later window element is kept), which NumPy itself follows in its
 SIMD loops; where a window's maximum is a zero held as both +0.0 and -0.0,
@@ -38,7 +38,9 @@ def _jit(fn: Any) -> Any:
 
 
 @_jit
-def im2col_nhwc(src, cols, sh, sw, dh, dw, pt, pl):  # pragma: no cover - compiled
+def im2col_nhwc(
+    src: Any, cols: Any, sh: int, sw: int, dh: int, dw: int, pt: int, pl: int
+) -> None:  # pragma: no cover - compiled
     """Fill cols (k, Ho, Wo, kH, kW, C) with the windows of src (k, H, W, C).
 
     Row ``pt + ih`` of the zero-padded input is row ``ih`` of src; a window
@@ -64,7 +66,7 @@ def im2col_nhwc(src, cols, sh, sw, dh, dw, pt, pl):  # pragma: no cover - compil
 
 
 @_jit
-def _window(t, stride, n_out):  # pragma: no cover - compiled
+def _window(t: int, stride: int, n_out: int) -> int:  # pragma: no cover - compiled
     """The output o < n_out whose window starts at padded position t (o * stride == t), else -1."""
     if t < 0:
         return -1
@@ -75,7 +77,9 @@ def _window(t, stride, n_out):  # pragma: no cover - compiled
 
 
 @_jit
-def col2im_nhwc(cols, out, sh, sw, dh, dw, pt, pl):  # pragma: no cover - compiled
+def col2im_nhwc(
+    cols: Any, out: Any, sh: int, sw: int, dh: int, dw: int, pt: int, pl: int
+) -> None:  # pragma: no cover - compiled
     """Write into out (k, H, W, C) the sums of the columns cols (k, Ho, Wo, kH, kW, C).
 
     The adjoint of im2col_nhwc: each element starts from zero and adds its
@@ -104,7 +108,9 @@ def col2im_nhwc(cols, out, sh, sw, dh, dw, pt, pl):  # pragma: no cover - compil
 
 
 @_jit
-def maxpool_tiled_nhwc(x, best, arg, kh, kw):  # pragma: no cover - compiled
+def maxpool_tiled_nhwc(
+    x: Any, best: Any, arg: Any, kh: int, kw: int
+) -> None:  # pragma: no cover - compiled
     """Maxima best and argmax arg (uint8 offset i*kw + j) of x's kH x kW tiles.
 
     x (N, H, W, C); best and arg (N, Ho, Wo, C), written. The running maximum
@@ -136,7 +142,9 @@ def maxpool_tiled_nhwc(x, best, arg, kh, kw):  # pragma: no cover - compiled
 
 
 @_jit
-def maxpool_scatter_nhwc(gy, arg, out, kh, kw, exact):  # pragma: no cover - compiled
+def maxpool_scatter_nhwc(
+    gy: Any, arg: Any, out: Any, kh: int, kw: int, exact: bool
+) -> None:  # pragma: no cover - compiled
     """Write each tile of out (N, H, W, C) from gy (N, Ho, Wo, C): gy at offset arg, else zero.
 
     The zero is ``g * 0`` (signed like g), as NumPy's multiply by the hit mask
@@ -161,7 +169,7 @@ def maxpool_scatter_nhwc(gy, arg, out, kh, kw, exact):  # pragma: no cover - com
 
 
 @_jit
-def channel_sums_f64(a, out):  # pragma: no cover - compiled
+def channel_sums_f64(a: Any, out: Any) -> None:  # pragma: no cover - compiled
     """out[c] = the float64 sum of column c of a (R, C): +0.0, then row after row.
 
     The order NumPy's ``a.sum(axis=(0, 2, 3), dtype=float64)`` follows on a
