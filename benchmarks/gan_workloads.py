@@ -525,7 +525,9 @@ def _set_threads(t: int) -> None:
 
 
 #: Environment variables that change BLAS or allocator behaviour, recorded with each run.
-_ENV_REPORTED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MALLOC_ARENA_MAX", "LD_PRELOAD")
+_ENV_REPORTED = (
+    "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MALLOC_ARENA_MAX", "LD_PRELOAD", "TAPEGRAD_NUMBA"
+)  # fmt: skip
 
 
 def _cpu_model() -> str:
@@ -544,12 +546,17 @@ def _child(args: argparse.Namespace) -> None:
     import torch
 
     import tapegrad
+    from tapegrad.ops.compiled import numba_status
 
     torch.set_num_threads(args.child)
     peak = gemm_peak_gflops()
     blas = blas_info()
     cpu = _cpu_model()
-    print(f"CPU: {cpu}; NumPy BLAS: {describe_blas(blas)}", flush=True)
+    numba = numba_status()
+    print(
+        f"CPU: {cpu}; NumPy BLAS: {describe_blas(blas)}; tapegrad's Numba kernels: {numba}",
+        flush=True,
+    )
     print(
         f"threads={args.child}  (numpy {np.__version__}, torch {torch.__version__}, tapegrad "
         f"{getattr(tapegrad, '__version__', '?')}, python {platform.python_version()}, "
@@ -558,7 +565,7 @@ def _child(args: argparse.Namespace) -> None:
         flush=True,
     )
     run = {"threads": args.child, "gemm_peak_gflops": peak, "load_avg": os.getloadavg()}
-    run.update(blas=blas, cpu=cpu, env={v: os.environ.get(v) for v in _ENV_REPORTED})
+    run.update(blas=blas, cpu=cpu, numba=numba, env={v: os.environ.get(v) for v in _ENV_REPORTED})
     run["workloads"] = {name: run_workload(name, args, peak) for name in args.names}
     run["load_avg_end"] = os.getloadavg()
     if args.child_json:
@@ -597,7 +604,8 @@ def summary_table(runs: list[dict[str, Any]]) -> str:
     for run in runs:
         blas = describe_blas(run.get("blas", {"error": "BLAS not recorded"}))
         lines.append(
-            f"\nthreads={run['threads']} (CPU {run.get('cpu', '?')}; NumPy BLAS {blas}; sgemm "
+            f"\nthreads={run['threads']} (CPU {run.get('cpu', '?')}; NumPy BLAS {blas}; "
+            f"Numba kernels {run.get('numba', '?')}; sgemm "
             f"peak {run['gemm_peak_gflops']:.1f} GFLOP/s; memory target: ratio <= {MEM_TARGET})\n"
         )
         lines.append(

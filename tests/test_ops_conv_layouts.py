@@ -3,7 +3,9 @@
 Which kernels run depends on the channel count; these tests force each one on
 every case of test_ops_conv (values and gradients, then second order), with
 chunks of one or two samples so the chunk loop and the reused buffers are
-exercised, and feed inputs in both memory orders.
+exercised, and feed inputs in both memory orders. The channels-last kernels
+run twice: with their compiled im2col/col2im where numba is installed
+("channels_last"), and with the NumPy copies ("channels_last_numpy").
 """
 
 import numpy as np
@@ -13,16 +15,18 @@ import torch.nn.functional as F
 import tapegrad as tg
 from helpers import check_vs_torch
 from tapegrad.autograd import gradgradcheck
-from tapegrad.ops import conv_kernels
+from tapegrad.ops import compiled, conv_kernels
 from test_ops_conv import CONV_CASES, CONVT_CASES, _arrays, _tensors
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
 
-@pytest.fixture(params=["channels_last", "channel_major"])
+@pytest.fixture(params=["channels_last", "channels_last_numpy", "channel_major"])
 def layout(request, monkeypatch):
     """Forces one kernel layout and small chunks; yields a counter of channels-last calls."""
-    last = request.param == "channels_last"
+    last = request.param.startswith("channels_last")
+    if request.param == "channels_last_numpy":
+        monkeypatch.setattr(compiled, "_numba_on", False)
     monkeypatch.setattr(conv_kernels, "_NHWC_MIN_C", 1 if last else 10**9)
     monkeypatch.setattr(conv_kernels, "_NHWC_COLS", 200)
     monkeypatch.setattr(conv_kernels, "_COLS_MAX", 500)

@@ -42,6 +42,7 @@ from ..tensor import Tensor, _wrap
 from . import activation as _act
 from . import elementwise as _ew
 from . import shape as _sh
+from .compiled import kernels_for
 
 __all__ = ["ArrayNamespace", "TensorNamespace", "ARRAYS", "TENSORS", "namespace"]
 
@@ -70,7 +71,26 @@ def _sum_f64(a: Any, axes: Any, keepdims: bool) -> Any:
             terms *= a.shape[ax]
     if terms <= _EXACT_SUM_TERMS:
         return a.sum(axis=axes, keepdims=keepdims)
+    if axes == (0, 2, 3) and a.ndim == 4:
+        sums = _channel_sums(a)
+        if sums is not None:
+            return sums.reshape((1, -1, 1, 1) if keepdims else (-1,)).astype(a.dtype)
     return a.sum(axis=axes, keepdims=keepdims, dtype=xp.float64).astype(a.dtype, copy=False)
+
+
+def _channel_sums(a: Any) -> Any:
+    """float64 sums over (N, H, W) of a channels-last (N, C, H, W) batch, compiled; else None.
+
+    NumPy casts such a sum to float64 through a buffer, at a third of the
+    speed of one compiled pass; both add the rows in the same order.
+    """
+    nb = kernels_for(a)
+    v = a.transpose(0, 2, 3, 1)
+    if nb is None or a.size == 0 or not v.flags.c_contiguous:
+        return None
+    out = xp.empty(a.shape[1], dtype=xp.float64)
+    nb.channel_sums_f64(v.reshape(-1, a.shape[1]), out)
+    return out
 
 
 class ArrayNamespace:

@@ -1,7 +1,9 @@
 """2-D pooling: max, average and adaptive average pooling (NCHW, PyTorch's arguments).
 
 Max pooling's backward scatters the gradient to the argmax positions with a
-Function whose backward gathers (and the other way round). Average pooling and
+Function whose backward gathers (and the other way round); when the windows
+tile a channels-last input, both the pool and its scatter run as compiled
+loops where Numba is on (compiled.py), with the same results. Average pooling and
 adaptive average pooling are linear maps; their backward is the adjoint map,
 built from Functions that are each other's backward or from matrix products
 with constant matrices.
@@ -17,6 +19,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor, _wrap, as_tensor
+from .compiled import kernels_for
 from .linalg import matmul
 from .shape import squeeze, unsqueeze
 from .spatial_args import _batched, _pair, _shape
@@ -159,6 +162,12 @@ def _tile_view(x: Any, g: _PoolGeom, writeable: bool = False) -> Any:
     )
 
 
+def _nhwc_view(a: Any) -> Any:
+    """a (N, C, H, W) as a C-contiguous (N, H, W, C) view, or None when its memory is not."""
+    v = a.transpose(0, 2, 3, 1)
+    return v if v.flags.c_contiguous else None
+
+
 def _memory_order(a: Any) -> tuple[int, ...]:
     """a's axes from the outermost in memory to the innermost (ties keep axis order)."""
     return tuple(sorted(range(a.ndim), key=lambda i: (-a.strides[i], i)))
@@ -185,10 +194,15 @@ class _TileScatterFunction(Function):
         out = out.transpose(back)
         if _memory_order(gy) != perm:
             gy = xp.ascontiguousarray(gy.transpose(perm)).transpose(back)
-        view = _tile_view(out, self.geom, writeable=True)
         # gy * 0 would put NaN beside an infinite gradient; masked copies are
         # exact there, and slow, so they are kept for that case.
         exact = not xp.isfinite(gy).all()
+        nb = kernels_for(gy)
+        views = [_nhwc_view(a) for a in (gy, self.arg, out)]
+        if nb is not None and all(v is not None for v in views):
+            nb.maxpool_scatter_nhwc(*views, kh, kw, exact)
+            return out
+        view = _tile_view(out, self.geom, writeable=True)
         for k in range(kh * kw):
             cell = view[:, :, :, k // kw, :, k % kw]
             hit = self.arg == k
@@ -256,6 +270,14 @@ class MaxPool2dFunction(Function):
         # uint8 arithmetic on these sizes.
         g = self.geom
         kh, kw = g.k
+        nb, xn = kernels_for(x), _nhwc_view(x)
+        if nb is not None and xn is not None:
+            best = xp.empty((x.shape[0], *g.out_hw, x.shape[1]), dtype=x.dtype)
+            arg = xp.empty(best.shape, dtype=xp.uint8)
+            nb.maxpool_tiled_nhwc(xn, best, arg, kh, kw)
+            if self.want_index:
+                self.arg = arg.transpose(0, 3, 1, 2)
+            return best.transpose(0, 3, 1, 2)
         view = _tile_view(x, g)
         planes = [view[:, :, :, k // kw, :, k % kw] for k in range(kh * kw)]
         # order="K": a convolution's output is (C, N, H, W) in memory; results
