@@ -9,27 +9,26 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
+from tapegrad.ops import compiled
 from tapegrad.optim import adam_kernel
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::RuntimeWarning"),
     pytest.mark.skipif(
-        not adam_kernel.numba_enabled(),
-        reason="numba is not installed (pip install tapegrad[fast]) or TAPEGRAD_NUMBA=0",
+        compiled.numba_status() != "on",
+        reason=f"the compiled loops are {compiled.numba_status()} (pip install tapegrad[fast])",
     ),
 ]
 
 
 @pytest.fixture
 def numba_switch(monkeypatch):
-    """set(on): use the compiled kernel (True) or the NumPy form (False) from now on."""
+    """set(on): use the compiled loop (True) or the NumPy form (False) from now on."""
 
     def set_(on: bool) -> None:
-        monkeypatch.setenv("TAPEGRAD_NUMBA", "1" if on else "0")
-        monkeypatch.setattr(adam_kernel, "_kernel", None)
+        monkeypatch.setattr(compiled, "_numba_on", on)
 
-    yield set_
-    adam_kernel._kernel = None
+    return set_
 
 
 def _grads(rng, shape, dtype, steps):
@@ -83,7 +82,7 @@ def test_compiled_update_is_bit_identical(numba_switch, dtype, kw, shape):
     fast, used = _train(True, numba_switch, dtype, shape, **kw)
     slow, unused = _train(False, numba_switch, dtype, shape, **kw)
     assert used and all(used), "the compiled kernel was not used"
-    assert unused and not any(unused), "TAPEGRAD_NUMBA=0 still used the kernel"
+    assert unused and not any(unused), "the NumPy path still used the kernel"
     for a, b, what in zip(fast, slow, ("param", "exp_avg", "exp_avg_sq")):
         assert a.dtype == b.dtype == dtype
         np.testing.assert_array_equal(a, b, err_msg=f"{what} differs ({dtype.__name__}, {kw})")

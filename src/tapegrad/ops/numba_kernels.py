@@ -1,15 +1,18 @@
-"""Compiled loops (optional: Numba): conv im2col/col2im, tiled max pool, channel sums.
+"""Compiled loops (optional: Numba): conv im2col/col2im, tiled max pool, channel sums,
+Adam's update.
 
 These loops are the only compiled code in tapegrad. They move data, pick
-maxima and add columns; every derivative is still written once, in NumPy, in
-the modules that call them (conv_kernels.py, pooling.py, namespace.py) in
-place of their NumPy operations when compiled.py says so. Their results are
+maxima, add columns and update Adam's state; every derivative is still
+written once, in NumPy, in the modules that call them (conv_kernels.py,
+pooling.py, namespace.py; optim/adam_kernel.py for Adam) in place of their
+NumPy operations when compiled.py says so. Their results are
 bit-identical to the NumPy code they replace: im2col and the pool's gradient
 only copy (the pool's writes ``g * 0`` where NumPy's multiply does), and
 col2im adds each input element's contributions in the same kernel-offset
 order, starting from +0.0, in the same dtype. The channel sums add in
 NumPy's order for a channels-last batch (from +0.0, one row after another),
-in float64. The max pool keeps NumPy's ``maximum`` rule (NaN wins; on equal
+in float64. Adam's update does per element the NumPy form's operations in
+its order and precision. The max pool keeps NumPy's ``maximum`` rule (NaN wins; on equal
 values the later window element is kept), which NumPy itself follows in its
 SIMD loops; where a window's maximum is a zero held as both +0.0 and -0.0,
 NumPy's scalar loop (on CPUs or array tails that use it) may keep the other
@@ -22,19 +25,21 @@ from __future__ import annotations
 from typing import Any
 
 import numba
+import numpy as np
 
 
-def _jit(fn: Any) -> Any:
-    """fn compiled by Numba in nopython mode, cached on disk where a cache folder is writable.
+def _jit(fn: Any, **options: Any) -> Any:
+    """fn compiled by Numba in nopython mode (with ``options``, e.g. ``error_model``),
+    cached on disk where a cache folder is writable.
 
     Numba caches next to this file, or in the user's cache folder when the
     install folder is read-only; with neither writable it refuses to cache,
     and the kernel is then compiled in every process instead.
     """
     try:
-        return numba.njit(cache=True, nogil=True)(fn)
+        return numba.njit(cache=True, nogil=True, **options)(fn)
     except RuntimeError:  # pragma: no cover - no writable cache folder
-        return numba.njit(nogil=True)(fn)
+        return numba.njit(nogil=True, **options)(fn)
 
 
 @_jit
@@ -183,3 +188,33 @@ def channel_sums_f64(a: Any, out: Any) -> None:  # pragma: no cover - compiled
         row = a[i]
         for j in range(c):
             out[j] += row[j]
+
+
+def _adam_update(
+    p: Any, g: Any, m: Any, v: Any, w: Any, wm1: Any, small: bool, b2: Any, omb2: Any,
+    rbc2: Any, eps: Any, neg_step: Any,
+) -> None:  # pragma: no cover - compiled  # fmt: skip
+    """One Adam step over flat arrays, in place; the scalars have the arrays' dtype.
+
+    Per element, the operations of the NumPy form (optim/adam.py) in its order:
+    ``m += w * (g - m)`` (or ``m = g + (w - 1) * (g - m)`` for ``w >= 0.5``, as
+    PyTorch's lerp), ``v = v * b2 + (g * g) * (1 - b2)``,
+    ``p += (m * -step) / (sqrt(v) / sqrt(bc2) + eps)``.
+    """
+    for i in range(p.shape[0]):
+        gi = g[i]
+        d = gi - m[i]
+        if small:
+            mi = m[i] + d * w
+        else:
+            mi = gi + d * wm1
+        vi = v[i] * b2 + (gi * gi) * omb2
+        den = np.sqrt(vi) / rbc2 + eps
+        p[i] = p[i] + (mi * neg_step) / den
+        m[i] = mi
+        v[i] = vi
+
+
+# error_model="numpy": x / 0 gives inf as in NumPy, and the loop vectorizes (Numba's
+# Python model tests every divisor and raises).
+adam_update = _jit(_adam_update, error_model="numpy")
