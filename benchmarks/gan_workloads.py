@@ -1,18 +1,8 @@
 """Time six training workloads (five GAN and CNN steps, an LSTM) in tapegrad and in PyTorch, side
 by side, on the CPU.
 
-Workloads (float32; one iteration = one D step + one G step, both with Adam):
-
-- ``mlp_gan_b64`` / ``mlp_gan_b512``: G 100-128-784 (LeakyReLU 0.2, tanh), D 784-128-64-1
-  (LeakyReLU 0.2), BCE-with-logits, Adam 2e-4 betas (0.5, 0.999), batch 64 / 512;
-- ``dcgan28``: G Linear(100, 6272) -> (128, 7, 7) -> BN2d -> ReLU -> ConvT(128, 64, 4, 2, 1)
-  -> BN2d -> ReLU -> ConvT(64, 1, 4, 2, 1) -> tanh; D Conv(1, 64, 4, 2, 1) -> LeakyReLU ->
-  Conv(64, 128, 4, 2, 1) -> BN2d -> LeakyReLU -> Flatten -> Linear(6272, 1); batch 64;
-- ``cnn``: the MNIST CNN classifier of examples/mnist_classifiers.py, one training step
-  (cross-entropy, Adam 1e-3), b64;
-- ``wgan_gp``: the MLP networks, WGAN loss with gradient penalty (lambda 10, double backward),
-  5 critic steps per generator step, Adam 1e-4 betas (0.5, 0.9), batch 64; one iteration is
-  one generator iteration (5 critic steps + 1 G step).
+Workloads (float32; mlp_gan_b64, mlp_gan_b512, dcgan28, cnn, wgan_gp, lstm): their models,
+inputs and steps are in workload_defs.py, described in benchmarks/README.md.
 
 The models and the training steps are written once, against a small adapter
 (:class:`Framework`) over ``torch.nn`` / ``tapegrad.nn`` (same names), so both sides run
