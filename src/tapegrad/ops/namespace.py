@@ -48,7 +48,7 @@ __all__ = ["ArrayNamespace", "TensorNamespace", "ARRAYS", "TENSORS", "namespace"
 
 
 # Sums of more terms than this, in float32 or float16, are accumulated in float64.
-_EXACT_SUM_TERMS = 1024
+EXACT_SUM_TERMS = 1024
 
 
 def _sum_f64(a: Any, axes: Any, keepdims: bool) -> Any:
@@ -59,7 +59,7 @@ def _sum_f64(a: Any, axes: Any, keepdims: bool) -> Any:
     it adds one value after another, and float32 sums of 10^4 terms lose 4-5
     digits. A float64 accumulator costs about the same time there; on short
     sums (a linear layer's bias gradient over a batch of 64) it would double
-    the time for nothing, so it is used above ``_EXACT_SUM_TERMS`` terms.
+    the time for nothing, so it is used above ``EXACT_SUM_TERMS`` terms.
     """
     if a.dtype.kind != "f" or a.dtype.itemsize >= 8:
         return a.sum(axis=axes, keepdims=keepdims)
@@ -69,7 +69,7 @@ def _sum_f64(a: Any, axes: Any, keepdims: bool) -> Any:
         terms = 1
         for ax in (axes,) if isinstance(axes, int) else axes:
             terms *= a.shape[ax]
-    if terms <= _EXACT_SUM_TERMS:
+    if terms <= EXACT_SUM_TERMS:
         return a.sum(axis=axes, keepdims=keepdims)
     if axes == (0, 2, 3) and a.ndim == 4:
         sums = _channel_sums(a)

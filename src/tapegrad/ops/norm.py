@@ -26,7 +26,8 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import xp
 from ..tensor import Tensor, _wrap
-from .namespace import ARRAYS, ArrayNamespace, namespace
+from .compiled import kernels_for
+from .namespace import ARRAYS, EXACT_SUM_TERMS, ArrayNamespace, namespace
 from .reduce import sum as _sum
 from .shape import reshape
 
@@ -78,6 +79,9 @@ class NormalizeFunction(Function):
     def forward(self, x: Any, *params: Any) -> Any:
         """(x - mean) / sqrt(var + eps) * weight + bias over ``axes``; keeps the statistics."""
         axes = self.axes
+        y = self._channels_last(x, params)
+        if y is not None:
+            return y
         # Trailing normalised axes (layer and group norm) are handled as rows of a
         # 2-D view, where einsum gives the sums of products in one pass.
         self.rows = rows = axes[0] == x.ndim - len(axes) and x.size > 0 and self.param_shape is None
@@ -105,6 +109,38 @@ class NormalizeFunction(Function):
         if self.has_b:
             y += self._view(ARRAYS, params[-1])
         return y
+
+    def _channels_last(self, x: Any, params: tuple[Any, ...]) -> Any:
+        """Batch norm of a channels-last float32 (N, C, H, W) batch by the compiled
+        loops, three passes where the NumPy lines make seven, with the same bits
+        (the same roundings in the same order, numba_kernels.py); None where they
+        do not apply: no Numba, another layout, dtype or shape, or a batch short
+        enough that the NumPy sums stay in float32."""
+        nb = kernels_for(x)
+        if nb is None or self.axes != (0, 2, 3) or x.ndim != 4 or x.dtype != xp.float32:
+            return None
+        n, c, h, w = x.shape
+        v = x.transpose(0, 2, 3, 1)
+        if n * h * w <= EXACT_SUM_TERMS or not v.flags.c_contiguous:
+            return None
+        if any(p.dtype != x.dtype or p.shape != (c,) or not p.flags.c_contiguous for p in params):
+            return None
+        x2, per_channel = v.reshape(-1, c), c / x.size
+        sums = xp.empty(c, dtype=xp.float64)
+        nb.channel_sums_f64(x2, sums)
+        mean = sums.astype(x.dtype).reshape(1, c, 1, 1) * per_channel  # as ARRAYS.mean
+        nb.centered_square_sums_f64(x2, mean.reshape(c), sums)
+        var = sums.astype(x.dtype).reshape(1, c, 1, 1) * per_channel
+        inv = 1.0 / (var + self.eps) ** 0.5
+        self.mean, self.var, self.inv, self.count = mean, var, inv, n * h * w
+        wv = params[0] if self.has_w else inv.reshape(c)  # (unused when absent)
+        bv = params[-1] if self.has_b else inv.reshape(c)
+        out = xp.empty((n, h, w, c), dtype=x.dtype)
+        nb.normalize_rows(
+            x2, mean.reshape(c), inv.reshape(c), wv, bv, self.has_w, self.has_b,
+            out.reshape(-1, c),
+        )  # fmt: skip
+        return out.transpose(0, 3, 1, 2)
 
     def backward(self, gy: Any) -> Any:
         """Gradients of x, weight and bias (those given), one formula on arrays or Tensors."""

@@ -218,3 +218,40 @@ def _adam_update(
 # error_model="numpy": x / 0 gives inf as in NumPy, and the loop vectorizes (Numba's
 # Python model tests every divisor and raises).
 adam_update = _jit(_adam_update, error_model="numpy")
+
+
+@_jit
+def centered_square_sums_f64(a: Any, mean: Any, out: Any) -> None:  # pragma: no cover
+    """out[c] = the float64 sum over rows of ``(a[:, c] - mean[c]) ** 2`` of a (R, C).
+
+    The difference and its square are rounded in a's dtype, then added from +0.0
+    row after row in float64: NumPy's ``y = x - mean``, ``y * y`` and its channel
+    sum (:func:`channel_sums_f64`), in one pass without the two temporaries.
+    """
+    r, c = a.shape
+    for j in range(c):
+        out[j] = 0.0
+    for i in range(r):
+        row = a[i]
+        for j in range(c):
+            d = row[j] - mean[j]
+            out[j] += d * d
+
+
+@_jit
+def normalize_rows(
+    a: Any, mean: Any, inv: Any, w: Any, b: Any, has_w: bool, has_b: bool, out: Any
+) -> None:  # pragma: no cover - compiled
+    """out = ((a - mean) * inv) * w + b per column of a (R, C), each step rounded in
+    a's dtype: batch norm's ``y = x - mean; y *= inv; y *= w; y += b`` in one pass."""
+    r, c = a.shape
+    for i in range(r):
+        row = a[i]
+        o = out[i]
+        for j in range(c):
+            y = (row[j] - mean[j]) * inv[j]
+            if has_w:
+                y = y * w[j]
+            if has_b:
+                y = y + b[j]
+            o[j] = y
