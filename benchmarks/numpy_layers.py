@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tapegrad.optim.adam_kernel import fused_adam
+from tapegrad.optim.adam_kernel import adam_scalars, fused_adam
 
 #: Every GEMM of the step goes through this name, so numpy_step.gemm_cpu_ms can time them.
 GEMM: Callable[[np.ndarray, np.ndarray], np.ndarray] = np.matmul
@@ -441,14 +441,13 @@ class Adam:
         self.t += 1
         b1, b2 = self.b1, self.b2
         step_size = self.lr / (1 - b1**self.t)
-        root_bc2 = np.sqrt(1 - b2**self.t)
+        bc2 = 1 - b2**self.t
+        root_bc2 = np.sqrt(bc2)
+        sc = adam_scalars(self.pg[0][0].dtype, b1, b2, 1e-8, step_size, bc2)  # (one dtype)
         for (p, g), m, v, tmp in zip(self.pg, self.m, self.v, self.tmp):
             # tapegrad's compiled one-pass update where tapegrad uses it (Numba
             # installed), so the two steps differ only in the graph around the products
-            if fused_adam(
-                p, g, m, v, beta1=b1, beta2=b2, eps=1e-8, step_size=step_size,
-                bias_correction2=1 - b2**self.t,
-            ):  # fmt: skip
+            if fused_adam(p, g, m, v, sc):
                 continue
             m *= b1
             m += np.multiply(g, 1 - b1, out=tmp)

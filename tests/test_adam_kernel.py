@@ -102,8 +102,10 @@ def test_amsgrad_and_odd_layouts_use_numpy(numba_switch):
     _, used = _train(True, numba_switch, np.float32, (5, 4), amsgrad=True)
     assert used == []  # amsgrad never asks for the kernel
     a = np.zeros((4, 5), np.float32)
-    kw = dict(beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-3, bias_correction2=0.5)
-    assert not adam_kernel.fused_adam(a.T, a.T, a.T, a.T, **kw)  # not C-contiguous
-    assert not adam_kernel.fused_adam(a, a.astype(np.float64), a, a, **kw)  # mixed dtypes
-    assert not adam_kernel.fused_adam(a.astype(np.float16), *[a.astype(np.float16)] * 3, **kw)
-    assert adam_kernel.fused_adam(a, a, a.copy(), a.copy(), **kw)
+    sc = adam_kernel.adam_scalars(np.float32, 0.9, 0.999, 1e-8, 1e-3, 0.5)
+    assert not adam_kernel.fused_adam(a.T, a.T, a.T, a.T, sc)  # not C-contiguous
+    assert not adam_kernel.fused_adam(a, a.astype(np.float64), a, a, sc)  # mixed dtypes
+    assert not adam_kernel.fused_adam(a.astype(np.float16), *[a.astype(np.float16)] * 3, sc)
+    a64 = a.astype(np.float64)
+    assert not adam_kernel.fused_adam(a64, a64, a64.copy(), a64.copy(), sc)  # float32 scalars
+    assert adam_kernel.fused_adam(a, a, a.copy(), a.copy(), sc)

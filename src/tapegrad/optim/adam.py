@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from .adam_kernel import fused_adam
+from .adam_kernel import adam_scalars, fused_adam
 from .optimizer import Optimizer, _check_nonneg, _check_unit, _decayed_grad
 
 __all__ = ["Adam", "AdamW"]
@@ -99,6 +99,7 @@ class Adam(Optimizer):
         amsgrad = bool(group["amsgrad"])
         maximize = bool(group["maximize"])
         decoupled = bool(group["decoupled_weight_decay"])
+        scalars: dict[tuple[Any, int], tuple[Any, ...]] = {}  # per (dtype, step), for fused_adam
         for p, pd, gd in self._grads(group):
             state = self.state[p]
             if not state:
@@ -118,11 +119,15 @@ class Adam(Optimizer):
             bias_correction1 = 1 - beta1**t
             bias_correction2 = 1 - beta2**t
             step_size = lr / bias_correction1
-            if not amsgrad and fused_adam(
-                pd, g, m, v, beta1=beta1, beta2=beta2, eps=eps, step_size=step_size,
-                bias_correction2=bias_correction2,
-            ):  # fmt: skip
-                continue  # one compiled pass, bit-identical to the lines below
+            if not amsgrad:
+                key = (pd.dtype, t)
+                sc = scalars.get(key)
+                if sc is None:
+                    sc = scalars[key] = adam_scalars(
+                        pd.dtype, beta1, beta2, eps, step_size, bias_correction2
+                    )
+                if fused_adam(pd, g, m, v, sc):
+                    continue  # one compiled pass, bit-identical to the lines below
 
             tmp = xp.empty_like(pd)
             _lerp_(m, g, 1 - beta1, tmp)

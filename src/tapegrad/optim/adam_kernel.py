@@ -19,17 +19,31 @@ import numpy as np
 from ..ops.compiled import kernels_for
 
 
-def fused_adam(
-    p: Any, g: Any, m: Any, v: Any, *, beta1: float, beta2: float, eps: float,
-    step_size: float, bias_correction2: float,
-) -> bool:  # fmt: skip
+def adam_scalars(
+    dtype: Any, beta1: float, beta2: float, eps: float, step_size: float,
+    bias_correction2: float,
+) -> tuple[Any, ...]:  # fmt: skip
+    """The scalar arguments of one Adam step for :func:`fused_adam`, in ``dtype``.
+
+    The same for every parameter of a group at one step, so computed once per group.
+    """
+    f = np.dtype(dtype).type
+    # The NumPy form's Python-float scalars act in the array's precision (NEP 50).
+    w = f(1 - beta1)
+    return (
+        w, f(float(w - f(1))), bool(abs(w) < 0.5), f(beta2), f(1 - beta2),
+        f(bias_correction2**0.5), f(eps), f(-step_size),
+    )  # fmt: skip
+
+
+def fused_adam(p: Any, g: Any, m: Any, v: Any, scalars: tuple[Any, ...]) -> bool:
     """Adam's update of ``p``, ``m``, ``v`` in place from gradient ``g`` in one pass.
 
     All four are NumPy arrays of one shape and one floating dtype (float32 or
     float64), C-contiguous (``g`` may be the parameter's ``.grad``: it is only
-    read). Returns ``False`` without touching anything when the compiled loop
-    cannot be used (Numba off, another array type, layout or dtype); the caller
-    then runs the NumPy form.
+    read); ``scalars`` is :func:`adam_scalars` for that dtype. Returns ``False``
+    without touching anything when the compiled loop cannot be used (Numba off,
+    another array type, layout or dtype); the caller then runs the NumPy form.
     """
     k = kernels_for(p)
     if k is None:
@@ -38,12 +52,7 @@ def fused_adam(
     for a in (p, g, m, v):
         if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
             return False
-    f = dt.type
-    # The NumPy form's Python-float scalars act in the array's precision (NEP 50).
-    w = f(1 - beta1)
-    k.adam_update(
-        p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-        w, f(float(w - f(1))), bool(abs(w) < 0.5), f(beta2), f(1 - beta2),
-        f(bias_correction2**0.5), f(eps), f(-step_size),
-    )  # fmt: skip
+    if type(scalars[0]) is not dt.type:
+        return False
+    k.adam_update(p.ravel(), g.ravel(), m.ravel(), v.ravel(), *scalars)
     return True
