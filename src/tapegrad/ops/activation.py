@@ -131,8 +131,7 @@ class LeakyReLUFunction(Function):
         """dL/dx: gy where x > 0, else negative_slope * gy."""
         assert self.inputs is not None
         # slope at x <= 0, as PyTorch's leaky_relu_backward
-        m = (self.inputs[0]._array > 0).astype(gy._array.dtype)
-        m *= 1.0 - self.slope
+        m = xp.multiply(self.inputs[0]._array > 0, 1.0 - self.slope, dtype=gy._array.dtype)
         m += self.slope
         return gy * _wrap(m)
 
