@@ -16,7 +16,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::RuntimeWarning"),
     pytest.mark.skipif(
         compiled.numba_status() != "on",
-        reason=f"the compiled loops are {compiled.numba_status()} (pip install tapegrad[fast])",
+        reason=f"the compiled loops are {compiled.numba_status()} (pip install numba)",
     ),
 ]
 

@@ -59,7 +59,7 @@ def _assert_identical(a, b) -> None:
 @pytest.fixture
 def numba_kernels():
     """The numba_kernels module (skips where numba is not installed)."""
-    pytest.importorskip("numba", reason="numba is not installed (pip install tapegrad[fast])")
+    pytest.importorskip("numba", reason="numba is not installed (pip install numba)")
     from tapegrad.ops import numba_kernels
 
     return numba_kernels
