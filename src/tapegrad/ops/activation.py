@@ -31,7 +31,7 @@ from ..backend import xp
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, _wrap
 from ._args import as_array as _arr
-from .elementwise import exp, keep_where
+from .elementwise import exp, keep_where, mul_const
 from .inplace import apply_inplace
 from .special import erfc as _erfc
 
@@ -133,7 +133,7 @@ class LeakyReLUFunction(Function):
         # slope at x <= 0, as PyTorch's leaky_relu_backward
         m = xp.multiply(self.inputs[0]._array > 0, 1.0 - self.slope, dtype=gy._array.dtype)
         m += self.slope
-        return gy * _wrap(m)
+        return mul_const(gy, m)
 
 
 class HardtanhFunction(Function):

@@ -15,7 +15,8 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import xp
 from ..random import default_generator
-from ..tensor import Tensor, _wrap, as_tensor
+from ..tensor import Tensor, as_tensor
+from .elementwise import mul_const
 from .inplace import apply_inplace
 
 __all__ = ["dropout", "dropout2d", "alpha_dropout"]
@@ -34,7 +35,7 @@ class _ScaleMaskFunction(Function):
         return y
 
     def backward(self, gy):
-        return gy * _wrap(self.mask)
+        return mul_const(gy, self.mask)
 
 
 def _check(op: str, x: Any, p: float) -> Tensor:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import state as grad_state
 from ..backend import xp
 from ..tensor import Tensor, _wrap
 from .compare import eq, ge, gt, isfinite, isnan, le, logical_and, logical_not, logical_or, lt, ne
@@ -391,7 +392,7 @@ class AbsFunction(Function):
         """dL/dx = gy * sign(x) (0 at x == 0, as PyTorch)."""
         assert self.inputs is not None
         # sign(0) = 0: the subgradient PyTorch uses
-        return gy * _wrap(xp.sign(self.inputs[0]._array))
+        return mul_const(gy, xp.sign(self.inputs[0]._array))
 
 
 class SinFunction(Function):
@@ -471,6 +472,16 @@ def square(x: Tensor) -> Tensor:
 
 
 # --------------------------------------------------- selection and clamping
+def mul_const(gy: Tensor, c: Any) -> Tensor:
+    """``gy * c`` for a constant array ``c`` of gy's dtype, broadcasting: a backward
+    formula's product with a saved mask or sign. A recorded product while a graph
+    is recorded (``create_graph``), else one NumPy product with no node, as
+    :func:`~tapegrad.ops.namespace.namespace` chooses for the fused ops."""
+    if grad_state.enabled:
+        return gy * _wrap(c)
+    return _wrap(gy._array * c)
+
+
 def keep_where(gy: Tensor, keep: Any) -> Tensor:
     """gy where the boolean array ``keep`` is true, else 0 (a NaN gradient included,
     as PyTorch's ``where``-based backwards do: 0, not 0 * NaN)."""
