@@ -25,16 +25,28 @@ __all__ = ["numba_status", "kernels_for"]
 
 def _numba_choice() -> tuple[bool, str]:
     """(whether the Numba kernels are used, why) from TAPEGRAD_NUMBA, the backend and numba."""
+    # A bad switch warns rather than raises: it changes only the speed, never a result,
+    # and an error raised while tapegrad is imported would reach a CLI user as a traceback.
     flag = os.environ.get("TAPEGRAD_NUMBA", "")
     if flag not in ("", "0", "1"):
-        raise ValueError(f"TAPEGRAD_NUMBA must be '0' or '1' (or unset), got {flag!r}")
+        warnings.warn(
+            f"TAPEGRAD_NUMBA must be '0' or '1' (or unset), got {flag!r}; it is ignored",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        flag = ""
     if flag == "0":
         return False, "off (TAPEGRAD_NUMBA=0)"
     if xp is not numpy:
         return False, "off (the array backend is not NumPy)"
     if find_spec("numba") is None:
         if flag == "1":
-            raise RuntimeError("TAPEGRAD_NUMBA=1 but numba is not installed: pip install numba")
+            warnings.warn(
+                "TAPEGRAD_NUMBA=1 but numba is not installed (pip install numba); "
+                "the NumPy code runs",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return False, "off (numba is not installed)"
     return True, "on"
 
