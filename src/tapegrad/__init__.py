@@ -47,7 +47,9 @@ from .dtypes import (
     uint8,
 )
 from .ops.activation import *  # noqa: F403
+from .ops.compare import *  # noqa: F403
 from .ops.conv import *  # noqa: F403
+from .ops.conversion import *  # noqa: F403
 from .ops.dropout import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
 from .ops.indexing import *  # noqa: F403

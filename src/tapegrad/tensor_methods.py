@@ -25,6 +25,8 @@ from .autograd import functional as _functional
 from .autograd.grad_mode import state
 from .dtypes import bool_, float32, float64, int32, int64
 from .ops import activation as _act
+from .ops import compare as _cmp
+from .ops import conversion as _conv
 from .ops import elementwise as _ew
 from .ops import indexing as _ix
 from .ops import linalg as _la
@@ -104,7 +106,7 @@ class TensorMethods:
             _dev.check_device(device, "to")
         if dtype is None or np.dtype(dtype) == self._array.dtype:
             return self
-        return _ew.cast(self, np.dtype(dtype))
+        return _conv.cast(self, np.dtype(dtype))
 
     def type(self: Tensor, dtype: Any) -> Tensor:
         """This tensor converted to ``dtype``; see Tensor.to."""
@@ -120,7 +122,7 @@ class TensorMethods:
 
     def clone(self: Tensor) -> Tensor:
         """A copy that stays in the graph (its gradient flows back to self)."""
-        return _ew.clone(self)
+        return _conv.clone(self)
 
     def __getitem__(self: Tensor, key: Any) -> Tensor:
         return _ix.getitem(self, key)
@@ -172,31 +174,31 @@ class TensorMethods:
         return _ew.abs(self)
 
     def __eq__(self: Tensor, o: Any) -> Tensor:  # type: ignore[override]
-        return _ew.eq(self, o)
+        return _cmp.eq(self, o)
 
     def __ne__(self: Tensor, o: Any) -> Tensor:  # type: ignore[override]
-        return _ew.ne(self, o)
+        return _cmp.ne(self, o)
 
     def __lt__(self: Tensor, o: Any) -> Tensor:
-        return _ew.lt(self, o)
+        return _cmp.lt(self, o)
 
     def __le__(self: Tensor, o: Any) -> Tensor:
-        return _ew.le(self, o)
+        return _cmp.le(self, o)
 
     def __gt__(self: Tensor, o: Any) -> Tensor:
-        return _ew.gt(self, o)
+        return _cmp.gt(self, o)
 
     def __ge__(self: Tensor, o: Any) -> Tensor:
-        return _ew.ge(self, o)
+        return _cmp.ge(self, o)
 
     def __invert__(self: Tensor) -> Tensor:
-        return _ew.logical_not(self)
+        return _cmp.logical_not(self)
 
     def __and__(self: Tensor, o: Any) -> Tensor:
-        return _ew.logical_and(self, o)
+        return _cmp.logical_and(self, o)
 
     def __or__(self: Tensor, o: Any) -> Tensor:
-        return _ew.logical_or(self, o)
+        return _cmp.logical_or(self, o)
 
     def add(self: Tensor, o: Any, *, alpha: Any = 1) -> Tensor:
         """``self + alpha * o``."""
@@ -228,27 +230,27 @@ class TensorMethods:
 
     def eq(self: Tensor, o: Any) -> Tensor:
         """self == o as a bool tensor; see tapegrad.eq."""
-        return _ew.eq(self, o)
+        return _cmp.eq(self, o)
 
     def ne(self: Tensor, o: Any) -> Tensor:
         """self != o as a bool tensor; see tapegrad.ne."""
-        return _ew.ne(self, o)
+        return _cmp.ne(self, o)
 
     def lt(self: Tensor, o: Any) -> Tensor:
         """self < o as a bool tensor; see tapegrad.lt."""
-        return _ew.lt(self, o)
+        return _cmp.lt(self, o)
 
     def le(self: Tensor, o: Any) -> Tensor:
         """self <= o as a bool tensor; see tapegrad.le."""
-        return _ew.le(self, o)
+        return _cmp.le(self, o)
 
     def gt(self: Tensor, o: Any) -> Tensor:
         """self > o as a bool tensor; see tapegrad.gt."""
-        return _ew.gt(self, o)
+        return _cmp.gt(self, o)
 
     def ge(self: Tensor, o: Any) -> Tensor:
         """self >= o as a bool tensor; see tapegrad.ge."""
-        return _ew.ge(self, o)
+        return _cmp.ge(self, o)
 
     # ------------------------------------------------------------ math
     def exp(self: Tensor) -> Tensor:

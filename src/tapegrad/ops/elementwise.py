@@ -19,8 +19,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state as grad_state
 from ..backend import xp
 from ..tensor import Tensor, _wrap
-from .compare import eq, ge, gt, isfinite, isnan, le, logical_and, logical_not, logical_or, lt, ne
-from .conversion import cast, clone
+from .conversion import cast
 from .promotion import float_dtype, is_number, result_type
 
 __all__ = [
@@ -45,19 +44,6 @@ __all__ = [
     "maximum",
     "minimum",
     "where",
-    "cast",
-    "clone",
-    "eq",
-    "ne",
-    "lt",
-    "le",
-    "gt",
-    "ge",
-    "logical_and",
-    "logical_or",
-    "logical_not",
-    "isnan",
-    "isfinite",
 ]
 
 
